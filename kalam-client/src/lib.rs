@@ -1,1 +1,36 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod auth;
+mod client;
+pub mod decode;
+pub mod encode;
+mod envelope;
+mod error;
+mod integrations;
+mod query;
+mod row;
+mod sql;
+pub mod types;
+mod wire;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use auth::{ArcDynAuthProvider, AuthFuture, AuthProvider, DynamicAuthProvider};
+pub use client::{HttpVersion, KalamClient, KalamClientBuilder};
+pub use decode::FromCell;
+pub use encode::{QueryParam, ToParam};
+pub use error::{Error, ErrorCode, Result};
+pub use query::Query;
+pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
+pub use types::Json;
+pub use wire::{
+    ErrorDetail, HealthCheckResponse, KalamDataType, LoginResponse, LoginUserInfo, QueryResponse,
+    QueryResult, ResponseStatus, SchemaField,
+};
+
+/// The official SDK's name for the client, kept so migrating is a rename-free change.
+pub type KalamLinkClient = KalamClient;
+/// The official SDK's name for the client builder.
+pub type KalamLinkClientBuilder = KalamClientBuilder;

@@ -1,0 +1,152 @@
+//! Decoding a 10,000-row, 8-column result (about 1 MB of JSON) into a struct, against the
+//! floor: plain `serde_json::from_slice` into an equivalent positional serde struct.
+//!
+//! Run: `cargo bench -p kalam-client --bench decode`.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kalam_client::types::{Decimal, Timestamp};
+use kalam_client::{ColumnSpec, KalamRow, RowRef};
+use serde::Deserialize;
+
+const ROWS: usize = 10_000;
+
+/// A streamed-path response shaped like the server's (protocol 1.5), 8 columns.
+fn response() -> String {
+    let mut s = String::with_capacity(1_100_000);
+    s.push_str(
+        r#"{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"title","data_type":"Text","index":1,"flags":["nn"]},{"name":"done","data_type":"Boolean","index":2,"flags":["nn"]},{"name":"qty","data_type":"Int","index":3},{"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":4},{"name":"due_at","data_type":"Timestamp","index":5},{"name":"score","data_type":"Double","index":6},{"name":"note","data_type":"Text","index":7}],"rows":["#,
+    );
+    for i in 0..ROWS {
+        if i > 0 {
+            s.push(',');
+        }
+        let note = if i % 3 == 0 {
+            "null".to_owned()
+        } else {
+            format!("\"note number {i} with a bit of text\"")
+        };
+        write!(
+            s,
+            r#"["{id}","Todo item number {i}: buy milk",{done},{qty},"{p}.{c:02}",{ts},{score},{note}]"#,
+            id = 384_961_449_138_425_856_u64 + i as u64,
+            done = i % 2 == 0,
+            qty = i % 1000,
+            p = i % 500,
+            c = i % 100,
+            ts = 1_748_822_400_000_000_i64 + i as i64 * 1_000_000,
+            score = i as f64 * 0.37,
+        )
+        .unwrap();
+    }
+    write!(
+        s,
+        r#"],"row_count":{ROWS},"as_user":"alice"}}],"took":2.257,"error":null}}"#
+    )
+    .unwrap();
+    s
+}
+
+#[allow(dead_code)]
+struct Todo {
+    id: i64,
+    title: String,
+    done: bool,
+    qty: Option<i32>,
+    price: Option<Decimal>,
+    due_at: Option<Timestamp>,
+    score: Option<f64>,
+    note: Option<String>,
+}
+
+impl KalamRow for Todo {
+    fn columns() -> &'static [ColumnSpec] {
+        const C: &[ColumnSpec] = &[
+            ColumnSpec::named::<i64>("id"),
+            ColumnSpec::named::<String>("title"),
+            ColumnSpec::named::<bool>("done"),
+            ColumnSpec::named::<Option<i32>>("qty"),
+            ColumnSpec::named::<Option<Decimal>>("price"),
+            ColumnSpec::named::<Option<Timestamp>>("due_at"),
+            ColumnSpec::named::<Option<f64>>("score"),
+            ColumnSpec::named::<Option<String>>("note"),
+        ];
+        C
+    }
+    fn from_row(row: &RowRef<'_>) -> kalam_client::Result<Self> {
+        Ok(Todo {
+            id: row.get(0)?,
+            title: row.get(1)?,
+            done: row.get(2)?,
+            qty: row.get(3)?,
+            price: row.get(4)?,
+            due_at: row.get(5)?,
+            score: row.get(6)?,
+            note: row.get(7)?,
+        })
+    }
+}
+
+/// The floor: the same row as a positional serde struct (BIGINT and DECIMAL stay strings,
+/// which is what plain serde can do with them).
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainRow(
+    String,
+    String,
+    bool,
+    Option<i32>,
+    Option<String>,
+    Option<i64>,
+    Option<f64>,
+    Option<String>,
+);
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainResult {
+    schema: serde::de::IgnoredAny,
+    rows: Vec<PlainRow>,
+    row_count: u64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainEnvelope {
+    status: String,
+    results: Vec<PlainResult>,
+    took: f64,
+}
+
+fn bench(c: &mut Criterion) {
+    let body = response();
+    let bytes = body.as_bytes();
+    assert_eq!(
+        kalam_client::__private::decode_rows::<Todo>(bytes)
+            .unwrap()
+            .len(),
+        ROWS
+    );
+    let mut group = c.benchmark_group("decode_10k_rows_8_cols");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("serde_json_positional_floor", |b| {
+        b.iter(|| {
+            let env: PlainEnvelope = serde_json::from_slice(black_box(bytes)).unwrap();
+            black_box(env.results[0].rows.len())
+        })
+    });
+    group.bench_function("kalam_client_typed", |b| {
+        b.iter(|| {
+            let rows = kalam_client::__private::decode_rows::<Todo>(black_box(bytes)).unwrap();
+            black_box(rows.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,2 @@
+//! Quick start.
+fn main() {}

@@ -1,0 +1,349 @@
+//! [`KalamClient`] and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{self, ArcDynAuthProvider, AuthProvider, AuthSource, Http, TokenManager};
+use crate::error::{Error, Result};
+use crate::wire::{HealthCheckResponse, LoginResponse};
+
+/// HTTP protocol version for the SQL and auth endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HttpVersion {
+    /// HTTP/1.1 only (the default, as in the official SDK).
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge (`h2c` on plain `http://`).
+    Http2,
+    /// Let the connection negotiate (ALPN over TLS; HTTP/1.1 on plain `http://`).
+    Auto,
+}
+
+/// A KalamDB client: SQL over HTTP with typed rows.
+///
+/// Cheap to clone (one `Arc`); all clones share one connection pool and one token cache.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// use kalam_client::{AuthProvider, KalamClient};
+///
+/// let client = KalamClient::builder()
+///     .base_url(emulator.url())
+///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .build()?;
+/// let n: i64 = client.query("SELECT 40 + $1").bind(2).fetch_scalar().await?;
+/// assert_eq!(n, 42);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct KalamClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) auth: TokenManager,
+    pub(crate) namespace: Option<String>,
+    pub(crate) max_retries: u32,
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Inner {
+    pub(crate) fn http(&self) -> Http<'_> {
+        Http {
+            client: &self.http,
+            base: &self.base,
+        }
+    }
+}
+
+const _: () = {
+    const fn assert_impls<T: Send + Sync + Clone + 'static>() {}
+    assert_impls::<KalamClient>();
+};
+
+impl fmt::Debug for KalamClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KalamClient")
+            .field("base_url", &self.inner.base)
+            .field("auth", &self.inner.auth)
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KalamClient {
+    /// Starts configuring a client.
+    pub fn builder() -> KalamClientBuilder {
+        KalamClientBuilder::default()
+    }
+
+    /// The server's base URL (without a trailing `/`).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The namespace used for unqualified table names, if one was configured.
+    pub fn default_namespace(&self) -> Option<&str> {
+        self.inner.namespace.as_deref()
+    }
+
+    /// Logs in with a user and password and returns the server's answer (tokens included).
+    /// This does not change the client's own credentials.
+    pub async fn login(&self, user: &str, password: &str) -> Result<LoginResponse> {
+        auth::login(&self.inner.http(), user, password).await
+    }
+
+    /// Exchanges a refresh token for a new token pair.
+    pub async fn refresh_access_token(&self, refresh_token: &str) -> Result<LoginResponse> {
+        auth::refresh_tokens(
+            &self.inner.http(),
+            &auth::Secret::from(refresh_token.to_owned()),
+        )
+        .await
+    }
+
+    /// `GET /v1/api/healthcheck` (answered to localhost clients only).
+    pub async fn health_check(&self) -> Result<HealthCheckResponse> {
+        let url = format!("{}/v1/api/healthcheck", self.inner.base);
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Error::Http {
+                status: None,
+                message: "health check failed".to_owned(),
+                source: Some(e),
+            })?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| Error::Http {
+            status: Some(status),
+            message: "health check body could not be read".to_owned(),
+            source: Some(e),
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(crate::wire::error_from_body(status, &body));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol(format!("malformed health response: {e}")))
+    }
+
+    /// Forgets the cached tokens; the next request authenticates again. HTTP connections are
+    /// pooled and need no closing.
+    pub async fn disconnect(&self) {
+        self.inner.auth.clear().await;
+    }
+}
+
+/// Configures a [`KalamClient`]. Setters never fail; [`KalamClientBuilder::build`] reports
+/// the first problem.
+///
+/// ```
+/// use std::time::Duration;
+/// use kalam_client::{AuthProvider, HttpVersion, KalamClient};
+/// let client = KalamClient::builder()
+///     .base_url("http://127.0.0.1:2900")
+///     .auth(AuthProvider::jwt_token("eyJ…".into()))
+///     .default_namespace("app")
+///     .connect_timeout(Duration::from_secs(2))
+///     .timeout(Duration::from_secs(10))
+///     .http_version(HttpVersion::Http1)
+///     .user_agent("my-service/1.0")
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:2900");
+/// assert!(KalamClient::builder().base_url("not a url").build().is_err());
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct KalamClientBuilder {
+    base_url: Option<String>,
+    auth: AuthSource,
+    namespace: Option<String>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    http_version: HttpVersion,
+    user_agent: String,
+    max_retries: u32,
+}
+
+impl Default for KalamClientBuilder {
+    fn default() -> Self {
+        KalamClientBuilder {
+            base_url: None,
+            auth: AuthSource::Static(AuthProvider::None),
+            namespace: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            http_version: HttpVersion::Http1,
+            user_agent: concat!("kalam-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_retries: 3,
+        }
+    }
+}
+
+impl KalamClientBuilder {
+    /// The server URL, e.g. `http://localhost:2900` (required).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Static credentials.
+    pub fn auth(mut self, auth: AuthProvider) -> Self {
+        self.auth = AuthSource::Static(auth);
+        self
+    }
+
+    /// Shortcut for `auth(AuthProvider::jwt_token(token))`.
+    pub fn jwt_token(self, token: impl Into<String>) -> Self {
+        self.auth(AuthProvider::JwtToken(token.into()))
+    }
+
+    /// Credentials supplied on demand by a callback.
+    pub fn auth_provider(mut self, provider: ArcDynAuthProvider) -> Self {
+        self.auth = AuthSource::Dynamic(provider);
+        self
+    }
+
+    /// Namespace for unqualified table names (sent as `namespace_id`).
+    pub fn default_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Time allowed to open a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, answer included (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// HTTP version (default HTTP/1.1).
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.http_version = version;
+        self
+    }
+
+    /// The `User-Agent` header (default `kalam-client/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// How many times a read (SELECT, SHOW, DESCRIBE, EXPLAIN) is retried after a
+    /// connection error (default 3). Writes are never retried.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Validates the configuration and builds the client.
+    pub fn build(self) -> Result<KalamClient> {
+        let raw = self
+            .base_url
+            .ok_or_else(|| Error::Config("base_url is required".to_owned()))?;
+        let url = reqwest::Url::parse(raw.trim())
+            .map_err(|e| Error::Config(format!("invalid base_url `{raw}`: {e}")))?;
+        match url.scheme() {
+            "http" => {}
+            "https" if cfg!(feature = "rustls") => {}
+            "https" => {
+                return Err(Error::Config(
+                    "https URLs need the `rustls` feature".to_owned(),
+                ));
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "unsupported URL scheme `{other}` (use http or https)"
+                )));
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::Config(format!(
+                "base_url `{raw}` must not have a query or fragment"
+            )));
+        }
+        if self.namespace.as_ref().is_some_and(String::is_empty) {
+            return Err(Error::Config("default_namespace is empty".to_owned()));
+        }
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .user_agent(self.user_agent)
+            // Redirects would turn a POST into a GET and may drop the bearer.
+            .redirect(reqwest::redirect::Policy::none());
+        http = match self.http_version {
+            HttpVersion::Http1 => http.http1_only(),
+            HttpVersion::Http2 => http.http2_prior_knowledge(),
+            HttpVersion::Auto => http,
+        };
+        let http = http.build().map_err(|e| Error::Http {
+            status: None,
+            message: "cannot build the HTTP client".to_owned(),
+            source: Some(e),
+        })?;
+        Ok(KalamClient {
+            inner: Arc::new(Inner {
+                http,
+                base: url.as_str().trim_end_matches('/').to_owned(),
+                auth: TokenManager::new(self.auth),
+                namespace: self.namespace,
+                max_retries: self.max_retries,
+                request_timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_validates_and_normalizes() {
+        let c = KalamClient::builder()
+            .base_url("http://localhost:2900/")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url(), "http://localhost:2900");
+        for bad in ["", "localhost:2900", "ftp://x", "http://x/?a=1"] {
+            assert!(
+                matches!(
+                    KalamClient::builder().base_url(bad).build(),
+                    Err(Error::Config(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(KalamClient::builder().build().is_err());
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let c = KalamClient::builder()
+            .base_url("http://localhost:2900")
+            .auth(AuthProvider::basic_auth("u".into(), "hunter2".into()))
+            .build()
+            .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        let b = KalamClient::builder().jwt_token("tok.en.x");
+        assert!(!format!("{b:?}").contains("tok.en"));
+    }
+}

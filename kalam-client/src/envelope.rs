@@ -1,0 +1,532 @@
+//! Typed decoding of a success envelope: rows go from the response text straight into `T`.
+//!
+//! The envelope is walked with serde seeds. When a result's `schema` precedes its `rows`
+//! (what the server sends), each row array is read into a reused buffer of borrowed raw
+//! cells and handed to [`KalamRow::from_row`] at once; no `serde_json::Value` is built. If
+//! `rows` came first, the rows array is kept as one borrowed raw slice and decoded after the
+//! schema.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::row::{KalamRow, RowRef, resolve_columns};
+use crate::wire::{ErrorDetail, ResponseStatus, SchemaField};
+
+/// What a typed request yields.
+#[derive(Debug)]
+pub(crate) struct Decoded<T> {
+    /// Rows of the first result that has a row set (empty if none has).
+    pub(crate) rows: Vec<T>,
+    /// Sum of `row_count` over all results.
+    pub(crate) row_count: u64,
+}
+
+struct State<T> {
+    rows: Option<Vec<T>>,
+    row_count: u64,
+    status: Option<ResponseStatus>,
+    error: Option<ErrorDetail>,
+    /// The real error behind a serde error we had to raise from inside a visitor.
+    failure: Option<Error>,
+}
+
+impl<T> State<T> {
+    fn fail<E: de::Error>(&mut self, err: Error) -> E {
+        let msg = err.to_string();
+        self.failure = Some(err);
+        E::custom(msg)
+    }
+}
+
+type Shared<'s, T> = &'s RefCell<State<T>>;
+
+/// Decodes a 2xx SQL response body into rows of `T`.
+pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Error::Protocol(format!("response is not UTF-8: {e}")))?;
+    let state = RefCell::new(State {
+        rows: None,
+        row_count: 0,
+        status: None,
+        error: None,
+        failure: None,
+    });
+    let mut de = serde_json::Deserializer::from_str(text);
+    let outcome = EnvelopeSeed(&state)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    let state = state.into_inner();
+    if let Some(failure) = state.failure {
+        return Err(failure);
+    }
+    if let Err(e) = outcome {
+        return Err(Error::Protocol(format!("malformed SQL response: {e}")));
+    }
+    if let Some(detail) = state.error {
+        return Err(detail.into_error());
+    }
+    match state.status {
+        Some(ResponseStatus::Success) => Ok(Decoded {
+            rows: state.rows.unwrap_or_default(),
+            row_count: state.row_count,
+        }),
+        Some(ResponseStatus::Error) => Err(Error::Protocol(
+            "error response without an error object".to_owned(),
+        )),
+        None => Err(Error::Protocol("SQL response has no status".to_owned())),
+    }
+}
+
+struct EnvelopeSeed<'s, T>(Shared<'s, T>);
+
+impl<'de, T: KalamRow> DeserializeSeed<'de> for EnvelopeSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: KalamRow> Visitor<'de> for EnvelopeSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SQL response envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "status" => self.0.borrow_mut().status = Some(map.next_value()?),
+                "results" => map.next_value_seed(ResultsSeed(self.0))?,
+                "error" => self.0.borrow_mut().error = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ResultsSeed<'s, T>(Shared<'s, T>);
+
+impl<'de, T: KalamRow> DeserializeSeed<'de> for ResultsSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: KalamRow> Visitor<'de> for ResultsSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of results")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(ResultSeed(self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+struct ResultSeed<'s, T>(Shared<'s, T>);
+
+impl<'de, T: KalamRow> DeserializeSeed<'de> for ResultSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: KalamRow> Visitor<'de> for ResultSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a statement result")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let wanted = self.0.borrow().rows.is_none();
+        let mut schema: Option<Arc<[SchemaField]>> = None;
+        let mut positions: Option<Vec<usize>> = None;
+        let mut late_rows: Option<&'de RawValue> = None;
+        let mut rows_seen = false;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "schema" => {
+                    let fields: Vec<SchemaField> = map.next_value()?;
+                    schema = Some(fields.into());
+                }
+                "rows" if wanted => {
+                    rows_seen = true;
+                    if let Some(schema) = &schema {
+                        let pos = match resolve_for::<T>(schema) {
+                            Ok(p) => p,
+                            Err(e) => return Err(self.0.borrow_mut().fail(e)),
+                        };
+                        let rows = map.next_value_seed(RowsSeed {
+                            state: self.0,
+                            positions: &pos,
+                            schema,
+                        })?;
+                        positions = Some(pos);
+                        self.0.borrow_mut().rows = Some(rows);
+                    } else {
+                        late_rows = map.next_value::<Option<&'de RawValue>>()?;
+                    }
+                }
+                "row_count" => {
+                    let n: u64 = map.next_value()?;
+                    let mut st = self.0.borrow_mut();
+                    st.row_count = st.row_count.saturating_add(n);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !wanted || !rows_seen || positions.is_some() {
+            return Ok(());
+        }
+        // `rows` came before `schema` (or without one).
+        let schema = schema.unwrap_or_else(|| Vec::new().into());
+        let pos = match resolve_for::<T>(&schema) {
+            Ok(p) => p,
+            Err(e) => return Err(self.0.borrow_mut().fail(e)),
+        };
+        let rows = match late_rows {
+            None => Vec::new(),
+            Some(raw) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                RowsSeed {
+                    state: self.0,
+                    positions: &pos,
+                    schema: &schema,
+                }
+                .deserialize(&mut de)
+                .map_err(de::Error::custom)?
+            }
+        };
+        self.0.borrow_mut().rows = Some(rows);
+        Ok(())
+    }
+}
+
+fn resolve_for<T: KalamRow>(schema: &[SchemaField]) -> Result<Vec<usize>> {
+    let specs = T::columns();
+    if schema.is_empty() && !specs.is_empty() {
+        return Err(Error::Protocol(
+            "the result has rows but no schema".to_owned(),
+        ));
+    }
+    resolve_columns(specs, schema)
+}
+
+struct RowsSeed<'s, T> {
+    state: Shared<'s, T>,
+    positions: &'s [usize],
+    schema: &'s Arc<[SchemaField]>,
+}
+
+impl<'de, T: KalamRow> DeserializeSeed<'de> for RowsSeed<'_, T> {
+    type Value = Vec<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: KalamRow> Visitor<'de> for RowsSeed<'_, T> {
+    type Value = Vec<T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of rows")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let width = self.schema.len();
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut cells: Vec<&'de RawValue> = Vec::with_capacity(width);
+        while seq
+            .next_element_seed(CellsSeed { cells: &mut cells })?
+            .is_some()
+        {
+            if cells.len() != width {
+                let err = Error::Protocol(format!(
+                    "row {} has {} cells but the schema has {width} columns",
+                    out.len(),
+                    cells.len()
+                ));
+                return Err(self.state.borrow_mut().fail(err));
+            }
+            let row = RowRef {
+                cells: &cells,
+                positions: self.positions,
+                schema: self.schema,
+            };
+            match T::from_row(&row) {
+                Ok(v) => out.push(v),
+                Err(e) => return Err(self.state.borrow_mut().fail(e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Reads one row array into `cells` (cleared first), borrowing each cell's raw text.
+struct CellsSeed<'b, 'de> {
+    cells: &'b mut Vec<&'de RawValue>,
+}
+
+impl<'de> DeserializeSeed<'de> for CellsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellsSeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.cells.clear();
+        while let Some(cell) = seq.next_element::<&'de RawValue>()? {
+            self.cells.push(cell);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::{ColumnSpec, Row};
+    use crate::types::{Date, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid};
+
+    /// The `app.todos` schema of protocol 11 (TODOS_SCHEMA).
+    const TODOS_SCHEMA: &str = r#"[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},
+ {"name":"title","data_type":"Text","index":1,"flags":["nn"]},
+ {"name":"done","data_type":"Boolean","index":2,"flags":["nn"]},
+ {"name":"due_at","data_type":"Timestamp","index":3},
+ {"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":4},
+ {"name":"_seq","data_type":"BigInt","index":5,"flags":["nn"]},
+ {"name":"_deleted","data_type":"Boolean","index":6,"flags":["nn"]}]"#;
+
+    fn h13() -> String {
+        format!(
+            r#"{{"status":"success","results":[{{"schema":{TODOS_SCHEMA},
+  "rows":[["1","Buy milk",false,1748822400000000,"3.50","384961449138425856",false],
+          ["2","Call Bob",false,null,null,"384961450442854400",false]],
+  "row_count":2,"as_user":"alice"}}],"took":2.257,"error":null}}"#
+        )
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Todo {
+        id: i64,
+        title: String,
+        price: Option<Decimal>,
+        due_at: Option<Timestamp>,
+        seq: i64,
+    }
+
+    impl KalamRow for Todo {
+        fn columns() -> &'static [ColumnSpec] {
+            const C: &[ColumnSpec] = &[
+                ColumnSpec::named::<i64>("id"),
+                ColumnSpec::named::<String>("title"),
+                ColumnSpec::named::<Option<Decimal>>("price"),
+                ColumnSpec::named::<Option<Timestamp>>("due_at"),
+                ColumnSpec::named::<i64>("_seq"),
+            ];
+            C
+        }
+        fn from_row(row: &RowRef<'_>) -> Result<Self> {
+            Ok(Todo {
+                id: row.get(0)?,
+                title: row.get(1)?,
+                price: row.get(2)?,
+                due_at: row.get(3)?,
+                seq: row.get(4)?,
+            })
+        }
+    }
+
+    #[test]
+    fn h13_decodes_by_name_in_any_order() {
+        let d = decode_envelope::<Todo>(h13().as_bytes()).unwrap();
+        assert_eq!(d.row_count, 2);
+        assert_eq!(
+            d.rows[0],
+            Todo {
+                id: 1,
+                title: "Buy milk".into(),
+                price: Some("3.50".parse().unwrap()),
+                due_at: Some(Timestamp::from_micros(1_748_822_400_000_000)),
+                seq: 384_961_449_138_425_856,
+            }
+        );
+        assert_eq!(d.rows[1].price, None);
+        assert_eq!(d.rows[1].due_at, None);
+    }
+
+    #[test]
+    fn rows_before_schema_still_decode() {
+        let body = format!(
+            r#"{{"results":[{{"rows":[["1","Buy milk",false,null,"3.50","5",false]],"row_count":1,"schema":{TODOS_SCHEMA}}}],"status":"success","took":1}}"#
+        );
+        let d = decode_envelope::<Todo>(body.as_bytes()).unwrap();
+        assert_eq!(d.rows.len(), 1);
+        assert_eq!(d.rows[0].seq, 5);
+    }
+
+    #[test]
+    fn missing_column_is_a_schema_mismatch_before_any_row() {
+        let body = h13().replace(r#""name":"title""#, r#""name":"name""#);
+        match decode_envelope::<Todo>(body.as_bytes()).unwrap_err() {
+            Error::SchemaMismatch { column, found, .. } => {
+                assert_eq!(column, "title");
+                assert!(found.contains("no such column"), "{found}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn incompatible_type_is_a_schema_mismatch() {
+        let body = h13().replace(
+            r#""name":"id","data_type":"BigInt""#,
+            r#""name":"id","data_type":"Boolean""#,
+        );
+        match decode_envelope::<Todo>(body.as_bytes()).unwrap_err() {
+            Error::SchemaMismatch {
+                column,
+                expected,
+                found,
+            } => {
+                assert_eq!((column.as_str(), expected.as_str()), ("id", "i64"));
+                assert_eq!(found, "BOOLEAN");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn null_in_nn_column_of_outer_join_is_a_decode_error_naming_the_column() {
+        // Outer joins keep `nn` on columns that carry NULLs (protocol 1.7): Option works…
+        let body = r#"{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"name","data_type":"Text","index":1,"flags":["nn"]}],"rows":[["1",null]],"row_count":1}],"took":1,"error":null}"#;
+        let rows = decode_envelope::<(i64, Option<String>)>(body.as_bytes()).unwrap();
+        assert_eq!(rows.rows, vec![(1, None)]);
+        // …and a non-Option field gets a Decode error naming the column.
+        match decode_envelope::<(i64, String)>(body.as_bytes()).unwrap_err() {
+            Error::Decode { column, found, .. } => {
+                assert_eq!(column, "name");
+                assert_eq!(found, "NULL");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn aliased_cast_described_by_source_column_is_accepted() {
+        // `SELECT CAST(qty AS BIGINT) AS q, CAST(id AS TEXT) AS s` on an empty table.
+        let body = r#"{"status":"success","results":[{"schema":[{"name":"q","data_type":"Int","index":0,"flags":["nn"]},{"name":"s","data_type":"BigInt","index":1,"flags":["pk","nn","uq"]}],"rows":[],"row_count":0}],"took":1,"error":null}"#;
+        let d = decode_envelope::<(i64, String)>(body.as_bytes()).unwrap();
+        assert!(d.rows.is_empty());
+    }
+
+    #[test]
+    fn dml_has_no_rows_and_counts() {
+        let body = r#"{"status":"success","results":[{"row_count":2,"message":"Inserted 2 row(s)","as_user":"alice"},{"row_count":1,"message":"Updated 1 row(s)","as_user":"alice"}],"took":8.3}"#;
+        let d = decode_envelope::<Todo>(body.as_bytes()).unwrap();
+        assert!(d.rows.is_empty());
+        assert_eq!(d.row_count, 3);
+    }
+
+    #[test]
+    fn first_row_set_of_a_batch_is_decoded() {
+        let body = r#"{"status":"success","results":[
+  {"schema":[{"name":"n","data_type":"BigInt","index":0}],"rows":[["3"]],"row_count":1,"as_user":"alice"},
+  {"row_count":2,"message":"Inserted 2 row(s)","as_user":"alice"}],"took":8.307}"#;
+        let d = decode_envelope::<(i64,)>(body.as_bytes()).unwrap();
+        assert_eq!(d.rows, vec![(3,)]);
+    }
+
+    #[test]
+    fn error_envelope_and_garbage() {
+        let body = r#"{"status":"error","results":[],"took":0.1,"error":{"code":"INVALID_SQL","message":"x"}}"#;
+        assert!(matches!(
+            decode_envelope::<Row>(body.as_bytes()).unwrap_err(),
+            Error::Sql { .. }
+        ));
+        assert!(matches!(
+            decode_envelope::<Row>(b"{\"status\":\"success\",\"results\":[").unwrap_err(),
+            Error::Protocol(_)
+        ));
+        let short = r#"{"status":"success","results":[{"schema":[{"name":"a","data_type":"Int","index":0},{"name":"b","data_type":"Int","index":1}],"rows":[[1]],"row_count":1}]}"#;
+        assert!(matches!(
+            decode_envelope::<Row>(short.as_bytes()).unwrap_err(),
+            Error::Protocol(_)
+        ));
+    }
+
+    #[test]
+    fn every_wire_encoding_into_one_row() {
+        let body = r#"{"status":"success","results":[{"schema":[
+ {"name":"b","data_type":"Boolean","index":0},
+ {"name":"s","data_type":"SmallInt","index":1},
+ {"name":"i","data_type":"Int","index":2},
+ {"name":"l","data_type":"BigInt","index":3},
+ {"name":"f","data_type":"Float","index":4},
+ {"name":"d","data_type":"Double","index":5},
+ {"name":"t","data_type":"Text","index":6},
+ {"name":"ts","data_type":"Timestamp","index":7},
+ {"name":"dt","data_type":"Date","index":8},
+ {"name":"tm","data_type":"Time","index":9},
+ {"name":"u","data_type":"Uuid","index":10},
+ {"name":"j","data_type":"Json","index":11},
+ {"name":"by","data_type":"Bytes","index":12},
+ {"name":"e","data_type":{"Embedding":3},"index":13},
+ {"name":"dec","data_type":{"Decimal":{"precision":10,"scale":2}},"index":14},
+ {"name":"file","data_type":"File","index":15}],
+ "rows":[[true,-5,42,"9007199254740993",0.10000000149011612,2.5,"hi",1748736005000000,20240,45296000000,
+   "0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11","{\"a\":[1,2]}",[104,105],[0.25,-1.0,0.5],"-12.35",
+   "{\"id\":\"1\",\"sub\":\"f0001\",\"name\":\"x.pdf\",\"size\":13,\"mime\":\"application/pdf\",\"sha256\":\"ab\"}"]],
+ "row_count":1}],"took":1,"error":null}"#;
+        let d = decode_envelope::<Row>(body.as_bytes()).unwrap();
+        let r = &d.rows[0];
+        assert!(r.get::<bool, _>("b"));
+        assert_eq!(r.get::<i16, _>("s"), -5);
+        assert_eq!(r.get::<i32, _>("i"), 42);
+        assert_eq!(r.get::<i64, _>("l"), 9_007_199_254_740_993);
+        assert_eq!(r.get::<f32, _>("f"), 0.1);
+        assert_eq!(r.get::<f64, _>("d"), 2.5);
+        assert_eq!(r.get::<String, _>("t"), "hi");
+        assert_eq!(
+            r.get::<Timestamp, _>("ts").to_string(),
+            "2025-06-01T00:00:05Z"
+        );
+        assert_eq!(r.get::<Date, _>("dt").to_string(), "2025-06-01");
+        assert_eq!(r.get::<Time, _>("tm").to_string(), "12:34:56");
+        assert_eq!(
+            r.get::<Uuid, _>("u").to_string(),
+            "0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11"
+        );
+        assert_eq!(r.get::<JsonValue, _>("j")["a"][1], 2);
+        #[derive(serde::Deserialize)]
+        struct A {
+            a: Vec<i32>,
+        }
+        assert_eq!(r.get::<Json<A>, _>("j").a, vec![1, 2]);
+        assert_eq!(r.get::<Vec<u8>, _>("by"), b"hi");
+        assert_eq!(r.get::<Vec<f32>, _>("e"), vec![0.25, -1.0, 0.5]);
+        assert_eq!(r.get::<Decimal, _>("dec").to_string(), "-12.35");
+        assert_eq!(r.get::<FileRef, _>("file").size, 13);
+        assert_eq!(
+            r.get::<Option<FileRef>, _>(15).map(|f| f.sub),
+            Some("f0001".into())
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Query`]: a statement with bound parameters, fetched into typed rows.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::client::KalamClient;
+use crate::decode::FromCell;
+use crate::encode::{QueryParam, ToParam};
+use crate::envelope::{Decoded, decode_envelope};
+use crate::error::{Error, Result};
+use crate::row::{KalamRow, Scalar};
+use crate::sql::{encode_params, post_sql};
+
+/// A statement with its parameters; run it with a fetch verb.
+///
+/// `T` is the row type for [`fetch_all`](Query::fetch_all) and friends (a [`KalamRow`]), or
+/// the value type for [`fetch_scalar`](Query::fetch_scalar) (a [`FromCell`]).
+/// [`execute`](Query::execute) works for any `T`; `()` reads well there.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// use kalam_client::{AuthProvider, KalamClient};
+/// let client = KalamClient::builder()
+///     .base_url(emulator.url())
+///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .build()?;
+/// let pairs: Vec<(i64, String)> = client
+///     .query("SELECT $1 AS n, $2 AS s")
+///     .bind(7)
+///     .bind("seven")
+///     .fetch_all()
+///     .await?;
+/// assert_eq!(pairs, vec![(7, "seven".to_owned())]);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a query does nothing until a fetch verb runs it"]
+pub struct Query<T> {
+    client: KalamClient,
+    sql: Cow<'static, str>,
+    params: Vec<QueryParam>,
+    namespace: Option<String>,
+    /// The first parameter that could not be encoded (reported when the query runs).
+    error: Option<Error>,
+    _row: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Query<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("sql", &self.sql)
+            .field("params", &self.params.len())
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KalamClient {
+    /// Prepares a statement whose rows decode into `T`.
+    pub fn query<T>(&self, sql: impl Into<Cow<'static, str>>) -> Query<T> {
+        Query {
+            client: self.clone(),
+            sql: sql.into(),
+            params: Vec::new(),
+            namespace: None,
+            error: None,
+            _row: PhantomData,
+        }
+    }
+
+    /// Same as [`KalamClient::query`] (the sqlx spelling for a caller's own row type).
+    pub fn query_as<T>(&self, sql: impl Into<Cow<'static, str>>) -> Query<T> {
+        self.query(sql)
+    }
+
+    /// Prepares `sql` to run as another user (`EXECUTE AS USER`, protocol 7.7): USER tables
+    /// are read and written in that user's partition. Needs a `dba`/`system` caller (or a
+    /// `service` one, for `user` targets). `sql` must be one statement.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use kalam_client::{AuthProvider, KalamClient};
+    /// let admin = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .build()?;
+    /// let who: String = admin.execute_as_user("alice", "SELECT CURRENT_USER()").fetch_scalar().await?;
+    /// assert_eq!(who, "alice");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn execute_as_user<T>(&self, user: &str, sql: &str) -> Query<T> {
+        let body = sql.trim().trim_end_matches(';').trim_end();
+        let user = user.replace('\'', "''");
+        self.query(format!("EXECUTE AS USER '{user}' ({body})"))
+    }
+}
+
+impl<T> Query<T> {
+    /// Binds the next `$n` parameter.
+    pub fn bind<V: ToParam>(mut self, value: V) -> Self {
+        match value.to_param() {
+            Ok(p) => self.params.push(p),
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(Error::Param {
+                        index: self.params.len() + 1,
+                        message: e.to_string(),
+                    });
+                }
+                self.params.push(QueryParam::Null);
+            }
+        }
+        self
+    }
+
+    /// Runs with this namespace for unqualified table names (instead of the client's).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The bound parameters.
+    pub fn params(&self) -> &[QueryParam] {
+        &self.params
+    }
+
+    async fn send(self) -> Result<bytes::Bytes> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let params = encode_params(&self.params)?;
+        post_sql(
+            &self.client.inner,
+            &self.sql,
+            &params,
+            self.namespace.as_deref(),
+        )
+        .await
+    }
+
+    async fn run<R: KalamRow>(self) -> Result<Decoded<R>> {
+        let body = self.send().await?;
+        decode_envelope::<R>(&body)
+    }
+
+    /// Runs the statement(s) and returns the rows affected (the sum of `row_count` over all
+    /// results; for a query, the rows returned).
+    pub async fn execute(self) -> Result<u64> {
+        Ok(self.run::<()>().await?.row_count)
+    }
+
+    /// Runs the query and returns the first column of the first row.
+    /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`.
+    pub async fn fetch_scalar(self) -> Result<T>
+    where
+        T: FromCell,
+    {
+        let decoded = self.run::<Scalar<T>>().await?;
+        decoded
+            .rows
+            .into_iter()
+            .next()
+            .map(|s| s.0)
+            .ok_or(Error::RowNotFound)
+    }
+}
+
+impl<T: KalamRow> Query<T> {
+    /// Runs the query and returns every row. Remember KalamDB's implicit `LIMIT 50` on
+    /// SELECTs without a LIMIT (protocol 1.3).
+    pub async fn fetch_all(self) -> Result<Vec<T>> {
+        Ok(self.run::<T>().await?.rows)
+    }
+
+    /// Runs the query and returns the first row, or [`Error::RowNotFound`].
+    pub async fn fetch_one(self) -> Result<T> {
+        self.fetch_optional().await?.ok_or(Error::RowNotFound)
+    }
+
+    /// Runs the query and returns the first row, if any.
+    pub async fn fetch_optional(self) -> Result<Option<T>> {
+        Ok(self.run::<T>().await?.rows.into_iter().next())
+    }
+}

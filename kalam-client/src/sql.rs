@@ -1,0 +1,253 @@
+//! `POST /v1/api/sql`: authentication, retries, error mapping (protocol 1, 1.11, 2).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tracing::Instrument as _;
+
+use crate::client::{Inner, KalamClient};
+use crate::encode::{QueryParam, ToParam as _};
+use crate::error::{Error, ErrorCode, Result};
+use crate::wire::{QueryRequest, QueryResponse, ResponseStatus, error_from_body};
+
+/// The first keyword of a statement, upper-cased, after whitespace, comments and `(`.
+pub(crate) fn first_keyword(sql: &str) -> String {
+    let mut rest = sql;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(after) = trimmed.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    rest.chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// Reads that may be sent again after a connection error.
+fn is_idempotent_read(keyword: &str) -> bool {
+    matches!(keyword, "SELECT" | "SHOW" | "DESCRIBE" | "EXPLAIN")
+}
+
+/// The statement for error messages: one line, at most 120 characters.
+fn statement_excerpt(sql: &str) -> String {
+    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = one_line.chars().take(120).collect();
+    if one_line.chars().nth(120).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Transport failures that are worth retrying for reads: the request may never have reached
+/// the server, or the connection died before an answer.
+fn is_connection_error(e: &reqwest::Error) -> bool {
+    !e.is_timeout() && !e.is_builder() && !e.is_status() && !e.is_redirect()
+}
+
+fn transport_error(inner: &Inner, sql: &str, e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        let (operation, after) = if e.is_connect() {
+            (
+                format!("a connection to {}", inner.base),
+                inner.connect_timeout,
+            )
+        } else {
+            (
+                format!("the answer to `{}`", statement_excerpt(sql)),
+                inner.request_timeout,
+            )
+        };
+        Error::Timeout { operation, after }
+    } else if e.is_connect() {
+        Error::Http {
+            status: None,
+            message: format!("cannot connect to {}", inner.base),
+            source: Some(e),
+        }
+    } else {
+        Error::ConnectionClosed {
+            statement: statement_excerpt(sql),
+            source: e,
+        }
+    }
+}
+
+/// Sends one SQL request and returns the body of a 2xx answer. Non-2xx answers become
+/// errors; `TOKEN_EXPIRED` renews the token and resends once; reads are retried after
+/// connection errors.
+pub(crate) async fn post_sql(
+    inner: &Inner,
+    sql: &str,
+    params: &[Value],
+    namespace: Option<&str>,
+) -> Result<Bytes> {
+    let keyword = first_keyword(sql);
+    let span = tracing::info_span!(
+        "kalam_client::sql",
+        statement = %keyword,
+        params = params.len(),
+        status = tracing::field::Empty,
+    );
+    async {
+        tracing::debug!(sql = %sql, "sending SQL");
+        let body = serde_json::to_vec(&QueryRequest {
+            sql,
+            params,
+            namespace_id: namespace.or(inner.namespace.as_deref()),
+        })
+        .map_err(|e| Error::Protocol(format!("cannot encode the request: {e}")))?;
+        let body = Bytes::from(body);
+        let retry_reads = is_idempotent_read(&keyword);
+        let mut failures = 0u32;
+        let mut renewed = false;
+        loop {
+            let token = inner.auth.bearer(&inner.http()).await?;
+            let mut request = inner
+                .http
+                .post(format!("{}/v1/api/sql", inner.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            if let Some(t) = &token {
+                request = request.bearer_auth(t.expose());
+            }
+            let answer = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    response.bytes().await.map(|b| (status, b))
+                }
+                Err(e) => Err(e),
+            };
+            let (status, bytes) = match answer {
+                Ok(ok) => ok,
+                Err(e) if retry_reads && failures < inner.max_retries && is_connection_error(&e) => {
+                    failures += 1;
+                    tracing::warn!(attempt = failures, error = %e, "connection error, retrying read");
+                    tokio::time::sleep(Duration::from_millis(100) * failures).await;
+                    continue;
+                }
+                Err(e) => return Err(transport_error(inner, sql, e)),
+            };
+            tracing::Span::current().record("status", status);
+            if (200..300).contains(&status) {
+                return Ok(bytes);
+            }
+            let err = error_from_body(status, &bytes);
+            if let (Error::Auth { code: ErrorCode::TokenExpired, .. }, Some(used)) = (&err, &token)
+                && !renewed
+                && inner.auth.renewable()
+            {
+                renewed = true;
+                tracing::debug!("access token expired, renewing");
+                inner.auth.expired(used).await;
+                continue;
+            }
+            tracing::debug!(status, error = %err, "SQL request failed");
+            return Err(err);
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Encodes parameters, naming the first one that cannot be sent.
+pub(crate) fn encode_params(params: &[QueryParam]) -> Result<Vec<Value>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p {
+            QueryParam::Float(f) if !f.is_finite() => Err(Error::Param {
+                index: i + 1,
+                message: format!("{f} cannot be sent"),
+            }),
+            other => other
+                .to_param()
+                .map(|p| p.to_json())
+                .map_err(|e| Error::Param {
+                    index: i + 1,
+                    message: e.to_string(),
+                }),
+        })
+        .collect()
+}
+
+impl KalamClient {
+    /// Runs SQL and returns the untyped response, as the official SDK does (`params` bind
+    /// `$1..$n`; `namespace` overrides the default namespace). Error envelopes are returned
+    /// as [`Error`]. For typed rows use [`KalamClient::query`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use kalam_client::{AuthProvider, KalamClient, QueryParam};
+    /// let client = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .build()?;
+    /// let response = client
+    ///     .execute_query("SELECT $1 AS greeting", Some(vec![QueryParam::from("hi")]), None)
+    ///     .await?;
+    /// let rows = response.results[0].rows.as_ref().unwrap();
+    /// assert_eq!(rows[0][0], "hi");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn execute_query(
+        &self,
+        sql: &str,
+        params: Option<Vec<QueryParam>>,
+        namespace: Option<&str>,
+    ) -> Result<QueryResponse> {
+        let params = encode_params(params.as_deref().unwrap_or_default())?;
+        let body = post_sql(&self.inner, sql, &params, namespace).await?;
+        let response: QueryResponse = serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol(format!("malformed SQL response: {e}")))?;
+        if let Some(detail) = response.error {
+            return Err(detail.into_error());
+        }
+        if response.status == ResponseStatus::Error {
+            return Err(Error::Protocol(
+                "error response without an error object".to_owned(),
+            ));
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_skip_comments_and_parens() {
+        assert_eq!(first_keyword("  select 1"), "SELECT");
+        assert_eq!(first_keyword("-- hi\n/* x */ (SELECT 1)"), "SELECT");
+        assert_eq!(first_keyword("INSERT INTO t VALUES (1)"), "INSERT");
+        assert_eq!(first_keyword("EXECUTE AS USER 'a' (SELECT 1)"), "EXECUTE");
+        assert_eq!(first_keyword(""), "");
+        assert!(is_idempotent_read("SHOW"));
+        assert!(!is_idempotent_read("UPDATE"));
+    }
+
+    #[test]
+    fn excerpts_are_short() {
+        let long = "SELECT ".to_owned() + &"x, ".repeat(100);
+        let e = statement_excerpt(&long);
+        assert!(e.chars().count() <= 121);
+        assert_eq!(statement_excerpt("SELECT\n  1"), "SELECT 1");
+    }
+
+    #[test]
+    fn bad_params_are_named() {
+        let err = encode_params(&[QueryParam::Int(1), QueryParam::Float(f64::NAN)]).unwrap_err();
+        assert!(matches!(err, Error::Param { index: 2, .. }));
+    }
+}
