@@ -1,1 +1,3 @@
+//! Benchmarks (placeholder, replaced below).
+
 fn main() {}

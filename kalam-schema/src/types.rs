@@ -200,9 +200,10 @@ impl SqlType {
             .collect::<String>()
             .to_ascii_uppercase();
         let (base, args) = match compact.find('(') {
-            Some(open) if compact.ends_with(')') => {
-                (&compact[..open], Some(&compact[open + 1..compact.len() - 1]))
-            }
+            Some(open) if compact.ends_with(')') => (
+                &compact[..open],
+                Some(&compact[open + 1..compact.len() - 1]),
+            ),
             Some(_) => return None,
             None => (compact.as_str(), None),
         };
@@ -326,7 +327,10 @@ impl SqlType {
 
     /// True for types whose values are strings in SQL (TEXT, JSON, FILE, UUID).
     pub fn is_textual(self) -> bool {
-        matches!(self, SqlType::Text | SqlType::Json | SqlType::File | SqlType::Uuid)
+        matches!(
+            self,
+            SqlType::Text | SqlType::Json | SqlType::File | SqlType::Uuid
+        )
     }
 
     /// True for TIMESTAMP, DATETIME, DATE and TIME.
@@ -399,10 +403,7 @@ mod tests {
             if let Some(back) = SqlType::from_wire_name(t.wire_name()) {
                 assert_eq!(back, *t);
             } else {
-                assert!(matches!(
-                    t,
-                    SqlType::Embedding(_) | SqlType::Decimal { .. }
-                ));
+                assert!(matches!(t, SqlType::Embedding(_) | SqlType::Decimal { .. }));
             }
         }
     }

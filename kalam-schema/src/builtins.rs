@@ -1,0 +1,77 @@
+//! The built-in `system.*` tables used for introspection (protocol 8.1–8.3).
+
+use crate::model::{Column, Table, TableKind, TableOptions};
+use crate::types::SqlType;
+
+fn table(name: &str, pk: Option<&str>, cols: &[(&str, SqlType, bool)]) -> Table {
+    let columns = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (n, ty, nullable))| {
+            let mut c = Column::new(*n, *ty, *nullable);
+            c.primary_key = pk == Some(*n);
+            c.ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            c
+        })
+        .collect();
+    Table {
+        namespace: "system".into(),
+        name: name.into(),
+        kind: TableKind::System,
+        columns,
+        options: TableOptions::default(),
+        comment: None,
+    }
+}
+
+/// `system.namespaces`, `system.tables` and `system.columns` with the types and nullability
+/// the server reports.
+pub(crate) fn system_tables() -> Vec<Table> {
+    use SqlType::*;
+    vec![
+        table(
+            "namespaces",
+            Some("namespace_id"),
+            &[
+                ("namespace_id", Text, false),
+                ("name", Text, false),
+                ("created_at", Timestamp, false),
+                ("options", Json, true),
+                ("table_count", Int, false),
+            ],
+        ),
+        table(
+            "tables",
+            None,
+            &[
+                ("namespace_id", Text, false),
+                ("table_name", Text, false),
+                ("table_type", Text, false),
+                ("storage_id", Text, true),
+                ("version", BigInt, false),
+                ("options", Text, true),
+                ("comment", Text, true),
+                ("updated_at", Timestamp, false),
+                ("created_at", Timestamp, false),
+            ],
+        ),
+        table(
+            "columns",
+            None,
+            &[
+                ("namespace_id", Text, false),
+                ("table_name", Text, false),
+                ("version", BigInt, false),
+                ("column_id", BigInt, false),
+                ("column_name", Text, false),
+                ("comment", Text, true),
+                ("data_type", Text, false),
+                ("default_value", Text, true),
+                ("ordinal", BigInt, false),
+                ("nullable", Boolean, false),
+                ("primary_key", Boolean, false),
+                ("primary_key_pos", BigInt, true),
+            ],
+        ),
+    ]
+}
