@@ -239,13 +239,7 @@ fn name_parts(n: &ObjectName) -> Vec<&Ident> {
 impl<'c> Checker<'c> {
     /// The location of a sqlparser span in the original text.
     pub(crate) fn loc(&self, span: sqlparser::tokenizer::Span) -> Location {
-        if span.start.line == 0 {
-            return Location::at_offset(self.sql, 0, 0);
-        }
-        let l = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        let s = Location::offset_of(self.sql, l(span.start.line), l(span.start.column));
-        let e = Location::offset_of(self.sql, l(span.end.line), l(span.end.column));
-        Location::at_offset(self.sql, s, e.saturating_sub(s))
+        crate::parse::span_location(self.sql, 0, self.sql, span)
     }
 
     pub(crate) fn err(
@@ -850,8 +844,8 @@ impl<'c> Checker<'c> {
             match item {
                 SelectItem::UnnamedExpr(e) => {
                     let (ty, name) = self.expr(e, &scope)?;
-                    let (name, qualifier) = match (&ty.source, e) {
-                        (Some(_), Expr::Identifier(_) | Expr::CompoundIdentifier(_)) => {
+                    let (name, qualifier) = match e {
+                        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                             let (q, n) = split_qualified(&name);
                             (n, q)
                         }

@@ -1036,8 +1036,9 @@ impl Checker<'_> {
         let fname = f.name.to_string().to_ascii_lowercase();
         let span = f.name.span();
         if f.over.is_some() {
-            return Err(self.unsupported(
-                "window functions (OVER): the server drops the connection for them",
+            return Err(self.err(
+                ErrorKind::Unsupported,
+                "window functions (OVER) are not supported: the server drops the connection for them",
                 span,
             ));
         }

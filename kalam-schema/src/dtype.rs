@@ -192,6 +192,7 @@ pub(crate) fn arithmetic(op: Arith, l: DType, r: DType) -> Option<DType> {
         (Null, Null) => Some(Int64),
         (Null, t) | (t, Null) if t.is_numeric() => arithmetic(op, t, t),
         (Date, Date) if op == Arith::Sub => Some(Int64),
+        (Timestamp { .. }, Timestamp { .. }) if op == Arith::Sub => Some(Interval),
         (t, Interval) if t.is_temporal() && matches!(op, Arith::Add | Arith::Sub) => Some(t),
         (Interval, t) if t.is_temporal() && op == Arith::Add => Some(t),
         (Decimal(..), Decimal(..)) => decimal_arith(op, as_decimal(l)?, as_decimal(r)?),
@@ -230,7 +231,6 @@ pub(crate) fn common(l: DType, r: DType) -> Option<DType> {
             }
         }
         (Utf8, t) | (t, Utf8) if t.is_temporal() || t == Uuid => Some(t),
-        (Utf8, t) | (t, Utf8) if t.is_numeric() || t == Boolean => Some(Utf8),
         (Timestamp { .. }, Date) | (Date, Timestamp { .. }) => Some(if l == Date { r } else { l }),
         (Timestamp { .. }, Timestamp { .. }) => Some(Timestamp { tz: true }),
         _ => None,

@@ -68,13 +68,7 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn loc(&self, span: Span) -> Location {
-        if span.start.line == 0 {
-            return Location::at_offset(self.sql, 0, 0);
-        }
-        let l = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        let s = Location::offset_of(self.sql, l(span.start.line), l(span.start.column));
-        let e = Location::offset_of(self.sql, l(span.end.line), l(span.end.column));
-        Location::at_offset(self.sql, s, e.saturating_sub(s))
+        crate::parse::span_location(self.sql, 0, self.sql, span)
     }
 
     fn shape(&self, msg: impl Into<String>, span: Span) -> SchemaError {
@@ -254,7 +248,11 @@ impl Validator<'_> {
                     (true, false) => self.literal(right),
                     (false, true) => self.literal(left),
                     (true, true) => Err(self.filter_err(format!("`{e}` compares two columns; only column-vs-literal comparisons are evaluated"), e.span())),
-                    (false, false) => Err(self.filter_err(format!("`{e}` does not compare a column with a literal"), e.span())),
+                    (false, false) => {
+                        self.literal(left)?;
+                        self.literal(right)?;
+                        Err(self.filter_err(format!("`{e}` does not compare a column with a literal"), e.span()))
+                    }
                 }
             }
             Expr::Like { expr, pattern, any: false, escape_char: None, .. }

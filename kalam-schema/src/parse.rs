@@ -112,13 +112,7 @@ impl Seg<'_> {
 
     /// The location of a sqlparser span (relative to this statement).
     fn span_loc(&self, span: sqlparser::tokenizer::Span) -> Location {
-        if span.start.line == 0 {
-            return self.loc(0, 0);
-        }
-        let line = |l: u64| u32::try_from(l).unwrap_or(u32::MAX);
-        let s = Location::offset_of(self.text, line(span.start.line), line(span.start.column));
-        let e = Location::offset_of(self.text, line(span.end.line), line(span.end.column));
-        self.loc(s, e.saturating_sub(s))
+        span_location(self.full, self.base, self.text, span)
     }
 
     fn parse(&self, current: &str) -> Result<Parsed, SchemaError> {
@@ -1015,6 +1009,23 @@ fn value_literal(v: &Value) -> Literal {
         Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Literal::String(s.clone()),
         other => Literal::String(other.to_string()),
     }
+}
+
+/// The location of a sqlparser span of `text` (the statement that was parsed, at byte `base`
+/// of `full`); an empty span maps to the statement start.
+pub(crate) fn span_location(
+    full: &str,
+    base: usize,
+    text: &str,
+    span: sqlparser::tokenizer::Span,
+) -> Location {
+    if span.start.line == 0 {
+        return Location::at_offset(full, base, 0);
+    }
+    let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let s = Location::offset_of(text, n(span.start.line), n(span.start.column));
+    let e = Location::offset_of(text, n(span.end.line), n(span.end.column));
+    Location::at_offset(full, base + s, e.saturating_sub(s))
 }
 
 /// Turns a sqlparser error into a located [`SchemaError`]. `text` is the (rewritten) statement
