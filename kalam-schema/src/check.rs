@@ -158,6 +158,8 @@ pub(crate) struct Checker<'c> {
     pub(crate) tables: Vec<TableRef>,
     /// CTEs in scope, innermost last.
     pub(crate) ctes: Vec<(String, Vec<Out>)>,
+    /// Current expression nesting depth.
+    pub(crate) depth: usize,
 }
 
 pub(crate) fn check_statement(
@@ -188,6 +190,7 @@ pub(crate) fn check_statement(
         param_sites: BTreeMap::new(),
         tables: Vec::new(),
         ctes: Vec::new(),
+        depth: 0,
     };
     let (kind, outs) = cx.statement(stmt)?;
     let mut columns = Vec::with_capacity(outs.len());

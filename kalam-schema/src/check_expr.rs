@@ -61,6 +61,15 @@ const SCALARS: &[&str] = &[
 
 /// The span of the first aggregate call in `e` (not looking into subqueries).
 pub(crate) fn find_aggregate(e: &Expr) -> Option<Span> {
+    find_aggregate_at(e, 0)
+}
+
+fn find_aggregate_at(e: &Expr, depth: usize) -> Option<Span> {
+    if depth > crate::parse::MAX_EXPR_DEPTH {
+        // Too deep to matter: the checker refuses the expression itself.
+        return None;
+    }
+    let find_aggregate = |x: &Expr| find_aggregate_at(x, depth + 1);
     let any = |v: &[&Expr]| v.iter().find_map(|x| find_aggregate(x));
     match e {
         Expr::Function(f) => {
@@ -214,8 +223,19 @@ impl Checker<'_> {
         in_agg: bool,
         ungrouped: &mut Vec<(String, Span)>,
     ) -> Result<Typed, SchemaError> {
+        if self.depth >= crate::parse::MAX_EXPR_DEPTH {
+            // No span: computing one would recurse through the whole remaining tree.
+            return Err(self.err(
+                ErrorKind::Unsupported,
+                "expression is nested too deeply",
+                Span::empty(),
+            ));
+        }
         let mark = ungrouped.len();
-        let (ty, name) = self.ex_inner(e, scope, in_agg, ungrouped)?;
+        self.depth += 1;
+        let result = self.ex_inner(e, scope, in_agg, ungrouped);
+        self.depth -= 1;
+        let (ty, name) = result?;
         if let (Some(agg), false) = (&scope.agg, in_agg)
             && let Some((_, key)) = agg.keys.iter().find(|(k, _)| *k == name)
         {
@@ -243,264 +263,23 @@ impl Checker<'_> {
             }
             Expr::Value(v) => self.value(&v.value, v.span, false),
             Expr::Nested(inner) => self.ex(inner, scope, in_agg, ug),
-            Expr::UnaryOp { op, expr } => {
-                if let (UnaryOperator::Minus, Expr::Value(v)) = (op, expr.as_ref())
-                    && let Value::Number(..) = v.value
-                {
-                    return self.value(&v.value, v.span, true);
-                }
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                match op {
-                    UnaryOperator::Not => {
-                        let t = self.coerce_param(t, SqlType::Boolean, expr.span())?;
-                        self.expect_bool(&t, "NOT", expr.span())?;
-                        Ok((Ty::new(DType::Boolean, t.nullable), format!("NOT {n}")))
-                    }
-                    UnaryOperator::Minus | UnaryOperator::Plus => {
-                        if unresolved(&t) {
-                            return Err(self.param_error(&t, expr.span()));
-                        }
-                        if !(t.dt.is_numeric() || t.dt == DType::Interval || t.dt == DType::Null) {
-                            return Err(self.err(
-                                ErrorKind::TypeMismatch,
-                                format!("cannot negate {}", type_name(&t)),
-                                e.span(),
-                            ));
-                        }
-                        let name = if *op == UnaryOperator::Minus {
-                            format!("(- {n})")
-                        } else {
-                            n
-                        };
-                        Ok((t.computed(), name))
-                    }
-                    other => Err(self.unsupported(format!("unary operator `{other}`"), e.span())),
-                }
+            Expr::UnaryOp { .. } => self.ty_unary_op(e, scope, in_agg, ug),
+            Expr::BinaryOp { .. } => self.ty_binary_op(e, scope, in_agg, ug),
+            Expr::IsNull(..)
+            | Expr::IsNotNull(..)
+            | Expr::IsTrue(..)
+            | Expr::IsFalse(..)
+            | Expr::IsNotTrue(..)
+            | Expr::IsNotFalse(..) => self.ty_is_null(e, scope, in_agg, ug),
+            Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) => {
+                self.ty_is_distinct_from(e, scope, in_agg, ug)
             }
-            Expr::BinaryOp { left, op, right } => {
-                let (l, ln) = self.ex(left, scope, in_agg, ug)?;
-                let (r, rn) = self.ex(right, scope, in_agg, ug)?;
-                let Some(sym) = binary_op_name(op) else {
-                    return Err(self.unsupported(format!("operator `{op}`"), e.span()));
-                };
-                let name = format!("{ln} {sym} {rn}");
-                let ty = self.binary(op, l, r, left.span(), right.span(), e.span())?;
-                Ok((ty, name))
-            }
-            Expr::IsNull(x)
-            | Expr::IsNotNull(x)
-            | Expr::IsTrue(x)
-            | Expr::IsFalse(x)
-            | Expr::IsNotTrue(x)
-            | Expr::IsNotFalse(x) => {
-                let (t, n) = self.ex(x, scope, in_agg, ug)?;
-                let suffix = match e {
-                    Expr::IsNull(_) => "IS NULL",
-                    Expr::IsNotNull(_) => "IS NOT NULL",
-                    Expr::IsTrue(_) => "IS TRUE",
-                    Expr::IsFalse(_) => "IS FALSE",
-                    Expr::IsNotTrue(_) => "IS NOT TRUE",
-                    _ => "IS NOT FALSE",
-                };
-                if !matches!(e, Expr::IsNull(_) | Expr::IsNotNull(_)) {
-                    let t = self.coerce_param(t, SqlType::Boolean, x.span())?;
-                    self.expect_bool(&t, suffix, x.span())?;
-                } else if unresolved(&t) {
-                    return Err(self.param_error(&t, x.span()));
-                }
-                Ok((Ty::new(DType::Boolean, false), format!("{n} {suffix}")))
-            }
-            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
-                let (l, ln) = self.ex(a, scope, in_agg, ug)?;
-                let (r, rn) = self.ex(b, scope, in_agg, ug)?;
-                let (l, r) = self.unify_pair(l, r, a.span(), b.span())?;
-                self.comparable(&l, &r, e.span())?;
-                let word = if matches!(e, Expr::IsDistinctFrom(..)) {
-                    "IS DISTINCT FROM"
-                } else {
-                    "IS NOT DISTINCT FROM"
-                };
-                Ok((
-                    Ty::new(DType::Boolean, l.nullable || r.nullable),
-                    format!("{ln} {word} {rn}"),
-                ))
-            }
-            Expr::InList {
-                expr,
-                list,
-                negated,
-            } => {
-                let (mut t, n) = self.ex(expr, scope, in_agg, ug)?;
-                let mut items = Vec::with_capacity(list.len());
-                for item in list {
-                    items.push((self.ex(item, scope, in_agg, ug)?, item.span()));
-                }
-                if unresolved(&t)
-                    && let Some(((known, _), _)) = items.iter().find(|((i, _), _)| !unresolved(i))
-                {
-                    let known = known.clone();
-                    t = self.unify_pair(t, known, expr.span(), expr.span())?.0;
-                }
-                let mut names = Vec::with_capacity(items.len());
-                let mut nullable = t.nullable;
-                for (k, ((it, iname), span)) in items.into_iter().enumerate() {
-                    let (_, it) = self.unify_pair(t.clone(), it, expr.span(), span)?;
-                    self.comparable(&t, &it, span)?;
-                    if k < 5 {
-                        nullable |= it.nullable;
-                    }
-                    names.push(iname);
-                }
-                if list.len() + 1 > 6 {
-                    nullable = true;
-                }
-                let not = if *negated { " NOT" } else { "" };
-                Ok((
-                    Ty::new(DType::Boolean, nullable),
-                    format!("{n}{not} IN ([{}])", names.join(", ")),
-                ))
-            }
-            Expr::InSubquery {
-                expr,
-                subquery,
-                negated,
-            } => {
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                let outs = self.query(subquery, Some(scope))?;
-                let [col] = outs.as_slice() else {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!(
-                            "IN subquery must return one column, it returns {}",
-                            outs.len()
-                        ),
-                        subquery.span(),
-                    ));
-                };
-                let (t, c) = self.unify_pair(t, col.ty.clone(), expr.span(), subquery.span())?;
-                self.comparable(&t, &c, e.span())?;
-                let not = if *negated { " NOT" } else { "" };
-                Ok((
-                    Ty::new(DType::Boolean, t.nullable || c.nullable),
-                    format!("{n}{not} IN (<subquery>)"),
-                ))
-            }
-            Expr::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => {
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                let (lo, lon) = self.ex(low, scope, in_agg, ug)?;
-                let (hi, hin) = self.ex(high, scope, in_agg, ug)?;
-                let (t, lo) = self.unify_pair(t, lo, expr.span(), low.span())?;
-                let (t, hi) = self.unify_pair(t, hi, expr.span(), high.span())?;
-                self.comparable(&t, &lo, low.span())?;
-                self.comparable(&t, &hi, high.span())?;
-                let not = if *negated { " NOT" } else { "" };
-                Ok((
-                    Ty::new(DType::Boolean, t.nullable || lo.nullable || hi.nullable),
-                    format!("{n}{not} BETWEEN {lon} AND {hin}"),
-                ))
-            }
-            Expr::Like {
-                negated,
-                expr,
-                pattern,
-                any: false,
-                ..
-            }
-            | Expr::ILike {
-                negated,
-                expr,
-                pattern,
-                any: false,
-                ..
-            } => {
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                let (p, pn) = self.ex(pattern, scope, in_agg, ug)?;
-                let t = self.coerce_param(t, SqlType::Text, expr.span())?;
-                let p = self.coerce_param(p, SqlType::Text, pattern.span())?;
-                for (x, span) in [(&t, expr.span()), (&p, pattern.span())] {
-                    if !matches!(x.dt, DType::Utf8 | DType::Null) {
-                        return Err(self.err(
-                            ErrorKind::TypeMismatch,
-                            format!("LIKE needs text operands, found {}", type_name(x)),
-                            span,
-                        ));
-                    }
-                }
-                let word = match (e, negated) {
-                    (Expr::Like { .. }, false) => "LIKE",
-                    (Expr::Like { .. }, true) => "NOT LIKE",
-                    (_, false) => "ILIKE",
-                    (_, true) => "NOT ILIKE",
-                };
-                Ok((
-                    Ty::new(DType::Boolean, t.nullable || p.nullable),
-                    format!("{n} {word} {pn}"),
-                ))
-            }
-            Expr::Cast {
-                kind,
-                expr,
-                data_type,
-                format,
-                ..
-            } => {
-                if format.is_some() {
-                    return Err(self.unsupported("CAST … FORMAT", e.span()));
-                }
-                let target = cast_target(data_type).ok_or_else(|| {
-                    self.err(
-                        ErrorKind::Unsupported,
-                        format!("CAST to {data_type} is not supported by the query engine"),
-                        e.span(),
-                    )
-                })?;
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                let t = match (t.param, target.to_sql()) {
-                    (Some(_), Some(sql)) if t.dt == DType::Null => {
-                        self.coerce_param(t, sql, expr.span())?
-                    }
-                    _ => t,
-                };
-                if matches!(t.dt, DType::Embedding(_)) || matches!(target, DType::Embedding(_)) {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!("cannot cast {} to {data_type}", type_name(&t)),
-                        e.span(),
-                    ));
-                }
-                let nullable = t.nullable || matches!(kind, CastKind::TryCast | CastKind::SafeCast);
-                Ok((
-                    Ty::new(target, nullable),
-                    format!("CAST({n} AS {})", target.arrow_name()),
-                ))
-            }
-            Expr::TypedString(ts) => {
-                let target = match &ts.data_type {
-                    DataType::Date => DType::Date,
-                    DataType::Time(..) => DType::Time,
-                    DataType::Timestamp(..) | DataType::Datetime(_) => {
-                        cast_target(&ts.data_type).unwrap_or(DType::Timestamp { tz: false })
-                    }
-                    other => {
-                        return Err(
-                            self.unsupported(format!("typed literal {other} '…'"), e.span())
-                        );
-                    }
-                };
-                Ok((
-                    Ty::new(target, false),
-                    format!(
-                        "CAST({} AS {})",
-                        literal_name(&ts.value.value),
-                        target.arrow_name()
-                    ),
-                ))
-            }
+            Expr::InList { .. } => self.ty_in_list(e, scope, in_agg, ug),
+            Expr::InSubquery { .. } => self.ty_in_subquery(e, scope, in_agg, ug),
+            Expr::Between { .. } => self.ty_between(e, scope, in_agg, ug),
+            Expr::Like { .. } | Expr::ILike { .. } => self.ty_like(e, scope, in_agg, ug),
+            Expr::Cast { .. } => self.ty_cast(e, scope, in_agg, ug),
+            Expr::TypedString(..) => self.ty_typed_string(e, scope, in_agg, ug),
             Expr::Interval(_) => Ok((Ty::new(DType::Interval, false), e.to_string())),
             Expr::Case {
                 operand,
@@ -517,65 +296,10 @@ impl Checker<'_> {
                 e.span(),
             ),
             Expr::Function(f) => self.function(f, scope, in_agg, ug),
-            Expr::Subquery(q) => {
-                let outs = self.query(q, Some(scope))?;
-                let [col] = outs.as_slice() else {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!(
-                            "a scalar subquery must return one column, it returns {}",
-                            outs.len()
-                        ),
-                        e.span(),
-                    ));
-                };
-                Ok((col.ty.clone().computed(), "(<subquery>)".into()))
-            }
-            Expr::Exists { subquery, negated } => {
-                self.query(subquery, Some(scope))?;
-                let not = if *negated { "NOT " } else { "" };
-                Ok((
-                    Ty::new(DType::Boolean, false),
-                    format!("{not}EXISTS (<subquery>)"),
-                ))
-            }
-            Expr::Substring {
-                expr,
-                substring_from,
-                substring_for,
-                ..
-            } => {
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                self.string_arg(t, expr.span())?;
-                let mut parts = vec![n];
-                for x in [substring_from, substring_for].into_iter().flatten() {
-                    let (it, itn) = self.ex(x, scope, in_agg, ug)?;
-                    self.int_arg(it, x.span())?;
-                    parts.push(itn);
-                }
-                Ok((
-                    Ty::new(DType::Utf8, true),
-                    format!("substr({})", parts.join(",")),
-                ))
-            }
-            Expr::Trim {
-                expr,
-                trim_where,
-                trim_what,
-                trim_characters,
-            } => {
-                if trim_what.is_some() || trim_characters.is_some() {
-                    return Err(self.unsupported("TRIM with characters", e.span()));
-                }
-                let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-                self.string_arg(t, expr.span())?;
-                let f = match trim_where {
-                    Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim",
-                    Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim",
-                    _ => "btrim",
-                };
-                Ok((Ty::new(DType::Utf8, true), format!("{f}({n})")))
-            }
+            Expr::Subquery(..) => self.ty_subquery(e, scope, in_agg, ug),
+            Expr::Exists { .. } => self.ty_exists(e, scope, in_agg, ug),
+            Expr::Substring { .. } => self.ty_substring(e, scope, in_agg, ug),
+            Expr::Trim { .. } => self.ty_trim(e, scope, in_agg, ug),
             Expr::Extract { .. } => Err(self.unsupported("EXTRACT (use date_trunc)", e.span())),
             Expr::JsonAccess { .. } | Expr::CompoundFieldAccess { .. } => {
                 Err(self.unsupported("JSON / field access operators", e.span()))
@@ -583,6 +307,497 @@ impl Checker<'_> {
             Expr::AtTimeZone { .. } => Err(self.unsupported("AT TIME ZONE", e.span())),
             other => Err(self.unsupported(format!("the expression `{other}`"), other.span())),
         }
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_unary_op(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::UnaryOp { op, expr } = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        if let (UnaryOperator::Minus, Expr::Value(v)) = (op, expr.as_ref())
+            && let Value::Number(..) = v.value
+        {
+            return self.value(&v.value, v.span, true);
+        }
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        match op {
+            UnaryOperator::Not => {
+                let t = self.coerce_param(t, SqlType::Boolean, expr.span())?;
+                self.expect_bool(&t, "NOT", expr.span())?;
+                Ok((Ty::new(DType::Boolean, t.nullable), format!("NOT {n}")))
+            }
+            UnaryOperator::Minus | UnaryOperator::Plus => {
+                if unresolved(&t) {
+                    return Err(self.param_error(&t, expr.span()));
+                }
+                if !(t.dt.is_numeric() || t.dt == DType::Interval || t.dt == DType::Null) {
+                    return Err(self.err(
+                        ErrorKind::TypeMismatch,
+                        format!("cannot negate {}", type_name(&t)),
+                        e.span(),
+                    ));
+                }
+                let name = if *op == UnaryOperator::Minus {
+                    format!("(- {n})")
+                } else {
+                    n
+                };
+                Ok((t.computed(), name))
+            }
+            other => Err(self.unsupported(format!("unary operator `{other}`"), e.span())),
+        }
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_binary_op(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::BinaryOp { left, op, right } = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (l, ln) = self.ex(left, scope, in_agg, ug)?;
+        let (r, rn) = self.ex(right, scope, in_agg, ug)?;
+        let Some(sym) = binary_op_name(op) else {
+            return Err(self.unsupported(format!("operator `{op}`"), e.span()));
+        };
+        let name = format!("{ln} {sym} {rn}");
+        let ty = self.binary(op, l, r, left.span(), right.span(), e.span())?;
+        Ok((ty, name))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_is_null(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let (Expr::IsNull(x)
+        | Expr::IsNotNull(x)
+        | Expr::IsTrue(x)
+        | Expr::IsFalse(x)
+        | Expr::IsNotTrue(x)
+        | Expr::IsNotFalse(x)) = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (t, n) = self.ex(x, scope, in_agg, ug)?;
+        let suffix = match e {
+            Expr::IsNull(_) => "IS NULL",
+            Expr::IsNotNull(_) => "IS NOT NULL",
+            Expr::IsTrue(_) => "IS TRUE",
+            Expr::IsFalse(_) => "IS FALSE",
+            Expr::IsNotTrue(_) => "IS NOT TRUE",
+            _ => "IS NOT FALSE",
+        };
+        if !matches!(e, Expr::IsNull(_) | Expr::IsNotNull(_)) {
+            let t = self.coerce_param(t, SqlType::Boolean, x.span())?;
+            self.expect_bool(&t, suffix, x.span())?;
+        } else if unresolved(&t) {
+            return Err(self.param_error(&t, x.span()));
+        }
+        Ok((Ty::new(DType::Boolean, false), format!("{n} {suffix}")))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_is_distinct_from(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let (Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b)) = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (l, ln) = self.ex(a, scope, in_agg, ug)?;
+        let (r, rn) = self.ex(b, scope, in_agg, ug)?;
+        let (l, r) = self.unify_pair(l, r, a.span(), b.span())?;
+        self.comparable(&l, &r, e.span())?;
+        let word = if matches!(e, Expr::IsDistinctFrom(..)) {
+            "IS DISTINCT FROM"
+        } else {
+            "IS NOT DISTINCT FROM"
+        };
+        Ok((
+            Ty::new(DType::Boolean, l.nullable || r.nullable),
+            format!("{ln} {word} {rn}"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_in_list(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::InList {
+            expr,
+            list,
+            negated,
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (mut t, n) = self.ex(expr, scope, in_agg, ug)?;
+        let mut items = Vec::with_capacity(list.len());
+        for item in list {
+            items.push((self.ex(item, scope, in_agg, ug)?, item.span()));
+        }
+        if unresolved(&t)
+            && let Some(((known, _), _)) = items.iter().find(|((i, _), _)| !unresolved(i))
+        {
+            let known = known.clone();
+            t = self.unify_pair(t, known, expr.span(), expr.span())?.0;
+        }
+        let mut names = Vec::with_capacity(items.len());
+        let mut nullable = t.nullable;
+        for (k, ((it, iname), span)) in items.into_iter().enumerate() {
+            let (_, it) = self.unify_pair(t.clone(), it, expr.span(), span)?;
+            self.comparable(&t, &it, span)?;
+            if k < 5 {
+                nullable |= it.nullable;
+            }
+            names.push(iname);
+        }
+        if list.len() + 1 > 6 {
+            nullable = true;
+        }
+        let not = if *negated { " NOT" } else { "" };
+        Ok((
+            Ty::new(DType::Boolean, nullable),
+            format!("{n}{not} IN ([{}])", names.join(", ")),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_in_subquery(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::InSubquery {
+            expr,
+            subquery,
+            negated,
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        let outs = self.query(subquery, Some(scope))?;
+        let [col] = outs.as_slice() else {
+            return Err(self.err(
+                ErrorKind::TypeMismatch,
+                format!(
+                    "IN subquery must return one column, it returns {}",
+                    outs.len()
+                ),
+                subquery.span(),
+            ));
+        };
+        let (t, c) = self.unify_pair(t, col.ty.clone(), expr.span(), subquery.span())?;
+        self.comparable(&t, &c, e.span())?;
+        let not = if *negated { " NOT" } else { "" };
+        Ok((
+            Ty::new(DType::Boolean, t.nullable || c.nullable),
+            format!("{n}{not} IN (<subquery>)"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_between(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        let (lo, lon) = self.ex(low, scope, in_agg, ug)?;
+        let (hi, hin) = self.ex(high, scope, in_agg, ug)?;
+        let (t, lo) = self.unify_pair(t, lo, expr.span(), low.span())?;
+        let (t, hi) = self.unify_pair(t, hi, expr.span(), high.span())?;
+        self.comparable(&t, &lo, low.span())?;
+        self.comparable(&t, &hi, high.span())?;
+        let not = if *negated { " NOT" } else { "" };
+        Ok((
+            Ty::new(DType::Boolean, t.nullable || lo.nullable || hi.nullable),
+            format!("{n}{not} BETWEEN {lon} AND {hin}"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_like(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let (Expr::Like {
+            negated,
+            expr,
+            pattern,
+            any: false,
+            ..
+        }
+        | Expr::ILike {
+            negated,
+            expr,
+            pattern,
+            any: false,
+            ..
+        }) = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        let (p, pn) = self.ex(pattern, scope, in_agg, ug)?;
+        let t = self.coerce_param(t, SqlType::Text, expr.span())?;
+        let p = self.coerce_param(p, SqlType::Text, pattern.span())?;
+        for (x, span) in [(&t, expr.span()), (&p, pattern.span())] {
+            if !matches!(x.dt, DType::Utf8 | DType::Null) {
+                return Err(self.err(
+                    ErrorKind::TypeMismatch,
+                    format!("LIKE needs text operands, found {}", type_name(x)),
+                    span,
+                ));
+            }
+        }
+        let word = match (e, negated) {
+            (Expr::Like { .. }, false) => "LIKE",
+            (Expr::Like { .. }, true) => "NOT LIKE",
+            (_, false) => "ILIKE",
+            (_, true) => "NOT ILIKE",
+        };
+        Ok((
+            Ty::new(DType::Boolean, t.nullable || p.nullable),
+            format!("{n} {word} {pn}"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_cast(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Cast {
+            kind,
+            expr,
+            data_type,
+            format,
+            ..
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        if format.is_some() {
+            return Err(self.unsupported("CAST … FORMAT", e.span()));
+        }
+        let target = cast_target(data_type).ok_or_else(|| {
+            self.err(
+                ErrorKind::Unsupported,
+                format!("CAST to {data_type} is not supported by the query engine"),
+                e.span(),
+            )
+        })?;
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        let t = match (t.param, target.to_sql()) {
+            (Some(_), Some(sql)) if t.dt == DType::Null => {
+                self.coerce_param(t, sql, expr.span())?
+            }
+            _ => t,
+        };
+        if matches!(t.dt, DType::Embedding(_)) || matches!(target, DType::Embedding(_)) {
+            return Err(self.err(
+                ErrorKind::TypeMismatch,
+                format!("cannot cast {} to {data_type}", type_name(&t)),
+                e.span(),
+            ));
+        }
+        let nullable = t.nullable || matches!(kind, CastKind::TryCast | CastKind::SafeCast);
+        Ok((
+            Ty::new(target, nullable),
+            format!("CAST({n} AS {})", target.arrow_name()),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_typed_string(
+        &mut self,
+        e: &Expr,
+        _scope: &Scope<'_>,
+        _in_agg: bool,
+        _ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::TypedString(ts) = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let target = match &ts.data_type {
+            DataType::Date => DType::Date,
+            DataType::Time(..) => DType::Time,
+            DataType::Timestamp(..) | DataType::Datetime(_) => {
+                cast_target(&ts.data_type).unwrap_or(DType::Timestamp { tz: false })
+            }
+            other => {
+                return Err(self.unsupported(format!("typed literal {other} '…'"), e.span()));
+            }
+        };
+        Ok((
+            Ty::new(target, false),
+            format!(
+                "CAST({} AS {})",
+                literal_name(&ts.value.value),
+                target.arrow_name()
+            ),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_subquery(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        _in_agg: bool,
+        _ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Subquery(q) = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let outs = self.query(q, Some(scope))?;
+        let [col] = outs.as_slice() else {
+            return Err(self.err(
+                ErrorKind::TypeMismatch,
+                format!(
+                    "a scalar subquery must return one column, it returns {}",
+                    outs.len()
+                ),
+                e.span(),
+            ));
+        };
+        Ok((col.ty.clone().computed(), "(<subquery>)".into()))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_exists(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        _in_agg: bool,
+        _ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Exists { subquery, negated } = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        self.query(subquery, Some(scope))?;
+        let not = if *negated { "NOT " } else { "" };
+        Ok((
+            Ty::new(DType::Boolean, false),
+            format!("{not}EXISTS (<subquery>)"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_substring(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        self.string_arg(t, expr.span())?;
+        let mut parts = vec![n];
+        for x in [substring_from, substring_for].into_iter().flatten() {
+            let (it, itn) = self.ex(x, scope, in_agg, ug)?;
+            self.int_arg(it, x.span())?;
+            parts.push(itn);
+        }
+        Ok((
+            Ty::new(DType::Utf8, true),
+            format!("substr({})", parts.join(",")),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_trim(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Trim {
+            expr,
+            trim_where,
+            trim_what,
+            trim_characters,
+        } = e
+        else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        if trim_what.is_some() || trim_characters.is_some() {
+            return Err(self.unsupported("TRIM with characters", e.span()));
+        }
+        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
+        self.string_arg(t, expr.span())?;
+        let f = match trim_where {
+            Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim",
+            Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim",
+            _ => "btrim",
+        };
+        Ok((Ty::new(DType::Utf8, true), format!("{f}({n})")))
     }
 
     fn value(&mut self, v: &Value, span: Span, negative: bool) -> Result<Typed, SchemaError> {

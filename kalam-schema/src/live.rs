@@ -221,7 +221,7 @@ impl Validator<'_> {
         }
         let filter = match &s.selection {
             Some(w) => {
-                self.filter(w)?;
+                self.filter(w, 0)?;
                 Some(w.to_string())
             }
             None => None,
@@ -235,13 +235,17 @@ impl Validator<'_> {
     }
 
     /// Accepts only what the server's live filter evaluator handles (protocol 3.7).
-    fn filter(&self, e: &Expr) -> Result<(), SchemaError> {
+    fn filter(&self, e: &Expr, depth: usize) -> Result<(), SchemaError> {
+        if depth > crate::parse::MAX_EXPR_DEPTH {
+            return Err(self.shape("the WHERE clause is nested too deeply", Span::empty()));
+        }
+        let depth = depth + 1;
         match e {
-            Expr::Nested(x) => self.filter(x),
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } => self.filter(expr),
+            Expr::Nested(x) => self.filter(x, depth),
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } => self.filter(expr, depth),
             Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
-                self.filter(left)?;
-                self.filter(right)
+                self.filter(left, depth)?;
+                self.filter(right, depth)
             }
             Expr::BinaryOp { left, op, right } if is_comparison(op) => {
                 match (is_column(left), is_column(right)) {

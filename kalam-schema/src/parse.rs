@@ -972,8 +972,14 @@ impl Seg<'_> {
     }
 }
 
-/// sqlparser's recursion limit on the server (protocol 7.1).
-pub(crate) const RECURSION_LIMIT: usize = 512;
+/// sqlparser's recursion limit. The server allows 512 (protocol 7.1); we stop at 50 (sqlparser's
+/// own default) because in unoptimized builds (tests, proc macros) sqlparser overflows a 2 MiB
+/// thread stack at about 80 nested parentheses, and no real statement nests that deep.
+pub(crate) const RECURSION_LIMIT: usize = 50;
+
+/// How deep the checker follows nested expressions (chains such as `a AND b AND …` are
+/// left-deep trees that sqlparser builds without recursion).
+pub(crate) const MAX_EXPR_DEPTH: usize = 256;
 
 /// `AUTO_INCREMENT` is 14 bytes; this stand-in has the same length and reads as a default.
 const AUTO_INCREMENT_STANDIN: &str = "DEFAULT _K_A()";
