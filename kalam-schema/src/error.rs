@@ -113,6 +113,38 @@ impl Location {
     }
 }
 
+/// Line starts of a text, for turning many byte offsets into locations without rescanning.
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// Same as [`Location::at_offset`], in O(log lines + line length).
+    pub(crate) fn location(&self, text: &str, offset: usize, len: usize) -> Location {
+        let mut offset = offset.min(text.len());
+        while offset > 0 && !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = self.starts[line - 1];
+        let column = text[line_start..offset].chars().count() + 1;
+        Location {
+            file: None,
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+            offset,
+            len: len.min(text.len() - offset),
+        }
+    }
+}
+
 /// An error from parsing DDL, loading a schema, checking a query or validating a live query.
 ///
 /// ```

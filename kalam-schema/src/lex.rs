@@ -3,31 +3,33 @@
 //! statements, and position-preserving rewrites (the server's pre-processing, done by blanking
 //! text so every byte keeps its offset).
 
+use std::borrow::Cow;
+
 use crate::error::{ErrorKind, Location, SchemaError};
 
 /// One token with its byte range in the text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Tok {
-    pub(crate) kind: TokKind,
+pub(crate) struct Tok<'a> {
+    pub(crate) kind: TokKind<'a>,
     pub(crate) start: usize,
     pub(crate) end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TokKind {
+pub(crate) enum TokKind<'a> {
     /// A bare word (identifier or keyword), as written.
-    Word(String),
+    Word(&'a str),
     /// A double-quoted identifier, unescaped.
-    QuotedIdent(String),
+    QuotedIdent(Cow<'a, str>),
     /// A single-quoted string, unescaped.
-    Str(String),
+    Str(Cow<'a, str>),
     /// A number, as written.
-    Number(String),
+    Number(&'a str),
     /// Any other character.
     Punct(char),
 }
 
-impl Tok {
+impl Tok<'_> {
     /// True if this is the bare word `kw` (case-insensitive).
     pub(crate) fn is_kw(&self, kw: &str) -> bool {
         matches!(&self.kind, TokKind::Word(w) if w.eq_ignore_ascii_case(kw))
@@ -40,7 +42,8 @@ impl Tok {
     /// The identifier this token spells (bare words as written, quoted ones unescaped).
     pub(crate) fn ident(&self) -> Option<&str> {
         match &self.kind {
-            TokKind::Word(w) | TokKind::QuotedIdent(w) => Some(w),
+            TokKind::Word(w) => Some(w),
+            TokKind::QuotedIdent(w) => Some(w),
             _ => None,
         }
     }
@@ -48,7 +51,7 @@ impl Tok {
 
 /// Tokenizes `text`, skipping whitespace and comments. Unterminated strings, quoted identifiers
 /// and block comments are errors located at their opening character.
-pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, SchemaError> {
+pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok<'_>>, SchemaError> {
     let bytes = text.as_bytes();
     let mut toks = Vec::new();
     let mut i = 0;
@@ -91,7 +94,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, SchemaError> {
                     i += 1;
                 }
                 toks.push(Tok {
-                    kind: TokKind::Number(text[start..i].to_owned()),
+                    kind: TokKind::Number(&text[start..i]),
                     start,
                     end: i,
                 });
@@ -103,7 +106,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Tok>, SchemaError> {
                     i += 1;
                 }
                 toks.push(Tok {
-                    kind: TokKind::Word(text[start..i].to_owned()),
+                    kind: TokKind::Word(&text[start..i]),
                     start,
                     end: i,
                 });
@@ -129,20 +132,28 @@ fn unterminated(text: &str, start: usize, what: &str) -> SchemaError {
 
 /// Reads a quoted token starting at `start` (the quote). Doubling the quote escapes it.
 /// Returns the unescaped value and the end offset.
-fn quoted(text: &str, start: usize, q: u8) -> Option<(String, usize)> {
+fn quoted(text: &str, start: usize, q: u8) -> Option<(Cow<'_, str>, usize)> {
     let bytes = text.as_bytes();
     let mut i = start + 1;
-    let mut value = String::new();
+    let mut value: Option<String> = None;
     let mut run = i;
     while i < bytes.len() {
         if bytes[i] == q {
-            value.push_str(&text[run..i]);
             if bytes.get(i + 1) == Some(&q) {
-                value.push(q as char);
+                let v = value.get_or_insert_with(String::new);
+                v.push_str(&text[run..i]);
+                v.push(q as char);
                 i += 2;
                 run = i;
                 continue;
             }
+            let value = match value {
+                None => Cow::Borrowed(&text[run..i]),
+                Some(mut v) => {
+                    v.push_str(&text[run..i]);
+                    Cow::Owned(v)
+                }
+            };
             return Some((value, i + 1));
         }
         i += 1;
@@ -182,6 +193,14 @@ pub(crate) fn blank(text: &mut String, start: usize, end: usize) {
     text.replace_range(start..end, &replaced);
 }
 
+/// ASCII case-insensitive substring test (`needle` is lower case).
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 /// An `EXECUTE AS USER 'id' ( ... )` envelope (protocol 7.7).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Envelope {
@@ -192,6 +211,9 @@ pub(crate) struct Envelope {
 /// Strips an `EXECUTE AS USER` envelope by blanking it, so the body keeps its positions.
 /// Returns the envelope (if any) and the text to parse.
 pub(crate) fn strip_execute_as(text: &str) -> Result<(Option<Envelope>, String), SchemaError> {
+    if !contains_ignore_case(text, "execute") {
+        return Ok((None, text.to_owned()));
+    }
     let toks = tokenize(text)?;
     let is = |i: usize, kw: &str| toks.get(i).is_some_and(|t| t.is_kw(kw));
     if !(is(0, "EXECUTE") && is(1, "AS") && is(2, "USER")) {
@@ -204,8 +226,8 @@ pub(crate) fn strip_execute_as(text: &str) -> Result<(Option<Envelope>, String),
         .get(3)
         .ok_or_else(|| err("EXECUTE AS USER needs a user id", toks[2].end, 0))?;
     let user = match &user_tok.kind {
-        TokKind::Str(s) | TokKind::Word(s) | TokKind::QuotedIdent(s) => s.clone(),
-        TokKind::Number(n) => n.clone(),
+        TokKind::Str(s) | TokKind::QuotedIdent(s) => s.to_string(),
+        TokKind::Word(s) | TokKind::Number(s) => (*s).to_owned(),
         TokKind::Punct(_) => {
             return Err(err(
                 "EXECUTE AS USER needs a user id",
@@ -252,6 +274,9 @@ pub(crate) fn strip_execute_as(text: &str) -> Result<(Option<Envelope>, String),
 /// Blanks `CURRENT_USER()` / `CURRENT_USER_ID()` parentheses outside strings, turning them
 /// into the bare `CURRENT_USER` form sqlparser accepts (the server rewrites them likewise).
 pub(crate) fn bare_current_user(text: &mut String) -> Result<(), SchemaError> {
+    if !contains_ignore_case(text, "current_user") {
+        return Ok(());
+    }
     let toks = tokenize(text)?;
     let mut ranges = Vec::new();
     for w in toks.windows(3) {

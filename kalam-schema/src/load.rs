@@ -43,12 +43,51 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<LoadedSchema, SchemaError> {
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "sql"))
         .collect();
     files.sort();
-    let mut catalog = Catalog::with_builtins();
+    let mut texts = Vec::with_capacity(files.len());
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|e| io_err("read", file, e))?;
-        apply_text(&mut catalog, &text).map_err(|e| e.in_file(file))?;
+        texts.push(std::fs::read_to_string(file).map_err(|e| io_err("read", file, e))?);
+    }
+    // Parsing dominates and files parse independently (each starts in `default`): parse them on
+    // a few threads, then apply the statements strictly in file order.
+    let parsed = parse_all(&texts);
+    let mut catalog = Catalog::with_builtins();
+    for (file, stmts) in files.iter().zip(parsed) {
+        for located in stmts.map_err(|e| e.in_file(file))? {
+            let loc = located.location;
+            catalog
+                .apply(located.statement)
+                .map_err(|e| e.or_at(|| loc).in_file(file))?;
+        }
     }
     Ok(LoadedSchema { catalog, files })
+}
+
+type ParsedFile = Result<Vec<crate::parse::LocatedDdl>, SchemaError>;
+
+fn parse_all(texts: &[String]) -> Vec<ParsedFile> {
+    let parse = |t: &String| parse_ddl_located(t, DEFAULT_NAMESPACE);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let total: usize = texts.iter().map(String::len).sum();
+    if threads < 2 || texts.len() < 2 || total < 64 * 1024 {
+        return texts.iter().map(parse).collect();
+    }
+    let chunk = texts.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for (h, part) in handles.into_iter().zip(texts.chunks(chunk)) {
+            match h.join() {
+                Ok(results) => out.extend(results),
+                // A panicking parser thread is a bug; parse that part again here so the
+                // error surfaces as a panic in the caller's thread, not a lost result.
+                Err(_) => out.extend(part.iter().map(parse)),
+            }
+        }
+        out
+    })
 }
 
 /// Loads DDL text (one or more statements) into a catalog that starts from

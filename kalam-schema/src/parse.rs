@@ -18,7 +18,7 @@ use crate::ddl::{
     AlterTableOp, DEFAULT_NAMESPACE, DdlStatement, Subject, system_columns, validate_name,
     validate_table_subject,
 };
-use crate::error::{ErrorKind, Location, SchemaError};
+use crate::error::{ErrorKind, LineIndex, Location, SchemaError};
 use crate::lex::{self, Tok, TokKind};
 use crate::model::{
     AccessLevel, Column, DefaultValue, Literal, PayloadMode, Table, TableKind, TableOptions,
@@ -65,11 +65,13 @@ pub fn parse_ddl_located(
 ) -> Result<Vec<LocatedDdl>, SchemaError> {
     let mut current = default_namespace.to_owned();
     let mut out = Vec::new();
+    let lines = LineIndex::new(sql);
     for (start, end) in lex::split_statements(sql)? {
         let seg = Seg {
             full: sql,
             base: start,
             text: &sql[start..end],
+            lines: &lines,
         };
         let (statement, location) = seg.parse(&current)?;
         if let DdlStatement::UseNamespace { name } = &statement {
@@ -89,13 +91,14 @@ struct Seg<'a> {
     full: &'a str,
     base: usize,
     text: &'a str,
+    lines: &'a LineIndex,
 }
 
 type Parsed = (DdlStatement, Location);
 
 impl Seg<'_> {
     fn loc(&self, offset: usize, len: usize) -> Location {
-        Location::at_offset(self.full, self.base + offset, len)
+        self.lines.location(self.full, self.base + offset, len)
     }
 
     fn tok_loc(&self, t: &Tok) -> Location {
@@ -112,7 +115,13 @@ impl Seg<'_> {
 
     /// The location of a sqlparser span (relative to this statement).
     fn span_loc(&self, span: sqlparser::tokenizer::Span) -> Location {
-        span_location(self.full, self.base, self.text, span)
+        if span.start.line == 0 {
+            return self.loc(0, 0);
+        }
+        let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let s = Location::offset_of(self.text, n(span.start.line), n(span.start.column));
+        let e = Location::offset_of(self.text, n(span.end.line), n(span.end.column));
+        self.loc(s, e.saturating_sub(s))
     }
 
     fn parse(&self, current: &str) -> Result<Parsed, SchemaError> {
@@ -173,12 +182,12 @@ impl Seg<'_> {
         e
     }
 
-    fn ident_at<'t>(
+    fn ident_at<'t, 'x>(
         &self,
-        toks: &'t [Tok],
+        toks: &'t [Tok<'x>],
         i: usize,
         what: &str,
-    ) -> Result<(String, &'t Tok), SchemaError> {
+    ) -> Result<(String, &'t Tok<'x>), SchemaError> {
         match toks.get(i) {
             Some(t) => match t.ident() {
                 Some(name) => Ok((name.to_ascii_lowercase(), t)),
@@ -189,13 +198,13 @@ impl Seg<'_> {
     }
 
     /// `[ns.]name` at `i`; returns (namespace, name, first token, next index).
-    fn qualified_at<'t>(
+    fn qualified_at<'t, 'x>(
         &self,
-        toks: &'t [Tok],
+        toks: &'t [Tok<'x>],
         i: usize,
         current: &str,
         what: &str,
-    ) -> Result<(String, String, &'t Tok, usize), SchemaError> {
+    ) -> Result<(String, String, &'t Tok<'x>, usize), SchemaError> {
         let (first, t) = self.ident_at(toks, i, what)?;
         if toks.get(i + 1).is_some_and(|t| t.is_punct('.')) {
             let (second, _) = self.ident_at(toks, i + 2, what)?;
@@ -355,7 +364,8 @@ impl Seg<'_> {
         if let Some(w) = with_at.filter(|&w| w == i) {
             let key = toks.get(w + 2).filter(|t| t.is_kw("PAYLOAD"));
             let value = toks.get(w + 4).and_then(|t| match &t.kind {
-                TokKind::Str(s) | TokKind::Word(s) => Some(s.to_ascii_lowercase()),
+                TokKind::Str(s) => Some(s.to_ascii_lowercase()),
+                TokKind::Word(s) => Some(s.to_ascii_lowercase()),
                 _ => None,
             });
             payload = match (
