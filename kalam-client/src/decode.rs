@@ -44,6 +44,7 @@ fn describe(raw: &str) -> String {
 
 impl<'a> Cell<'a> {
     /// A cell from its raw JSON text, column name and reported type.
+    #[inline]
     pub fn new(raw: &'a str, column: &'a str, data_type: Option<SqlType>) -> Cell<'a> {
         Cell {
             raw,
@@ -68,6 +69,7 @@ impl<'a> Cell<'a> {
     }
 
     /// True for a JSON `null`.
+    #[inline]
     pub fn is_null(&self) -> bool {
         self.raw == "null"
     }
@@ -77,11 +79,13 @@ impl<'a> Cell<'a> {
         Error::decode(self.column, expected, describe(self.raw))
     }
 
+    #[inline]
     fn is_string(&self) -> bool {
         self.raw.starts_with('"')
     }
 
     /// The text of a string cell (borrowed when it has no escapes).
+    #[inline]
     pub fn to_str(self, expected: &str) -> Result<Cow<'a, str>> {
         let raw = self.raw;
         if raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"') {
@@ -97,6 +101,7 @@ impl<'a> Cell<'a> {
     }
 
     /// The text of a string cell, or the raw JSON of any other non-null cell.
+    #[inline]
     fn text_or_raw(&self, expected: &str) -> Result<Cow<'a, str>> {
         if self.is_null() {
             return Err(self.error(expected));
@@ -108,30 +113,33 @@ impl<'a> Cell<'a> {
         }
     }
 
-    /// The digits of an integer cell: a JSON number or a decimal string (BIGINT).
-    fn integer_text(&self, expected: &str) -> Result<Cow<'a, str>> {
-        let text = self.text_or_raw(expected)?;
-        let t = text.strip_prefix('-').unwrap_or(&text);
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.error(expected));
+    /// The text of a number cell, or of a string cell without escapes (BIGINT strings).
+    #[inline]
+    fn number_bytes(self) -> Option<&'a [u8]> {
+        let raw = self.raw.as_bytes();
+        match raw {
+            [b'"', inner @ .., b'"'] => Some(inner),
+            [b'-' | b'0'..=b'9', ..] => Some(raw),
+            _ => None,
         }
-        Ok(text)
     }
 
     /// An integer from a number or a numeric string, range-checked for `i64`.
+    #[inline]
     pub fn to_i64(self) -> Result<i64> {
-        self.integer_text("i64")?
-            .parse()
-            .map_err(|_| self.error("i64"))
+        self.number_bytes()
+            .and_then(parse_i64)
+            .ok_or_else(|| self.error("i64"))
     }
 
     fn to_u64(self) -> Result<u64> {
-        self.integer_text("u64")?
-            .parse()
-            .map_err(|_| self.error("u64"))
+        self.number_bytes()
+            .and_then(parse_u64)
+            .ok_or_else(|| self.error("u64"))
     }
 
     /// A float from a number or a numeric string.
+    #[inline]
     pub fn to_f64(self) -> Result<f64> {
         let text = self.text_or_raw("f64")?;
         parse_float::<f64>(&text).ok_or_else(|| self.error("f64"))
@@ -143,6 +151,7 @@ impl<'a> Cell<'a> {
     }
 
     /// A `true`/`false` cell.
+    #[inline]
     pub fn to_bool(self) -> Result<bool> {
         match self.raw {
             "true" => Ok(true),
@@ -174,6 +183,60 @@ impl<'a> Cell<'a> {
             self.deserialize(expected)
         }
     }
+}
+
+/// `-?[0-9]+` and nothing else, with overflow checks (no `as` casts, no floats).
+#[inline]
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    let (neg, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    if digits.len() <= 18 {
+        // Up to 18 digits cannot overflow an i64: no per-digit checks needed.
+        let mut acc: i64 = 0;
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            acc = acc * 10 + i64::from(d);
+        }
+        return Some(if neg { -acc } else { acc });
+    }
+    let mut acc: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc = acc.checked_mul(10)?;
+        acc = if neg {
+            acc.checked_sub(i64::from(d))?
+        } else {
+            acc.checked_add(i64::from(d))?
+        };
+    }
+    Some(acc)
+}
+
+/// `[0-9]+` with overflow checks.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut acc: u64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        acc = acc.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(acc)
 }
 
 /// Accepts finite numbers only; JSON never carries NaN or infinity.
@@ -241,6 +304,7 @@ impl<T: FromCell> FromCell for Option<T> {
     fn accepts(data_type: SqlType) -> bool {
         T::accepts(data_type)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         if cell.is_null() {
             Ok(None)
@@ -255,6 +319,7 @@ impl FromCell for bool {
     fn accepts(t: SqlType) -> bool {
         matches!(t, SqlType::Boolean | SqlType::Text)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         cell.to_bool()
     }
@@ -267,7 +332,8 @@ macro_rules! int_from_cell {
             fn accepts(t: SqlType) -> bool {
                 is_integer(t) || t == SqlType::Text
             }
-            fn from_cell(cell: &Cell<'_>) -> Result<Self> {
+            #[inline]
+    fn from_cell(cell: &Cell<'_>) -> Result<Self> {
                 let wide = cell.$via().map_err(|_| cell.error(Self::EXPECTED))?;
                 <$t>::try_from(wide).map_err(|_| cell.error(Self::EXPECTED))
             }
@@ -284,7 +350,8 @@ macro_rules! float_from_cell {
             fn accepts(t: SqlType) -> bool {
                 is_numeric(t) || t == SqlType::Text
             }
-            fn from_cell(cell: &Cell<'_>) -> Result<Self> {
+            #[inline]
+    fn from_cell(cell: &Cell<'_>) -> Result<Self> {
                 cell.$via()
             }
         }
@@ -297,6 +364,7 @@ impl FromCell for String {
     fn accepts(t: SqlType) -> bool {
         !matches!(t, SqlType::Bytes | SqlType::Embedding(_))
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         cell.text_or_raw(Self::EXPECTED).map(Cow::into_owned)
     }
@@ -307,6 +375,7 @@ impl FromCell for Vec<u8> {
     fn accepts(t: SqlType) -> bool {
         matches!(t, SqlType::Bytes | SqlType::Text)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         if cell.is_string() {
             // The SDK's `as_bytes` reads base64; KalamDB itself sends arrays.
@@ -326,7 +395,8 @@ macro_rules! vector_from_cell {
             fn accepts(t: SqlType) -> bool {
                 matches!(t, SqlType::Embedding(_) | SqlType::Text)
             }
-            fn from_cell(cell: &Cell<'_>) -> Result<Self> {
+            #[inline]
+    fn from_cell(cell: &Cell<'_>) -> Result<Self> {
                 cell.deserialize_json_text(Self::EXPECTED)
             }
         }
@@ -355,7 +425,8 @@ macro_rules! temporal_from_cell {
             fn accepts(t: SqlType) -> bool {
                 is_temporal(t) || is_integer(t) || t == SqlType::Text
             }
-            fn from_cell(cell: &Cell<'_>) -> Result<Self> {
+            #[inline]
+    fn from_cell(cell: &Cell<'_>) -> Result<Self> {
                 text_or_int(cell, Self::EXPECTED, $from_int)
             }
         }
@@ -373,6 +444,7 @@ impl FromCell for Uuid {
     fn accepts(t: SqlType) -> bool {
         matches!(t, SqlType::Uuid | SqlType::Text | SqlType::Bytes)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         if cell.is_string() {
             return cell
@@ -392,6 +464,7 @@ impl FromCell for Decimal {
     fn accepts(t: SqlType) -> bool {
         is_numeric(t) || t == SqlType::Text
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         let text = cell.text_or_raw(Self::EXPECTED)?;
         text.parse().map_err(|_| cell.error(Self::EXPECTED))
@@ -403,6 +476,7 @@ impl FromCell for Decimal {
 /// `Option<JsonValue>`), so that SQL NULL and JSON `null` stay apart.
 impl FromCell for JsonValue {
     const EXPECTED: &'static str = "JsonValue";
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         cell.deserialize_json_text(Self::EXPECTED)
     }
@@ -413,6 +487,7 @@ impl<T: DeserializeOwned> FromCell for Json<T> {
     fn accepts(t: SqlType) -> bool {
         matches!(t, SqlType::Json | SqlType::Text | SqlType::File)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         cell.deserialize_json_text(Self::EXPECTED).map(Json)
     }
@@ -423,6 +498,7 @@ impl FromCell for FileRef {
     fn accepts(t: SqlType) -> bool {
         matches!(t, SqlType::File | SqlType::Text | SqlType::Json)
     }
+    #[inline]
     fn from_cell(cell: &Cell<'_>) -> Result<Self> {
         cell.deserialize_json_text(Self::EXPECTED)
     }

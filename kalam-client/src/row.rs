@@ -93,6 +93,7 @@ pub struct RowRef<'r> {
 
 impl<'r> RowRef<'r> {
     /// Decodes the cell of the `k`-th column of [`KalamRow::columns`].
+    #[inline]
     pub fn get<T: FromCell>(&self, k: usize) -> Result<T> {
         let pos = self.positions.get(k).copied().ok_or_else(|| {
             Error::Protocol(format!(
@@ -103,6 +104,7 @@ impl<'r> RowRef<'r> {
     }
 
     /// Decodes the cell at result position `pos` (0-based, in the server's order).
+    #[inline]
     pub fn get_at<T: FromCell>(&self, pos: usize) -> Result<T> {
         let raw = self.cells.get(pos).ok_or_else(|| {
             Error::Protocol(format!(

@@ -676,29 +676,60 @@ impl FromStr for Decimal {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Decimal, ParseError> {
         let err = || ParseError::new("decimal", s);
-        let t = s.trim();
-        let (neg, t) = match t.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        let t = s.trim().as_bytes();
+        let (neg, t) = match t.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            Some((b'+', rest)) => (false, rest),
+            _ => (false, t),
         };
-        let (num, exp) = match t.find(['e', 'E']) {
-            Some(i) => (&t[..i], t[i + 1..].parse::<i32>().map_err(|_| err())?),
-            None => (t, 0),
-        };
-        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-        if (int.is_empty() && frac.is_empty())
-            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        {
+        // One pass: digits accumulate in a u64 while they fit, then in an i128.
+        let mut small: u64 = 0;
+        let mut wide: Option<i128> = None;
+        let (mut digits, mut frac_digits, mut seen_dot) = (0u32, 0i32, false);
+        let mut rest: &[u8] = &[];
+        for (i, &b) in t.iter().enumerate() {
+            match b {
+                b'0'..=b'9' => {
+                    let d = b - b'0';
+                    digits += 1;
+                    if seen_dot {
+                        frac_digits += 1;
+                    }
+                    match wide {
+                        None if small < 1_000_000_000_000_000_000 => {
+                            small = small * 10 + u64::from(d);
+                        }
+                        _ => {
+                            let w = wide.unwrap_or(i128::from(small));
+                            wide = Some(
+                                w.checked_mul(10)
+                                    .and_then(|w| w.checked_add(i128::from(d)))
+                                    .ok_or_else(err)?,
+                            );
+                        }
+                    }
+                }
+                b'.' if !seen_dot => seen_dot = true,
+                b'e' | b'E' => {
+                    rest = &t[i + 1..];
+                    break;
+                }
+                _ => return Err(err()),
+            }
+        }
+        if digits == 0 {
             return Err(err());
         }
-        let mut mantissa: i128 = 0;
-        for b in int.bytes().chain(frac.bytes()) {
-            mantissa = mantissa
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(i128::from(b - b'0')))
-                .ok_or_else(err)?;
-        }
-        let mut scale = i32::try_from(frac.len()).map_err(|_| err())? - exp;
+        let exp: i32 = if rest.is_empty() && !t.contains(&b'e') && !t.contains(&b'E') {
+            0
+        } else {
+            std::str::from_utf8(rest)
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .ok_or_else(err)?
+        };
+        let mut mantissa = wide.unwrap_or(i128::from(small));
+        let mut scale = frac_digits.checked_sub(exp).ok_or_else(err)?;
         while scale < 0 {
             mantissa = mantissa.checked_mul(10).ok_or_else(err)?;
             scale += 1;
