@@ -1,0 +1,583 @@
+//! Introspection and drift: rows → catalog, drift classes, and `pull`/`check --url` against the
+//! emulator over loopback HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use kalam_codegen::introspect::{IntrospectionRows, ResultSet, parse_default, parse_options};
+use kalam_codegen::{
+    Config, Credentials, Drift, FileStatus, Generator, HttpSource, SqlSource, TableFilter, diff,
+    emit_sql, user_catalog,
+};
+use kalam_emulator::{DEFAULT_ADMIN, Emulator};
+use kalam_schema::{AccessLevel, DefaultValue, Literal};
+use serde_json::{Value, json};
+use support::{TempDir, all_text, copy_dir, workspace_schemas};
+
+fn set(columns: &[&str], rows: Vec<Value>) -> ResultSet {
+    ResultSet {
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| r.as_array().unwrap().clone())
+            .collect(),
+    }
+}
+
+fn load_str(sql: &str) -> kalam_schema::Catalog {
+    user_catalog(kalam_schema::load_str(sql).unwrap())
+}
+
+/// A joined column row from its `|`-separated cells (see the test below for the order).
+fn column_row(line: &str) -> Value {
+    let cells: Vec<&str> = line.split('|').collect();
+    let text = |s: &str| match s {
+        "" => Value::Null,
+        "SEQ" => json!("Version ID (MVCC) with embedded timestamp"),
+        "DEL" => json!("Soft delete flag"),
+        other => json!(other),
+    };
+    json!([
+        "app",
+        cells[0],
+        cells[1],
+        cells[2],
+        cells[3],
+        cells[4],
+        cells[5] == "true",
+        cells[6] == "true",
+        text(cells[7]),
+        text(cells[8]),
+        cells[9],
+        cells[10],
+    ])
+}
+
+#[test]
+fn introspection_rows_become_the_same_catalog_as_the_ddl() {
+    let namespaces = set(&["namespace_id"], vec![json!(["app"]), json!(["default"])]);
+    let tables = set(
+        &[
+            "namespace_id",
+            "table_name",
+            "table_type",
+            "version",
+            "options",
+            "comment",
+        ],
+        vec![
+            json!([
+                "app",
+                "todos",
+                "user",
+                "2",
+                r#"{"table_type":"USER","storage_id":"local","use_user_storage":false,"flush_policy":null,"compression":"snappy"}"#,
+                null
+            ]),
+            json!([
+                "app",
+                "board",
+                "shared",
+                "1",
+                r#"{"table_type":"SHARED","storage_id":"local","access_level":"Public","flush_policy":null,"compression":"snappy"}"#,
+                null
+            ]),
+            json!([
+                "app",
+                "pings",
+                "stream",
+                "1",
+                r#"{"table_type":"STREAM","ttl_seconds":30,"eviction_strategy":"time_based","max_stream_size_bytes":0,"compression":"snappy"}"#,
+                null
+            ]),
+        ],
+    );
+    let cols = &[
+        "namespace_id",
+        "table_name",
+        "table_type",
+        "column_name",
+        "data_type",
+        "ordinal",
+        "nullable",
+        "primary_key",
+        "default_value",
+        "comment",
+        "table_version",
+        "column_version",
+    ];
+    // One row per line: table|type|column|data_type|ordinal|nullable|pk|default|comment|versions.
+    // BIGINT cells (ordinal, versions) arrive as strings (protocol 1.8); empty means null.
+    let columns = set(
+        cols,
+        [
+            "board|shared|id|INT|1|false|true|||1|1",
+            "board|shared|note|TEXT|2|true|false|Null|a note|1|1",
+            "board|shared|_seq|BIGINT|3|false|false||SEQ|1|1",
+            "board|shared|_deleted|BOOLEAN|4|false|false|Bool(false)|DEL|1|1",
+            "pings|stream|at|TIMESTAMP|1|false|false|NOW()||1|1",
+            "pings|stream|_seq|BIGINT|2|false|false||SEQ|1|1",
+            "pings|stream|_deleted|BOOLEAN|3|false|false|Bool(false)|DEL|1|1",
+            // A column of an older schema version of todos: ignored.
+            "todos|user|old|TEXT|1|true|false|||2|1",
+            "todos|user|id|BIGINT|1|false|true|SNOWFLAKE_ID()||2|2",
+            r#"todos|user|title|TEXT|2|false|false|String("it's \"new\"")||2|2"#,
+            "todos|user|done|BOOLEAN|3|false|false|Bool(true)||2|2",
+            "todos|user|rank|INT|4|true|false|Number(-7)||2|2",
+            "todos|user|price|DECIMAL(10, 2)|5|true|false|||2|2",
+            "todos|user|vec|EMBEDDING(384)|6|true|false|||2|2",
+            "todos|user|owner|TEXT|7|true|false|CURRENT_USER()||2|2",
+            "todos|user|_seq|BIGINT|8|false|false||SEQ|2|2",
+            "todos|user|_deleted|BOOLEAN|9|false|false|Bool(false)|DEL|2|2",
+        ]
+        .iter()
+        .map(|line| column_row(line))
+        .collect(),
+    );
+    let rows = IntrospectionRows::from_results(&namespaces, &tables, &columns).unwrap();
+    let catalog = user_catalog(rows.into_catalog(&TableFilter::default()).unwrap());
+    let expected = load_str(
+        "CREATE NAMESPACE app;
+         CREATE TABLE app.todos (
+            id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(),
+            title TEXT NOT NULL DEFAULT 'it''s \"new\"',
+            done BOOLEAN NOT NULL DEFAULT TRUE,
+            rank INT DEFAULT -7,
+            price DECIMAL(10, 2),
+            vec EMBEDDING(384),
+            owner TEXT DEFAULT CURRENT_USER()
+         ) WITH (TYPE = 'USER');
+         CREATE TABLE app.board (id INT PRIMARY KEY, note TEXT DEFAULT NULL COMMENT 'a note')
+            WITH (TYPE = 'SHARED', ACCESS_LEVEL = 'PUBLIC');
+         CREATE TABLE app.pings (at TIMESTAMP NOT NULL DEFAULT NOW()) WITH (TYPE = 'STREAM', TTL_SECONDS = 30);",
+    );
+    assert_eq!(catalog, expected);
+}
+
+#[test]
+fn malformed_rows_are_typed_errors() {
+    let empty = ResultSet::default();
+    let tables = set(
+        &["namespace_id", "table_name", "table_type"],
+        vec![json!(["app", "t", "weird"])],
+    );
+    let err = IntrospectionRows::from_results(&empty, &tables, &empty)
+        .unwrap()
+        .into_catalog(&TableFilter::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown table type `weird` for app.t"),
+        "{err}"
+    );
+    let missing = set(&["namespace_id"], vec![json!(["app"])]);
+    let err = IntrospectionRows::from_results(&empty, &missing, &empty).unwrap_err();
+    assert!(err.to_string().contains("no column `table_name`"), "{err}");
+    let bad_bool = set(
+        &[
+            "namespace_id",
+            "table_name",
+            "column_name",
+            "data_type",
+            "ordinal",
+            "nullable",
+            "primary_key",
+        ],
+        vec![json!(["app", "t", "c", "TEXT", "1", "maybe", false])],
+    );
+    let err = IntrospectionRows::from_results(&empty, &empty, &bad_bool).unwrap_err();
+    assert!(err.to_string().contains("`nullable` of app.t"), "{err}");
+}
+
+#[test]
+fn default_values_in_every_server_form() {
+    let lit = |l| Some(Some(DefaultValue::Literal(l)));
+    let cases = [
+        ("SNOWFLAKE_ID()", Some(Some(DefaultValue::SnowflakeId))),
+        ("UUID_V7()", Some(Some(DefaultValue::UuidV7))),
+        ("ULID()", Some(Some(DefaultValue::Ulid))),
+        ("NOW()", Some(Some(DefaultValue::Now))),
+        ("CURRENT_TIMESTAMP", Some(Some(DefaultValue::Now))),
+        ("CURRENT_USER()", Some(Some(DefaultValue::CurrentUser))),
+        ("Bool(false)", lit(Literal::Bool(false))),
+        ("Number(1)", lit(Literal::Number("1".into()))),
+        ("Number(2.5e3)", lit(Literal::Number("2.5e3".into()))),
+        ("String(\"user\")", lit(Literal::String("user".into()))),
+        (
+            "String(\"a\\nb\\u{1f600}\")",
+            lit(Literal::String("a\nb\u{1f600}".into())),
+        ),
+        ("Null", lit(Literal::Null)),
+        ("None", Some(None)),
+        ("Number(x)", None),
+        ("Bool(yes)", None),
+        ("String(unquoted)", None),
+        ("RANDOM()", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(parse_default(text), expected, "{text}");
+    }
+}
+
+#[test]
+fn table_options_drop_server_defaults() {
+    let o =
+        parse_options(r#"{"table_type":"SHARED","storage_id":"local","access_level":"Private"}"#)
+            .unwrap();
+    assert_eq!(o, Default::default());
+    let o =
+        parse_options(r#"{"table_type":"SHARED","storage_id":"s3","access_level":"Dba"}"#).unwrap();
+    assert_eq!(
+        (o.storage_id.as_deref(), o.access_level),
+        (Some("s3"), Some(AccessLevel::Dba))
+    );
+    let o = parse_options(r#"{"table_type":"USER","use_user_storage":true}"#).unwrap();
+    assert_eq!(
+        o.other.get("USE_USER_STORAGE").map(String::as_str),
+        Some("true")
+    );
+    assert!(parse_options("[1]").is_err());
+    assert!(parse_options(r#"{"access_level":"Everyone"}"#).is_err());
+}
+
+const BASE: &str = "CREATE NAMESPACE app;
+    CREATE TABLE app.todos (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), title TEXT NOT NULL, note TEXT)
+        WITH (TYPE = 'USER');
+    CREATE TABLE app.board (id INT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED');";
+
+/// One schema edit per drift class; the report names exactly that class.
+#[test]
+fn drift_is_classified() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "table added",
+            "CREATE TABLE app.extra (id INT PRIMARY KEY) WITH (TYPE = 'USER');",
+            &["table_added"],
+        ),
+        ("table removed", "DROP TABLE app.board;", &["table_removed"]),
+        (
+            "column added",
+            "ALTER TABLE app.todos ADD COLUMN due TIMESTAMP;",
+            &["column_added"],
+        ),
+        (
+            "column removed",
+            "ALTER TABLE app.todos DROP COLUMN note;",
+            &["column_removed"],
+        ),
+        (
+            "type changed",
+            "ALTER TABLE app.todos MODIFY COLUMN note JSON;",
+            &["type_changed"],
+        ),
+        (
+            "nullability changed",
+            "ALTER TABLE app.todos ALTER COLUMN title DROP NOT NULL;",
+            &["nullability_changed"],
+        ),
+        (
+            "primary key changed",
+            "DROP TABLE app.board; CREATE TABLE app.board (id INT, body TEXT PRIMARY KEY) WITH (TYPE = 'SHARED');",
+            &[
+                "primary_key_changed",
+                "nullability_changed",
+                "nullability_changed",
+            ],
+        ),
+        (
+            "table kind changed",
+            "DROP TABLE app.board; CREATE TABLE app.board (id INT PRIMARY KEY, body TEXT) WITH (TYPE = 'USER');",
+            &["table_kind_changed", "option_changed"],
+        ),
+        (
+            "default changed",
+            "ALTER TABLE app.todos ALTER COLUMN note SET DEFAULT 'x';",
+            &["default_changed"],
+        ),
+        (
+            "access level changed",
+            "ALTER TABLE app.board SET ACCESS LEVEL PUBLIC;",
+            &["option_changed"],
+        ),
+    ];
+    let expected = load_str(BASE);
+    assert!(diff(&expected, &expected).is_clean());
+    for (what, change, classes) in cases {
+        let actual = load_str(&format!("{BASE}\n{change}"));
+        let report = diff(&expected, &actual);
+        let got: Vec<&str> = report.changes.iter().map(Drift::class).collect();
+        assert_eq!(got, *classes, "{what}: {}", report.to_text());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["changes"][0]["class"], classes[0], "{what}");
+    }
+    let report = diff(
+        &expected,
+        &load_str(&format!(
+            "{BASE}\nALTER TABLE app.todos MODIFY COLUMN note JSON;"
+        )),
+    );
+    assert_eq!(
+        report.to_text(),
+        "drift: 1 change between the schema files and the server\n  type_changed         app.todos.note: TEXT in the schema files, JSON on the server\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the emulator.
+
+/// Writes the canonical form of the workspace schemas (what `pull` writes) into `dir`.
+fn canonical_schemas(dir: &Path) {
+    let catalog = user_catalog(kalam_schema::load_dir(workspace_schemas()).unwrap().catalog);
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, text) in emit_sql::catalog_sql(&catalog) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+async fn emulator(schemas: &Path) -> Emulator {
+    Emulator::builder()
+        .schemas_dir(schemas)
+        // Caps far below the page size, so every introspection query needs several pages.
+        .default_query_limit(3)
+        .max_query_limit(5)
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn admin(emu: &Emulator) -> HttpSource {
+    let credentials = Credentials::Password {
+        user: DEFAULT_ADMIN.0.into(),
+        password: DEFAULT_ADMIN.1.into(),
+    };
+    HttpSource::connect(&emu.url(), credentials).await.unwrap()
+}
+
+fn rust_for(schemas: &Path) -> String {
+    let tmp = TempDir::new("rust-for");
+    let generator = Generator::new()
+        .schemas(schemas)
+        .config(Config::default())
+        .out_file(tmp.path().join("all.rs"));
+    all_text(&generator.generate().unwrap().files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_from_the_emulator_reproduces_the_schema_files_byte_for_byte() {
+    let tmp = TempDir::new("pull");
+    let seed = tmp.path().join("seed");
+    canonical_schemas(&seed);
+    let emu = emulator(&seed).await;
+    let mut source = admin(&emu).await;
+
+    // Pulling into a copy of the seed (the usual `schemas/`) changes nothing.
+    let out = tmp.path().join("schemas");
+    copy_dir(&seed, &out);
+    let pulled = kalam_codegen::pull(&mut source, &TableFilter::default(), &out)
+        .await
+        .unwrap();
+    assert!(pulled.warnings.is_empty(), "{:?}", pulled.warnings);
+    assert!(
+        pulled
+            .files
+            .check()
+            .unwrap()
+            .iter()
+            .all(|c| c.status == FileStatus::UpToDate)
+    );
+    assert_eq!(
+        pulled.files.write().unwrap(),
+        Vec::<std::path::PathBuf>::new()
+    );
+    for name in ["support.sql", "types.sql"] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(seed.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // The same server gives the same bytes again, and the regenerated Rust is identical.
+    let again = kalam_codegen::pull(&mut source, &TableFilter::default(), &out)
+        .await
+        .unwrap();
+    assert_eq!(again.files.files(), pulled.files.files());
+    assert_eq!(rust_for(&out), rust_for(&seed));
+    // The introspected catalog equals the one the files describe, system columns included.
+    let loaded = user_catalog(kalam_schema::load_dir(&seed).unwrap().catalog);
+    assert_eq!(pulled.catalog, loaded);
+
+    // Into an empty directory: the tables are all there; topics are not introspectable.
+    let fresh = tmp.path().join("fresh");
+    let pulled = kalam_codegen::pull(&mut source, &TableFilter::default(), &fresh)
+        .await
+        .unwrap();
+    pulled.files.write().unwrap();
+    let mut without_topics = loaded.clone();
+    for ns in without_topics.namespaces.values_mut() {
+        ns.topics.clear();
+    }
+    assert_eq!(
+        user_catalog(kalam_schema::load_dir(&fresh).unwrap().catalog),
+        without_topics
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_selects_namespaces_and_tables_by_glob() {
+    let tmp = TempDir::new("pull-filter");
+    let seed = tmp.path().join("seed");
+    canonical_schemas(&seed);
+    let emu = emulator(&seed).await;
+    let mut source = admin(&emu).await;
+    let filter = |ns: &[&str], t: &[&str], x: &[&str]| TableFilter {
+        namespaces: ns.iter().map(|s| (*s).to_owned()).collect(),
+        tables: t.iter().map(|s| (*s).to_owned()).collect(),
+        exclude: x.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let names =
+        |c: &kalam_schema::Catalog| c.tables().map(|t| t.qualified_name()).collect::<Vec<_>>();
+
+    let out = tmp.path().join("a");
+    let p = kalam_codegen::pull(&mut source, &filter(&["ty*"], &[], &[]), &out)
+        .await
+        .unwrap();
+    assert_eq!(names(&p.catalog), ["types.all_types"]);
+    assert_eq!(
+        p.files.files().keys().collect::<Vec<_>>(),
+        [Path::new("types.sql")]
+    );
+
+    let p = kalam_codegen::pull(
+        &mut source,
+        &filter(&[], &["support.r*", "typing_*"], &[]),
+        &out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        names(&p.catalog),
+        ["support.rooms", "support.typing_events"]
+    );
+
+    let p = kalam_codegen::pull(&mut source, &filter(&["support"], &[], &["*_events"]), &out)
+        .await
+        .unwrap();
+    assert_eq!(names(&p.catalog), ["support.messages", "support.rooms"]);
+    emu.shutdown().await;
+}
+
+fn cli(args: Vec<String>) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kalam-codegen"))
+        .args(args)
+        .env_remove("KALAMDB_SERVER_URL")
+        .env_remove("KALAMDB_TOKEN")
+        .output()
+        .unwrap()
+}
+
+async fn cli_async(args: &[&str]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || cli(args))
+        .await
+        .unwrap()
+}
+
+/// `check --url`: clean → 0, each drift → 1 with a classified JSON report, errors → 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_pull_and_check_against_the_emulator() {
+    let tmp = TempDir::new("cli-server");
+    let seed = tmp.path().join("seed");
+    canonical_schemas(&seed);
+    let emu = emulator(&seed).await;
+    let url = emu.url();
+    let schemas = tmp.path().join("schemas");
+    let s = schemas.to_str().unwrap();
+    let (user, password) = DEFAULT_ADMIN;
+    let auth = [
+        "--url",
+        url.as_str(),
+        "--user",
+        user,
+        "--password",
+        password,
+    ];
+
+    let pull = cli_async(&[&["pull", "--out", s][..], &auth[..]].concat()).await;
+    assert_eq!(
+        pull.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    assert!(schemas.join("support.sql").is_file() && schemas.join("types.sql").is_file());
+
+    let check = |format: &'static str| {
+        let args = [
+            &["check", "--schemas", s, "--format", format][..],
+            &auth[..],
+        ]
+        .concat();
+        async move { cli_async(&args).await }
+    };
+    let clean = check("text").await;
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("no drift"));
+
+    let mut source = admin(&emu).await;
+    source
+        .query("ALTER TABLE support.messages ADD COLUMN edited_at TIMESTAMP")
+        .await
+        .unwrap();
+    source
+        .query("ALTER TABLE support.rooms DROP COLUMN archived")
+        .await
+        .unwrap();
+    let drift = check("json").await;
+    assert_eq!(
+        drift.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&drift.stderr)
+    );
+    let report: Value = serde_json::from_slice(&drift.stdout).unwrap();
+    assert_eq!(report["status"], "drift");
+    assert_eq!(
+        report["changes"],
+        json!([
+            {"class": "column_added", "table": "support.messages", "column": "edited_at", "data_type": "TIMESTAMP"},
+            {"class": "column_removed", "table": "support.rooms", "column": "archived"},
+        ])
+    );
+    let text = check("text").await;
+    assert_eq!(text.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&text.stdout)
+            .contains("column_added         support.messages.edited_at TIMESTAMP")
+    );
+
+    // Wrong password: exit code 2, the error names the login.
+    let bad = cli_async(&[
+        "check",
+        "--schemas",
+        s,
+        "--url",
+        &url,
+        "--user",
+        user,
+        "--password",
+        "nope",
+    ])
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("login as `admin` failed with http 401"));
+    emu.shutdown().await;
+}
