@@ -26,6 +26,9 @@ use crate::model::{
 };
 use crate::types::SqlType;
 
+#[path = "parse_fast.rs"]
+mod fast;
+
 /// A parsed DDL statement with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocatedDdl {
@@ -63,6 +66,15 @@ pub fn parse_ddl_located(
     sql: &str,
     default_namespace: &str,
 ) -> Result<Vec<LocatedDdl>, SchemaError> {
+    parse_impl(sql, default_namespace, true)
+}
+
+/// `fast`: allow the token-level CREATE TABLE fast path (tests turn it off to compare).
+fn parse_impl(
+    sql: &str,
+    default_namespace: &str,
+    fast: bool,
+) -> Result<Vec<LocatedDdl>, SchemaError> {
     let mut current = default_namespace.to_owned();
     let mut out = Vec::new();
     let lines = LineIndex::new(sql);
@@ -72,6 +84,7 @@ pub fn parse_ddl_located(
             base: start,
             text: &sql[start..end],
             lines: &lines,
+            fast,
         };
         let (statement, location) = seg.parse(&current)?;
         if let DdlStatement::UseNamespace { name } = &statement {
@@ -92,6 +105,7 @@ struct Seg<'a> {
     base: usize,
     text: &'a str,
     lines: &'a LineIndex,
+    fast: bool,
 }
 
 type Parsed = (DdlStatement, Location);
@@ -419,6 +433,13 @@ impl Seg<'_> {
             lex::blank(&mut text, toks[1].start, toks[1].end);
         }
         if verb == "CREATE" {
+            if let Some(done) = self
+                .fast
+                .then(|| self.fast_create_table(toks, prefix, current))
+                .flatten()
+            {
+                return done;
+            }
             self.preprocess_create(&mut text, toks);
         } else if verb == "ALTER" {
             // `SET ACCESS LEVEL x` is KalamDB syntax that sqlparser does not know.
@@ -631,7 +652,60 @@ impl Seg<'_> {
                 }
             }
         }
-        let (with_kind, options) = self.table_options(&ct.table_options)?;
+        let col_locs = ct
+            .columns
+            .iter()
+            .map(|d| self.span_loc(d.name.span))
+            .collect();
+        let mut options = Vec::new();
+        for o in option_list(&ct.table_options) {
+            let SqlOption::KeyValue { key, value } = o else {
+                return Err(SchemaError::new(
+                    ErrorKind::Syntax,
+                    format!("expected KEY = value in WITH (...), found `{o}`"),
+                )
+                .at(self.loc(0, 0)));
+            };
+            options.push(OptionSpec {
+                key: key.value.clone(),
+                loc: self.span_loc(key.span),
+                text: option_text(value),
+                shown: value.to_string(),
+            });
+        }
+        let comment = ct.comment.as_ref().map(|c| match c {
+            sqlparser::ast::CommentDef::WithEq(s) | sqlparser::ast::CommentDef::WithoutEq(s) => {
+                s.clone()
+            }
+        });
+        self.finish_table(TableSpec {
+            namespace,
+            name,
+            name_loc,
+            if_not_exists: ct.if_not_exists,
+            prefix,
+            columns,
+            col_locs,
+            options,
+            comment,
+        })
+    }
+
+    /// The part of CREATE TABLE shared by the sqlparser path and the fast path: options, kind,
+    /// system columns and the server's rules, with errors pointing at what they are about.
+    fn finish_table(&self, spec: TableSpec) -> Result<Parsed, SchemaError> {
+        let TableSpec {
+            namespace,
+            name,
+            name_loc,
+            if_not_exists,
+            prefix,
+            mut columns,
+            col_locs,
+            options,
+            comment,
+        } = spec;
+        let (with_kind, opts) = table_options(&options)?;
         let kind = match (prefix, with_kind) {
             (Some(p), Some((w, loc))) if p != w => {
                 return Err(SchemaError::new(
@@ -650,28 +724,26 @@ impl Seg<'_> {
         };
         let user_count = u32::try_from(columns.len()).unwrap_or(u32::MAX);
         columns.extend(system_columns(user_count));
-        let comment = ct.comment.as_ref().map(|c| match c {
-            sqlparser::ast::CommentDef::WithEq(s) | sqlparser::ast::CommentDef::WithoutEq(s) => {
-                s.clone()
-            }
-        });
         let table = Table {
             namespace,
             name,
             kind,
             columns,
-            options,
+            options: opts,
             comment,
         };
         if let Err(boxed) = validate_table_subject(&table) {
             let (e, subject) = *boxed;
             let loc = match subject {
-                Subject::Column(c) => ct
+                Subject::Column(c) => table
                     .columns
                     .iter()
-                    .find(|d| d.name.value.eq_ignore_ascii_case(&c))
-                    .map(|d| self.span_loc(d.name.span)),
-                Subject::Option(key) => self.option_loc(&ct.table_options, &key),
+                    .position(|d| d.name.eq_ignore_ascii_case(&c))
+                    .and_then(|i| col_locs.get(i).cloned()),
+                Subject::Option(key) => options
+                    .iter()
+                    .find(|o| o.key.eq_ignore_ascii_case(&key))
+                    .map(|o| o.loc.clone()),
                 Subject::Table => None,
             };
             return Err(e.at(loc.unwrap_or(name_loc)));
@@ -679,79 +751,10 @@ impl Seg<'_> {
         Ok((
             DdlStatement::CreateTable {
                 table,
-                if_not_exists: ct.if_not_exists,
+                if_not_exists,
             },
             name_loc,
         ))
-    }
-
-    fn option_loc(&self, opts: &CreateTableOptions, key: &str) -> Option<Location> {
-        option_list(opts).iter().find_map(|o| match o {
-            SqlOption::KeyValue { key: k, .. } if k.value.eq_ignore_ascii_case(key) => {
-                Some(self.span_loc(k.span))
-            }
-            _ => None,
-        })
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn table_options(
-        &self,
-        opts: &CreateTableOptions,
-    ) -> Result<(Option<(TableKind, Location)>, TableOptions), SchemaError> {
-        let mut kind = None;
-        let mut out = TableOptions::default();
-        for o in option_list(opts) {
-            let SqlOption::KeyValue { key, value } = o else {
-                return Err(SchemaError::new(
-                    ErrorKind::Syntax,
-                    format!("expected KEY = value in WITH (...), found `{o}`"),
-                )
-                .at(self.loc(0, 0)));
-            };
-            let loc = self.span_loc(key.span);
-            let upper = key.value.to_ascii_uppercase();
-            let text = option_text(value);
-            let bad = |what: &str| {
-                SchemaError::new(
-                    ErrorKind::InvalidDefinition,
-                    format!("invalid value `{value}` for table option {upper}: expected {what}"),
-                )
-                .at(loc.clone())
-            };
-            match upper.as_str() {
-                "TYPE" => {
-                    let k = TableKind::parse(&text)
-                        .filter(|k| *k != TableKind::System)
-                        .ok_or_else(|| bad("'USER', 'SHARED' or 'STREAM'"))?;
-                    kind = Some((k, loc.clone()));
-                }
-                "TTL_SECONDS" => {
-                    out.ttl_seconds = Some(
-                        text.parse::<u64>()
-                            .map_err(|_| bad("a number of seconds"))?,
-                    );
-                }
-                "ACCESS_LEVEL" => {
-                    out.access_level = Some(
-                        AccessLevel::parse(&text)
-                            .ok_or_else(|| bad("'PUBLIC', 'PRIVATE', 'RESTRICTED' or 'DBA'"))?,
-                    );
-                }
-                "STORAGE_ID" => out.storage_id = Some(text),
-                "USE_USER_STORAGE" | "FLUSH_POLICY" | "DELETED_RETENTION_HOURS" => {
-                    out.other.insert(upper, text);
-                }
-                _ => {
-                    return Err(SchemaError::new(
-                        ErrorKind::InvalidDefinition,
-                        format!("Unknown table option '{}'", key.value),
-                    )
-                    .at(loc));
-                }
-            }
-        }
-        Ok((kind, out))
     }
 
     fn column(&self, def: &ColumnDef) -> Result<Column, SchemaError> {
@@ -982,6 +985,86 @@ impl Seg<'_> {
     }
 }
 
+/// A CREATE TABLE being assembled (by the sqlparser path or the fast path).
+struct TableSpec {
+    namespace: String,
+    name: String,
+    name_loc: Location,
+    if_not_exists: bool,
+    prefix: Option<TableKind>,
+    /// User columns, ordinals set.
+    columns: Vec<Column>,
+    /// Where each user column's name is.
+    col_locs: Vec<Location>,
+    options: Vec<OptionSpec>,
+    comment: Option<String>,
+}
+
+/// One `KEY = value` of `WITH (...)`.
+struct OptionSpec {
+    /// The key as written.
+    key: String,
+    loc: Location,
+    /// The value, strings unquoted.
+    text: String,
+    /// The value as written, for messages.
+    shown: String,
+}
+
+#[allow(clippy::type_complexity)]
+fn table_options(
+    options: &[OptionSpec],
+) -> Result<(Option<(TableKind, Location)>, TableOptions), SchemaError> {
+    let mut kind = None;
+    let mut out = TableOptions::default();
+    for o in options {
+        let upper = o.key.to_ascii_uppercase();
+        let text = o.text.clone();
+        let bad = |what: &str| {
+            SchemaError::new(
+                ErrorKind::InvalidDefinition,
+                format!(
+                    "invalid value `{}` for table option {upper}: expected {what}",
+                    o.shown
+                ),
+            )
+            .at(o.loc.clone())
+        };
+        match upper.as_str() {
+            "TYPE" => {
+                let k = TableKind::parse(&text)
+                    .filter(|k| *k != TableKind::System)
+                    .ok_or_else(|| bad("'USER', 'SHARED' or 'STREAM'"))?;
+                kind = Some((k, o.loc.clone()));
+            }
+            "TTL_SECONDS" => {
+                out.ttl_seconds = Some(
+                    text.parse::<u64>()
+                        .map_err(|_| bad("a number of seconds"))?,
+                );
+            }
+            "ACCESS_LEVEL" => {
+                out.access_level = Some(
+                    AccessLevel::parse(&text)
+                        .ok_or_else(|| bad("'PUBLIC', 'PRIVATE', 'RESTRICTED' or 'DBA'"))?,
+                );
+            }
+            "STORAGE_ID" => out.storage_id = Some(text),
+            "USE_USER_STORAGE" | "FLUSH_POLICY" | "DELETED_RETENTION_HOURS" => {
+                out.other.insert(upper, text);
+            }
+            _ => {
+                return Err(SchemaError::new(
+                    ErrorKind::InvalidDefinition,
+                    format!("Unknown table option '{}'", o.key),
+                )
+                .at(o.loc.clone()));
+            }
+        }
+    }
+    Ok((kind, out))
+}
+
 /// sqlparser's recursion limit. The server allows 512 (protocol 7.1); we stop at 50 (sqlparser's
 /// own default) because in unoptimized builds (tests, proc macros) sqlparser overflows a 2 MiB
 /// thread stack at about 80 nested parentheses, and no real statement nests that deep.
@@ -1078,4 +1161,55 @@ pub(crate) fn parser_error(full: &str, base: usize, text: &str, e: &ParserError)
         base + offset,
         len,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: [&str; 4] = [
+        include_str!("../tests/fixtures/schema/01_app.sql"),
+        include_str!("../tests/fixtures/schema/02_shop.sql"),
+        include_str!("../tests/fixtures/schema/03_types.sql"),
+        include_str!("../tests/fixtures/schema/04_topics.sql"),
+    ];
+
+    /// The fast path and sqlparser agree wherever the fast path answers.
+    #[test]
+    fn fast_path_matches_sqlparser() {
+        let mut cases: Vec<String> = FIXTURES.iter().map(|s| (*s).to_owned()).collect();
+        for extra in [
+            "CREATE TABLE app.t (id INT PRIMARY KEY)",
+            "CREATE TABLE IF NOT EXISTS t (a INT NOT NULL, b TEXT DEFAULT 'x''y', PRIMARY KEY (a)) USING heap",
+            "CREATE STREAM TABLE app.s (x DOUBLE PRECISION DEFAULT -2.5, y CHARACTER VARYING(3)) WITH (TTL_SECONDS = 3)",
+            "CREATE USER TABLE app.u (id BIGSERIAL PRIMARY KEY, n INT AUTO INCREMENT, m INT AUTO_INCREMENT UNIQUE NULL)",
+            "CREATE USER TABLE app.u (id INT PRIMARY KEY) WITH (TYPE = 'SHARED')",
+            "CREATE TABLE app.u (id INT PRIMARY KEY, d DEFAULT 1)",
+            "CREATE TABLE app.u (id INT PRIMARY KEY) WITH (COLOR = red)",
+            "CREATE TABLE app.u (a INT PRIMARY KEY, b INT PRIMARY KEY)",
+            "CREATE TABLE app.u (a INT, b INT, PRIMARY KEY (a, b))",
+            "CREATE TABLE app.u (_seq INT PRIMARY KEY)",
+            "CREATE TABLE app.u (a NUMERIC PRIMARY KEY)",
+            "CREATE TABLE app.u (a INT PRIMARY KEY, b TEXT DEFAULT lower('X'))",
+            "CREATE TABLE app.u (a INT PRIMARY KEY, b TIMESTAMP DEFAULT CURRENT_TIMESTAMP, c TEXT DEFAULT CURRENT_USER)",
+            "CREATE TABLE app.u (a INT PRIMARY KEY, e EMBEDDING(4), f FILE, j JSONB, u UUID DEFAULT UUID_V7())",
+        ] {
+            cases.push(extra.to_owned());
+        }
+        for sql in &cases {
+            for (start, end) in lex::split_statements(sql).unwrap() {
+                let stmt = &sql[start..end];
+                if !stmt.to_ascii_uppercase().contains("TABLE") {
+                    continue;
+                }
+                let fast = parse_impl(stmt, "default", true);
+                let slow = parse_impl(stmt, "default", false);
+                match (&fast, &slow) {
+                    (Ok(f), Ok(s)) => assert_eq!(f, s, "{stmt}"),
+                    (Err(f), Err(s)) => assert_eq!(f.kind, s.kind, "{stmt}: {f} / {s}"),
+                    _ => panic!("{stmt}: fast {fast:?} vs slow {slow:?}"),
+                }
+            }
+        }
+    }
 }
