@@ -73,6 +73,19 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    // Reference point: sqlparser alone on the same text (the floor for `describe`).
+    c.bench_function("sqlparser parse simple select", |b| {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        b.iter(|| {
+            black_box(
+                sqlparser::parser::Parser::parse_sql(
+                    &dialect,
+                    black_box("SELECT id, title FROM ns0.t0 WHERE id = $1"),
+                )
+                .unwrap(),
+            )
+        })
+    });
     c.bench_function("live_query", |b| {
         b.iter(|| {
             black_box(

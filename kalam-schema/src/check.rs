@@ -26,7 +26,7 @@ pub(crate) struct Ty {
     /// The table column's KalamDB type, carried by plain column references (field metadata).
     pub(crate) kalam: Option<SqlType>,
     /// The table column, for plain column references.
-    pub(crate) source: Option<ColumnSource>,
+    pub(crate) source: Option<SrcId>,
     /// `Some(n)` when the expression is exactly the parameter `$n`.
     pub(crate) param: Option<usize>,
 }
@@ -54,6 +54,14 @@ impl Ty {
         self.param = None;
         self
     }
+}
+
+/// A table column, as an index into [`Checker::sources`] and the table's columns (cheap to copy
+/// while checking; turned into a [`ColumnSource`] only for the output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SrcId {
+    table: u32,
+    column: u32,
 }
 
 /// A column visible in a scope.
@@ -160,6 +168,8 @@ pub(crate) struct Checker<'c> {
     pub(crate) ctes: Vec<(String, Vec<Out>)>,
     /// Current expression nesting depth.
     pub(crate) depth: usize,
+    /// Tables whose columns appear in scopes (see [`SrcId`]).
+    pub(crate) sources: Vec<&'c Table>,
 }
 
 pub(crate) fn check_statement(
@@ -191,6 +201,7 @@ pub(crate) fn check_statement(
         tables: Vec::new(),
         ctes: Vec::new(),
         depth: 0,
+        sources: Vec::new(),
     };
     let (kind, outs) = cx.statement(stmt)?;
     let mut columns = Vec::with_capacity(outs.len());
@@ -209,7 +220,7 @@ pub(crate) fn check_statement(
             name: o.name,
             ty,
             nullable: o.ty.nullable,
-            source: o.ty.source,
+            source: o.ty.source.and_then(|s| cx.column_source(s)),
         });
     }
     let params = cx.finish_params()?;
@@ -326,6 +337,27 @@ impl<'c> Checker<'c> {
                 Ok(())
             }
         }
+    }
+
+    fn column_source(&self, id: SrcId) -> Option<ColumnSource> {
+        let t = self.sources.get(id.table as usize)?;
+        let c = t.columns.get(id.column as usize)?;
+        Some(ColumnSource {
+            namespace: t.namespace.clone(),
+            table: t.name.clone(),
+            column: c.name.clone(),
+        })
+    }
+
+    fn source_table(&mut self, t: &'c Table) -> u32 {
+        let i = match self.sources.iter().position(|s| std::ptr::eq(*s, t)) {
+            Some(i) => i,
+            None => {
+                self.sources.push(t);
+                self.sources.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
     }
 
     fn touch(&mut self, t: &Table) -> TableRef {
@@ -677,21 +709,21 @@ impl<'c> Checker<'c> {
                     }
                 }
                 let table = self.table(name)?;
-                let source = |c: &str| ColumnSource {
-                    namespace: table.namespace.clone(),
-                    table: table.name.clone(),
-                    column: c.to_owned(),
-                };
+                let tid = self.source_table(table);
                 let cols = table
                     .columns
                     .iter()
-                    .map(|c| ScopeCol {
+                    .enumerate()
+                    .map(|(i, c)| ScopeCol {
                         name: c.name.clone(),
                         ty: Ty {
                             dt: DType::of_sql(c.ty),
                             nullable: c.nullable,
                             kalam: Some(c.ty),
-                            source: Some(source(&c.name)),
+                            source: Some(SrcId {
+                                table: tid,
+                                column: u32::try_from(i).unwrap_or(u32::MAX),
+                            }),
                             param: None,
                         },
                         in_wildcard: true,

@@ -362,12 +362,14 @@ impl Catalog {
     /// exist unless `IF EXISTS`, table definitions must pass [`validate_table`].
     ///
     /// ```
+    /// # #[cfg(feature = "parse")] {
     /// use kalam_schema::{Catalog, parse_ddl};
     /// let mut c = Catalog::with_builtins();
     /// for stmt in parse_ddl("CREATE NAMESPACE app; CREATE USER TABLE app.todos (id BIGINT PRIMARY KEY)").unwrap() {
     ///     c.apply(stmt).unwrap();
     /// }
     /// assert!(c.table("app", "todos").is_some());
+    /// # }
     /// ```
     pub fn apply(&mut self, stmt: DdlStatement) -> Result<(), SchemaError> {
         match stmt {

@@ -114,10 +114,12 @@ impl Location {
 }
 
 /// Line starts of a text, for turning many byte offsets into locations without rescanning.
+#[cfg(feature = "parse")]
 pub(crate) struct LineIndex {
     starts: Vec<usize>,
 }
 
+#[cfg(feature = "parse")]
 impl LineIndex {
     pub(crate) fn new(text: &str) -> LineIndex {
         let starts = std::iter::once(0)
