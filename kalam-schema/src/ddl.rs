@@ -415,9 +415,14 @@ impl Catalog {
                 Ok(())
             }
             DdlStatement::CreateTable {
-                table,
+                mut table,
                 if_not_exists,
             } => {
+                // Column names are folded to lower case (protocol 0.4), also for tables built
+                // by hand rather than parsed.
+                for c in &mut table.columns {
+                    c.name.make_ascii_lowercase();
+                }
                 validate_table(&table)?;
                 let unknown = self.unknown_namespace(&table.namespace);
                 let ns = self.namespaces.get_mut(&table.namespace).ok_or(unknown)?;
