@@ -1,1 +1,369 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod changes;
+mod encode;
+mod engine;
+mod exec;
+mod faults;
+mod http;
+mod jwt;
+mod net;
+mod role;
+mod sql;
+mod store;
+mod time;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use changes::{ChangeEvent, ChangeKind, ChangeStream};
+pub use faults::{Faults, InjectedError};
+pub use role::Role;
+pub use store::Row;
+pub use store::value::Value;
+pub use ws::WsSettings;
+
+use engine::{Engine, Limits};
+use store::{Store, User};
+
+/// Errors starting or stopping an emulator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A schema directory could not be loaded.
+    #[error("cannot load schemas from {dir}: {message}")]
+    Schema {
+        /// The directory.
+        dir: PathBuf,
+        /// The schema error, rendered.
+        message: String,
+    },
+    /// A builder setting is invalid (for example a user id with path characters).
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+}
+
+/// Configures and starts an [`Emulator`].
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), kalam_emulator::Error> {
+/// use kalam_emulator::{Emulator, Role};
+/// let emu = Emulator::builder()
+///     .root_password("S3cret!!")
+///     .user("alice", "AlicePass1!", Role::User)
+///     .default_query_limit(10)
+///     .start()
+///     .await?;
+/// assert!(emu.url().starts_with("http://127.0.0.1:"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EmulatorBuilder {
+    schemas_dir: Option<PathBuf>,
+    root_password: Option<String>,
+    default_admin: bool,
+    users: Vec<(String, String, Role)>,
+    listen: SocketAddr,
+    needs_setup: bool,
+    default_query_limit: usize,
+    max_query_limit: usize,
+    pk_resort: bool,
+    jwt_expiry: Duration,
+    jwt_leeway: Duration,
+    max_body_bytes: usize,
+    ws: WsSettings,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            schemas_dir: None,
+            root_password: None,
+            default_admin: true,
+            users: Vec::new(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            needs_setup: false,
+            default_query_limit: 50,
+            max_query_limit: 1000,
+            pk_resort: true,
+            jwt_expiry: Duration::from_secs(24 * 3600),
+            jwt_leeway: Duration::from_secs(60),
+            max_body_bytes: 16 * 1024 * 1024,
+            ws: WsSettings::default(),
+        }
+    }
+}
+
+/// Default root password (the conformance checker's default).
+pub const DEFAULT_ROOT_PASSWORD: &str = "RootPass123!";
+/// Default dba user created unless the builder names users itself.
+pub const DEFAULT_ADMIN: (&str, &str) = ("admin", "AdminPass123!");
+
+impl EmulatorBuilder {
+    /// Applies every `*.sql` file of `dir` (sorted by name) at start, as root.
+    pub fn schemas_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.schemas_dir = Some(dir.into());
+        self
+    }
+
+    /// The `root` password (default `RootPass123!`).
+    pub fn root_password(mut self, password: impl Into<String>) -> Self {
+        self.root_password = Some(password.into());
+        self
+    }
+
+    /// Adds a user. The first call also removes the default `admin` dba user.
+    pub fn user(mut self, id: impl Into<String>, password: impl Into<String>, role: Role) -> Self {
+        self.default_admin = false;
+        self.users.push((id.into(), password.into(), role));
+        self
+    }
+
+    /// The listen address (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Start as a fresh server: `root` has no password and `/v1/api/auth/setup` must run first.
+    pub fn needs_setup(mut self, yes: bool) -> Self {
+        self.needs_setup = yes;
+        self
+    }
+
+    /// Implicit `LIMIT` of SELECTs without one (default 50).
+    pub fn default_query_limit(mut self, n: usize) -> Self {
+        self.default_query_limit = n;
+        self
+    }
+
+    /// Cap on rows of any SELECT (default 1000).
+    pub fn max_query_limit(mut self, n: usize) -> Self {
+        self.max_query_limit = n;
+        self
+    }
+
+    /// Whether SELECTs on user tables are re-sorted by primary key around LIMIT, as the 0.4.3
+    /// server does (protocol 1.3 step 9). Default `true`.
+    pub fn primary_key_resort(mut self, yes: bool) -> Self {
+        self.pk_resort = yes;
+        self
+    }
+
+    /// Lifetime of access tokens (default 24 h; refresh tokens live 7 times longer).
+    pub fn jwt_expiry(mut self, d: Duration) -> Self {
+        self.jwt_expiry = d;
+        self
+    }
+
+    /// Clock leeway when checking token expiry (default 60 s).
+    pub fn jwt_leeway(mut self, d: Duration) -> Self {
+        self.jwt_leeway = d;
+        self
+    }
+
+    /// Largest accepted request body (default 16 MiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// WebSocket settings: timeouts, subscription quotas, gzip frames, quirks (see
+    /// [`WsSettings`]).
+    pub fn websocket(mut self, settings: WsSettings) -> Self {
+        self.ws = settings;
+        self
+    }
+
+    /// Starts the emulator.
+    pub async fn start(self) -> Result<Emulator, Error> {
+        let store = Arc::new(Store::new());
+        {
+            let mut st = store.write();
+            if let Some(dir) = &self.schemas_dir {
+                let loaded = kalam_schema::load_dir(dir).map_err(|e| Error::Schema {
+                    dir: dir.clone(),
+                    message: e.to_string(),
+                })?;
+                st.catalog = loaded.catalog;
+            }
+            engine::system::add_extra_system_tables_state(&mut st);
+            Store::sync_tables(&mut st);
+            let root_pw = if self.needs_setup {
+                None
+            } else {
+                Some(
+                    self.root_password
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_ROOT_PASSWORD.to_owned()),
+                )
+            };
+            st.users.insert(
+                "root".into(),
+                User::new("root", root_pw.as_deref(), Role::System),
+            );
+            if self.default_admin && !self.needs_setup {
+                st.users.insert(
+                    DEFAULT_ADMIN.0.into(),
+                    User::new(DEFAULT_ADMIN.0, Some(DEFAULT_ADMIN.1), Role::Dba),
+                );
+            }
+            for (id, pw, role) in &self.users {
+                if id.is_empty() || id.contains("..") || id.contains('/') || id.contains('\\') {
+                    return Err(Error::Config(format!("invalid user id {id:?}")));
+                }
+                st.users.insert(id.clone(), User::new(id, Some(pw), *role));
+            }
+        }
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Limits {
+                default_limit: self.default_query_limit,
+                max_limit: self.max_query_limit,
+                pk_resort: self.pk_resort,
+            },
+        ));
+        let net = net::NetShared::new();
+        let listener = net::EmuListener::bind(self.listen, net.clone())
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.addr();
+        let secret: [u8; 32] = rand::random();
+        let live = ws::Hub::start(&store, self.ws.clone());
+        let app = Arc::new(http::AppState {
+            live: live.clone(),
+            engine: engine.clone(),
+            secret: secret.to_vec(),
+            settings: http::HttpSettings {
+                jwt_expiry: self.jwt_expiry,
+                jwt_leeway: self.jwt_leeway,
+                max_body_bytes: self.max_body_bytes,
+            },
+            started: Instant::now(),
+            started_secs: time::now_secs(),
+            port: addr.port(),
+        });
+        let fault_state = Arc::new(faults::FaultState::default());
+        let router = http::router(app, fault_state.clone());
+        let service = router.into_make_service_with_connect_info::<net::ConnMeta>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, service).await;
+        });
+        Ok(Emulator {
+            addr,
+            root_password: self
+                .root_password
+                .unwrap_or_else(|| DEFAULT_ROOT_PASSWORD.to_owned()),
+            engine,
+            live,
+            faults: Faults {
+                state: fault_state,
+                net,
+            },
+            task: Some(task),
+        })
+    }
+}
+
+/// A running KalamDB-compatible server on a loopback port. Dropping it shuts it down.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> Result<(), kalam_emulator::Error> {
+/// let emu = kalam_emulator::Emulator::start().await?;
+/// assert!(emu.ws_url().ends_with("/v1/ws"));
+/// emu.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    root_password: String,
+    engine: Arc<Engine>,
+    live: Arc<ws::Hub>,
+    faults: Faults,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// A builder with the defaults.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts an emulator with the defaults (root `RootPass123!`, dba `admin`/`AdminPass123!`).
+    pub async fn start() -> Result<Emulator, Error> {
+        EmulatorBuilder::default().start().await
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/v1/ws`
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1/ws", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `root` password.
+    pub fn root_password(&self) -> &str {
+        &self.root_password
+    }
+
+    /// The fault controls.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Every committed row change from now on, in commit order.
+    pub fn changes(&self) -> ChangeStream {
+        ChangeStream {
+            rx: self.engine.store.subscribe(),
+        }
+    }
+
+    /// Stops listening and closes every connection.
+    pub async fn shutdown(mut self) {
+        self.live.shutdown().await;
+        self.stop();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    fn stop(&mut self) {
+        self.faults.net.close();
+        self.faults.net.kill_all();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,286 @@
+//! The listening socket and every accepted connection, under the emulator's control: each
+//! connection can be killed (fault injection, shutdown, the "close without response" path of
+//! protocol 1.5) and the listener can be closed and reopened on the same port.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+/// Kills one connection: its reads and writes fail from then on.
+#[derive(Debug, Default)]
+pub(crate) struct KillSwitch {
+    killed: AtomicBool,
+    read: AtomicWaker,
+    write: AtomicWaker,
+}
+
+impl KillSwitch {
+    pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.read.wake();
+        self.write.wake();
+    }
+
+    fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+}
+
+/// State shared between the listener, the connections and the fault controls.
+#[derive(Debug)]
+pub(crate) struct NetShared {
+    conns: Mutex<HashMap<u64, Arc<KillSwitch>>>,
+    next_id: AtomicU64,
+    refuse_until: Mutex<Option<Instant>>,
+    control: Notify,
+    bound: watch::Sender<u64>,
+    closed: AtomicBool,
+}
+
+impl NetShared {
+    pub(crate) fn new() -> Arc<NetShared> {
+        Arc::new(NetShared {
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            refuse_until: Mutex::new(None),
+            control: Notify::new(),
+            bound: watch::channel(0).0,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Closes every open connection; returns how many there were.
+    pub(crate) fn kill_all(&self) -> usize {
+        let conns: Vec<Arc<KillSwitch>> = self
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, k)| k)
+            .collect();
+        for k in &conns {
+            k.kill();
+        }
+        conns.len()
+    }
+
+    /// Closes the listening socket for `d`, then reopens it on the same port.
+    pub(crate) fn refuse_for(&self, d: Duration) {
+        *self.refuse_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + d);
+        self.control.notify_waiters();
+        self.control.notify_one();
+    }
+
+    /// A receiver that changes each time the listener is (re)bound.
+    pub(crate) fn bound(&self) -> watch::Receiver<u64> {
+        self.bound.subscribe()
+    }
+
+    /// Stops accepting for good (shutdown).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.control.notify_waiters();
+        self.control.notify_one();
+    }
+
+    fn register(&self) -> (u64, Arc<KillSwitch>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let k = Arc::new(KillSwitch::default());
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, k.clone());
+        (id, k)
+    }
+
+    fn unregister(&self, id: u64) {
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+}
+
+/// A TCP connection that fails once killed.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    inner: TcpStream,
+    id: u64,
+    kill: Arc<KillSwitch>,
+    shared: Arc<NetShared>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.shared.unregister(self.id);
+    }
+}
+
+fn killed_err() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection closed by the emulator",
+    )
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.kill.read.register(cx.waker());
+        if self.kill.is_killed() {
+            return Poll::Ready(Err(killed_err()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.kill.write.register(cx.waker());
+        if self.kill.is_killed() {
+            return Poll::Ready(Err(killed_err()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.kill.is_killed() {
+            return Poll::Ready(Err(killed_err()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What a handler learns about its connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnMeta {
+    pub(crate) peer: SocketAddr,
+    pub(crate) kill: Arc<KillSwitch>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, EmuListener>>
+    for ConnMeta
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, EmuListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// The emulator's listener (an axum [`Listener`](axum::serve::Listener)).
+#[derive(Debug)]
+pub(crate) struct EmuListener {
+    addr: SocketAddr,
+    listener: Option<TcpListener>,
+    shared: Arc<NetShared>,
+}
+
+impl EmuListener {
+    pub(crate) async fn bind(addr: SocketAddr, shared: Arc<NetShared>) -> io::Result<EmuListener> {
+        let l = TcpListener::bind(addr).await?;
+        let addr = l.local_addr()?;
+        shared.bound.send_modify(|g| *g += 1);
+        Ok(EmuListener {
+            addr,
+            listener: Some(l),
+            shared,
+        })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn refusing(&self) -> Option<Instant> {
+        let mut r = self
+            .shared
+            .refuse_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match *r {
+            Some(t) if t > Instant::now() => Some(t),
+            Some(_) => {
+                *r = None;
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+impl axum::serve::Listener for EmuListener {
+    type Io = Conn;
+    type Addr = ConnMeta;
+
+    async fn accept(&mut self) -> (Conn, ConnMeta) {
+        loop {
+            if self.shared.closed.load(Ordering::SeqCst) {
+                self.listener = None;
+                std::future::pending::<()>().await;
+            }
+            if let Some(until) = self.refusing() {
+                self.listener = None;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = self.shared.control.notified() => {}
+                }
+                continue;
+            }
+            if self.listener.is_none() {
+                match TcpListener::bind(self.addr).await {
+                    Ok(l) => {
+                        self.listener = Some(l);
+                        self.shared.bound.send_modify(|g| *g += 1);
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(l) = self.listener.as_ref() else {
+                continue;
+            };
+            tokio::select! {
+                r = l.accept() => match r {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let (id, kill) = self.shared.register();
+                        let conn = Conn { inner: stream, id, kill: kill.clone(), shared: self.shared.clone() };
+                        return (conn, ConnMeta { peer, kill });
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                },
+                _ = self.shared.control.notified() => {}
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<ConnMeta> {
+        Ok(ConnMeta {
+            peer: self.addr,
+            kill: Arc::new(KillSwitch::default()),
+        })
+    }
+}
