@@ -158,10 +158,11 @@ impl Engine {
             self.limits.default_limit.min(self.limits.max_limit)
         };
         let mut builder = LogicalPlanBuilder::from(plan.clone());
-        if self.limits.pk_resort && !matches!(plan, LogicalPlan::Sort(_)) {
-            if let Some(key) = self.resort_key(&plan, namespace) {
-                builder = builder.sort(vec![key.sort(true, false)])?;
-            }
+        if self.limits.pk_resort
+            && !matches!(plan, LogicalPlan::Sort(_))
+            && let Some(key) = self.resort_key(&plan, namespace)
+        {
+            builder = builder.sort(vec![key.sort(true, false)])?;
         }
         builder.limit(0, Some(limit))?.build()
     }

@@ -211,23 +211,19 @@ pub(crate) fn execute(
             name,
             if_not_exists: false,
         } = &stmt
+            && kalam_schema::ddl::RESERVED_NAMESPACES.contains(&name.to_ascii_lowercase().as_str())
         {
-            if kalam_schema::ddl::RESERVED_NAMESPACES.contains(&name.to_ascii_lowercase().as_str())
-            {
-                return Err(StmtError::exec(format!(
-                    "Namespace '{name}' is reserved and cannot be used"
-                )));
-            }
+            return Err(StmtError::exec(format!(
+                "Namespace '{name}' is reserved and cannot be used"
+            )));
         }
         st.catalog
             .apply(stmt)
             .map_err(|e| StmtError::exec(schema_error_text(&e)))?;
         crate::engine::system::add_extra_system_tables_state(&mut st);
         Store::sync_tables(&mut st);
-        if is_use {
-            if let Some(n) = use_name {
-                req.namespace = n;
-            }
+        if is_use && let Some(n) = use_name {
+            req.namespace = n;
         }
         msg
     };

@@ -91,11 +91,11 @@ pub(crate) fn from_datafusion(e: DataFusionError) -> StmtError {
     if text.contains("Access denied:") {
         return StmtError::denied(text);
     }
-    if let Some(rest) = text.strip_prefix("Error during planning: table '") {
-        if let Some(name) = rest.split('\'').next() {
-            let name = name.strip_prefix("kalam.").unwrap_or(name);
-            return StmtError::exec(format!("Table not found: {name}"));
-        }
+    if let Some(rest) = text.strip_prefix("Error during planning: table '")
+        && let Some(name) = rest.split('\'').next()
+    {
+        let name = name.strip_prefix("kalam.").unwrap_or(name);
+        return StmtError::exec(format!("Table not found: {name}"));
     }
     if text.contains("Cannot encode") {
         return StmtError::unencodable(text);

@@ -22,6 +22,10 @@ fn unauthorized(message: &str) -> Response {
     error(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished HTTP response"
+)]
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         text(

@@ -103,10 +103,7 @@ pub(crate) fn is_local(peer: IpAddr, headers: &HeaderMap) -> bool {
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.trim().to_owned())
         });
-    match forwarded.and_then(|f| f.parse::<IpAddr>().ok()) {
-        Some(ip) if !ip.is_loopback() => false,
-        _ => true,
-    }
+    !matches!(forwarded.and_then(|f| f.parse::<IpAddr>().ok()), Some(ip) if !ip.is_loopback())
 }
 
 /// A bearer failure (protocol 2.6).

@@ -290,17 +290,16 @@ pub(super) async fn handle(
             started,
         );
     }
-    if single {
-        if let Some(Output::Rows {
+    if single
+        && let Some(Output::Rows {
             schema,
             rows,
             row_count,
             as_user,
             buffered: false,
         }) = outputs.first()
-        {
-            return streamed(schema, rows, *row_count, as_user, started);
-        }
+    {
+        return streamed(schema, rows, *row_count, as_user, started);
     }
     buffered(outputs, single, &user, started)
 }

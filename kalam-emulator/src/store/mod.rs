@@ -371,8 +371,10 @@ impl Store {
         // Validate first so a failing statement leaves nothing behind.
         let mut new_keys: std::collections::HashSet<Key> = std::collections::HashSet::new();
         for op in &ops {
-            if let (WriteOp::Insert(vals), Some(i), Some(col)) = (op, pk_idx, pk_col.as_ref()) {
-                if let Some(k) = vals.get(i).and_then(Key::of) {
+            if let (WriteOp::Insert(vals), Some(i), Some(col)) = (op, pk_idx, pk_col.as_ref())
+                && let Some(k) = vals.get(i).and_then(Key::of)
+            {
+                {
                     let live = p.rows.get(&k).is_some_and(|r| !r.deleted);
                     if live {
                         return Err(WriteError::PrimaryKey(format!(
