@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -319,7 +320,12 @@ impl Conn {
             }
             // Ping frames are answered by the WebSocket layer (same payload).
             Message::Ping(_) | Message::Pong(_) => Flow::Continue(()),
-            Message::Close(_) => Flow::Break(()),
+            Message::Close(_) => {
+                // Subscriptions go first, then the queued close answer is flushed.
+                self.hub.remove_conn(self.id);
+                let _ = socket.flush().await;
+                Flow::Break(())
+            }
         }
     }
 

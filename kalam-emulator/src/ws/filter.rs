@@ -244,24 +244,6 @@ fn value(e: &Expr, row: &RowData) -> Eval<Scalar> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kalam_schema::Column;
-
-    fn table() -> Table {
-        let mut id = Column::new("id", SqlType::BigInt, false);
-        id.primary_key = true;
-        Table {
-            namespace: "app".into(),
-            name: "t".into(),
-            kind: kalam_schema::TableKind::User,
-            columns: vec![
-                id,
-                Column::new("title", SqlType::Text, true),
-                Column::new("n", SqlType::Int, true),
-            ],
-            options: Default::default(),
-            comment: None,
-        }
-    }
 
     fn delivers(filter: &str, title: Option<&str>, n: Option<i32>) -> bool {
         let q = crate::ws::query::parse(&format!("SELECT * FROM app.t WHERE {filter}"), "alice")
@@ -277,7 +259,7 @@ mod tests {
             deleted: false,
             commit_seq: 1,
         };
-        f.matches(&RowData::new(&table(), &row))
+        f.matches(&RowData::new(&crate::ws::sample_table(), &row))
     }
 
     #[test]

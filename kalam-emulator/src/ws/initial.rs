@@ -95,6 +95,16 @@ fn projection(q: &LiveSql) -> String {
     items.join(", ")
 }
 
+/// `SELECT <projection> FROM t [WHERE f]`: the subscription's own SQL.
+fn plain_select(q: &LiveSql) -> String {
+    format!(
+        "SELECT {} FROM {}{}",
+        q.projection_sql.join(", "),
+        q.table_sql,
+        where_clause(q, &[])
+    )
+}
+
 /// Plans `SELECT <projection> FROM t [WHERE f]` for the subscriber: unknown columns and the like
 /// fail here with the planner's text. Returns the output schema.
 pub(crate) async fn validate(
@@ -102,12 +112,7 @@ pub(crate) async fn validate(
     viewer: &Viewer,
     q: &LiveSql,
 ) -> Result<Schema, LoadError> {
-    let sql = format!(
-        "SELECT {} FROM {}{}",
-        q.projection_sql.join(", "),
-        q.table_sql,
-        where_clause(q, &[])
-    );
+    let sql = plain_select(q);
     let mut stmt = crate::sql::classify::parse_one(&sql)
         .map_err(|e| LoadError::failed(format!("Execution error: {e}")))?;
     crate::exec::rewrite_functions(&mut stmt);
@@ -217,12 +222,7 @@ pub(crate) async fn fetch_system(
     viewer: &Viewer,
     q: &LiveSql,
 ) -> Result<Fetched, LoadError> {
-    let sql = format!(
-        "SELECT {} FROM {}{}",
-        q.projection_sql.join(", "),
-        q.table_sql,
-        where_clause(q, &[])
-    );
+    let sql = plain_select(q);
     let out = run(engine, viewer, &q.namespace, &sql).await?;
     Ok(Fetched {
         rows: encode_rows(&out)?.into_iter().map(|(r, _)| r).collect(),

@@ -305,6 +305,26 @@ impl Hub {
     }
 }
 
+/// `app.t (id BIGINT PRIMARY KEY, title TEXT, n INT)`, a USER table for unit tests.
+#[cfg(test)]
+pub(crate) fn sample_table() -> kalam_schema::Table {
+    use kalam_schema::{Column, SqlType};
+    let mut id = Column::new("id", SqlType::BigInt, false);
+    id.primary_key = true;
+    kalam_schema::Table {
+        namespace: "app".into(),
+        name: "t".into(),
+        kind: TableKind::User,
+        columns: vec![
+            id,
+            Column::new("title", SqlType::Text, true),
+            Column::new("n", SqlType::Int, true),
+        ],
+        options: Default::default(),
+        comment: None,
+    }
+}
+
 /// `GET /v1/ws`: upgrades and hands the socket to its task.
 pub(crate) async fn upgrade(
     State(app): State<App>,

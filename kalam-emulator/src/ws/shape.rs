@@ -101,28 +101,10 @@ pub(crate) fn change_frame(sid: &str, ev: &ChangeEvent, cols: &Columns) -> Optio
 mod tests {
     use std::sync::Arc;
 
-    use kalam_schema::{Column, SqlType, TableKind};
     use serde_json::json;
 
     use super::*;
     use crate::store::value::Value as V;
-
-    fn def() -> Arc<Table> {
-        let mut id = Column::new("id", SqlType::BigInt, false);
-        id.primary_key = true;
-        Arc::new(Table {
-            namespace: "app".into(),
-            name: "t".into(),
-            kind: TableKind::User,
-            columns: vec![
-                id,
-                Column::new("title", SqlType::Text, true),
-                Column::new("n", SqlType::Int, true),
-            ],
-            options: Default::default(),
-            comment: None,
-        })
-    }
 
     fn row(title: Option<&str>, n: i32, seq: i64, deleted: bool) -> Arc<Row> {
         Arc::new(Row {
@@ -141,7 +123,7 @@ mod tests {
         ChangeEvent {
             namespace: "app".into(),
             table: "t".into(),
-            table_def: def(),
+            table_def: Arc::new(crate::ws::sample_table()),
             kind,
             owner: Some("alice".into()),
             user_id: "alice".into(),
