@@ -1,0 +1,817 @@
+//! SQL against a real server (the emulator over loopback, or `KALAMDB_SERVER_URL`):
+//! every column type through insert and select, params, NULLs, errors, retries.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use kalam_client::types::{
+    Date, DateTime, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid,
+};
+use kalam_client::{
+    ColumnSpec, Error, ErrorCode, HttpVersion, KalamClient, KalamRow, QueryParam, Row, RowRef,
+};
+use kalam_tests::{TestServer, server_or_skip};
+use serde_json::json;
+use support::{admin_builder, admin_client, exec, user_client};
+
+/// One row of the all-types table; every column but the key is nullable.
+#[derive(Debug, Clone, PartialEq)]
+struct AllTypes {
+    id: i64,
+    b: Option<bool>,
+    s: Option<i16>,
+    i: Option<i32>,
+    l: Option<i64>,
+    f: Option<f32>,
+    d: Option<f64>,
+    txt: Option<String>,
+    ts: Option<Timestamp>,
+    dt: Option<DateTime>,
+    da: Option<Date>,
+    tm: Option<Time>,
+    j: Option<JsonValue>,
+    bin: Option<Vec<u8>>,
+    emb: Option<Vec<f32>>,
+    u: Option<Uuid>,
+    amount: Option<Decimal>,
+    doc: Option<FileRef>,
+}
+
+impl KalamRow for AllTypes {
+    fn columns() -> &'static [ColumnSpec] {
+        const C: &[ColumnSpec] = &[
+            ColumnSpec::named::<i64>("id"),
+            ColumnSpec::named::<Option<bool>>("b"),
+            ColumnSpec::named::<Option<i16>>("s"),
+            ColumnSpec::named::<Option<i32>>("i"),
+            ColumnSpec::named::<Option<i64>>("l"),
+            ColumnSpec::named::<Option<f32>>("f"),
+            ColumnSpec::named::<Option<f64>>("d"),
+            ColumnSpec::named::<Option<String>>("txt"),
+            ColumnSpec::named::<Option<Timestamp>>("ts"),
+            ColumnSpec::named::<Option<DateTime>>("dt"),
+            ColumnSpec::named::<Option<Date>>("da"),
+            ColumnSpec::named::<Option<Time>>("tm"),
+            ColumnSpec::named::<Option<JsonValue>>("j"),
+            ColumnSpec::named::<Option<Vec<u8>>>("bin"),
+            ColumnSpec::named::<Option<Vec<f32>>>("emb"),
+            ColumnSpec::named::<Option<Uuid>>("u"),
+            ColumnSpec::named::<Option<Decimal>>("amount"),
+            ColumnSpec::named::<Option<FileRef>>("doc"),
+        ];
+        C
+    }
+    fn from_row(row: &RowRef<'_>) -> kalam_client::Result<Self> {
+        Ok(AllTypes {
+            id: row.get(0)?,
+            b: row.get(1)?,
+            s: row.get(2)?,
+            i: row.get(3)?,
+            l: row.get(4)?,
+            f: row.get(5)?,
+            d: row.get(6)?,
+            txt: row.get(7)?,
+            ts: row.get(8)?,
+            dt: row.get(9)?,
+            da: row.get(10)?,
+            tm: row.get(11)?,
+            j: row.get(12)?,
+            bin: row.get(13)?,
+            emb: row.get(14)?,
+            u: row.get(15)?,
+            amount: row.get(16)?,
+            doc: row.get(17)?,
+        })
+    }
+}
+
+const ALL_COLUMNS: &str = "id, b, s, i, l, f, d, txt, ts, dt, da, tm, j, bin, emb, u, amount, doc";
+
+async fn create_all_types(client: &KalamClient, ns: &str) {
+    client
+        .query::<()>(format!(
+            "CREATE TABLE {ns}.all_types (
+                id BIGINT PRIMARY KEY, b BOOLEAN, s SMALLINT, i INT, l BIGINT, f FLOAT,
+                d DOUBLE, txt TEXT, ts TIMESTAMP, dt DATETIME, da DATE, tm TIME, j JSON,
+                bin BYTES, emb EMBEDDING(3), u UUID, amount DECIMAL(10, 2), doc FILE
+            ) WITH (TYPE = 'SHARED')"
+        ))
+        .execute()
+        .await
+        .unwrap();
+}
+
+/// A server (or `None` when `NO_SERVER=true`), a fresh namespace holding the all-types
+/// table, and an admin client.
+async fn all_types_fixture(prefix: &str) -> Option<(TestServer, String, KalamClient)> {
+    let server = TestServer::start().await?;
+    let ns = server.fresh_namespace(prefix).await;
+    let client = admin_client(&server);
+    create_all_types(&client, &ns).await;
+    Some((server, ns, client))
+}
+
+fn sample_file() -> FileRef {
+    FileRef {
+        id: "384961450524803072".into(),
+        sub: "f0001".into(),
+        name: "Contract \"final\".pdf".into(),
+        size: 13,
+        mime: "application/pdf".into(),
+        sha256: "eddc31937fbdaf708e866af0d20b9fb8c79dd001881c8a11e4c617f2882e779f".into(),
+        shard: None,
+    }
+}
+
+fn sample_row(id: i64) -> AllTypes {
+    AllTypes {
+        id,
+        b: Some(true),
+        s: Some(i16::MIN),
+        i: Some(i32::MAX),
+        l: Some(9_007_199_254_740_993),
+        f: Some(0.1),
+        d: Some(-2.5e-300),
+        txt: Some("héllo \"quoted\"\nline two ✓".into()),
+        ts: Some("2025-06-01T00:00:05.123456Z".parse().unwrap()),
+        dt: Some("1969-07-20T20:17:40Z".parse().unwrap()),
+        da: Some(Date::from_ymd(2025, 6, 1).unwrap()),
+        tm: Some(Time::from_hms_micro(12, 34, 56, 1).unwrap()),
+        j: Some(json!({"a": [1, 2, {"b": null}], "s": "x\"y"})),
+        bin: Some(b"hi there".to_vec()),
+        emb: Some(vec![0.25, -1.0, 0.1]),
+        u: Some("0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11".parse().unwrap()),
+        amount: Some("-12.35".parse().unwrap()),
+        doc: Some(sample_file()),
+    }
+}
+
+#[tokio::test]
+async fn every_column_type_round_trips_through_params() {
+    let Some((_server, ns, client)) = all_types_fixture("kc_types").await else {
+        return;
+    };
+
+    let row = sample_row(1);
+    let inserted = client
+        .query::<()>(format!(
+            "INSERT INTO {ns}.all_types ({ALL_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ))
+        .bind(row.id)
+        .bind(row.b)
+        .bind(row.s)
+        .bind(row.i)
+        .bind(row.l)
+        .bind(row.f)
+        .bind(row.d)
+        .bind(row.txt.clone())
+        .bind(row.ts)
+        .bind(row.dt)
+        .bind(row.da)
+        .bind(row.tm)
+        .bind(row.j.clone())
+        .bind(row.bin.clone())
+        .bind(row.emb.clone())
+        .bind(row.u)
+        .bind(row.amount)
+        .bind(row.doc.clone())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+
+    let back: AllTypes = client
+        .query(format!(
+            "SELECT {ALL_COLUMNS} FROM {ns}.all_types WHERE id = $1"
+        ))
+        .bind(1)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(back, row);
+}
+
+#[tokio::test]
+async fn literal_inserts_decode_into_the_same_values() {
+    let Some((_server, ns, client)) = all_types_fixture("kc_literal").await else {
+        return;
+    };
+    let file = sample_file().to_json().replace('\'', "''");
+    exec(&client, format!(
+            "INSERT INTO {ns}.all_types ({ALL_COLUMNS}) VALUES (2, true, -32768, 2147483647, \
+             9007199254740993, 0.1, -2.5e-300, 'héllo \"quoted\"\nline two ✓', \
+             '2025-06-01T00:00:05.123456Z', '1969-07-20T20:17:40Z', '2025-06-01', '12:34:56.000001', \
+             '{{\"a\": [1, 2, {{\"b\": null}}], \"s\": \"x\\\"y\"}}', 'hi there', NULL, \
+             '0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11', -12.35, '{file}')"
+        )).await;
+    let back: AllTypes = client
+        .query(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(
+        back,
+        AllTypes {
+            emb: None,
+            ..sample_row(2)
+        }
+    );
+}
+
+#[tokio::test]
+async fn nulls_decode_into_options_and_fail_into_plain_fields() {
+    let Some((_server, ns, client)) = all_types_fixture("kc_nulls").await else {
+        return;
+    };
+    // Without params: with params the server stores a NULL EMBEDDING as zeros (protocol 1.2).
+    exec(
+        &client,
+        format!("INSERT INTO {ns}.all_types (id) VALUES (3)"),
+    )
+    .await;
+    let back: AllTypes = client
+        .query(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(
+        back,
+        AllTypes {
+            id: 3,
+            b: None,
+            s: None,
+            i: None,
+            l: None,
+            f: None,
+            d: None,
+            txt: None,
+            ts: None,
+            dt: None,
+            da: None,
+            tm: None,
+            j: None,
+            bin: None,
+            emb: None,
+            u: None,
+            amount: None,
+            doc: None,
+        }
+    );
+    // A NULL into a non-Option field is a Decode error naming the column.
+    let err = client
+        .query::<(i64, String)>(format!("SELECT id, txt FROM {ns}.all_types"))
+        .fetch_all()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode { column, found, .. } => {
+            assert_eq!(column, "txt");
+            assert_eq!(found, "NULL");
+        }
+        other => panic!("expected Decode, got {other:?}"),
+    }
+    // NULL params bind as NULL.
+    client
+        .query::<()>(format!(
+            "INSERT INTO {ns}.all_types (id, txt, ts) VALUES ($1, $2, $3)"
+        ))
+        .bind(4)
+        .bind(None::<String>)
+        .bind(QueryParam::Null)
+        .execute()
+        .await
+        .unwrap();
+    let (txt, ts): (Option<String>, Option<Timestamp>) = client
+        .query(format!("SELECT txt, ts FROM {ns}.all_types WHERE id = 4"))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!((txt, ts), (None, None));
+}
+
+#[tokio::test]
+async fn params_of_every_scalar_kind_bind_in_where_clauses() {
+    let Some((_server, ns, client)) = all_types_fixture("kc_where").await else {
+        return;
+    };
+    let row = sample_row(5);
+    client
+        .query::<()>(format!(
+            "INSERT INTO {ns}.all_types (id, b, s, i, l, d, txt, ts, da, u, amount) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(row.id)
+        .bind(row.b)
+        .bind(row.s)
+        .bind(row.i)
+        .bind(row.l)
+        .bind(row.d)
+        .bind(row.txt.clone())
+        .bind(row.ts)
+        .bind(row.da)
+        .bind(row.u)
+        .bind(row.amount)
+        .execute()
+        .await
+        .unwrap();
+    let filters: Vec<(&str, QueryParam)> = vec![
+        ("b = $1", QueryParam::from(true)),
+        ("s = $1", QueryParam::from(i16::MIN)),
+        ("i = $1", QueryParam::from(i32::MAX)),
+        ("l = $1", QueryParam::from(9_007_199_254_740_993_i64)),
+        ("d = $1", QueryParam::from(-2.5e-300)),
+        ("txt = $1", QueryParam::from(row.txt.clone().unwrap())),
+        (
+            "ts = $1",
+            QueryParam::Text("2025-06-01T00:00:05.123456Z".into()),
+        ),
+        ("da = $1", QueryParam::Text("2025-06-01".into())),
+        // (`u = $1` is refused by DataFusion, as on the server: no comparison of
+        // FixedSizeBinary(16) with Utf8.)
+    ];
+    for (filter, param) in filters {
+        let ids: Vec<(i64,)> = client
+            .query(format!("SELECT id FROM {ns}.all_types WHERE {filter}"))
+            .bind(param)
+            .fetch_all()
+            .await
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        assert_eq!(ids, vec![(5,)], "{filter}");
+    }
+    // Echoed params keep their value, BIGINT beyond 2^53 included.
+    let (n, s, b, f): (i64, String, bool, f64) = client
+        .query("SELECT $1 AS n, $2 AS s, $3 AS b, $4 AS f")
+        .bind(9_007_199_254_740_993_i64)
+        .bind("text")
+        .bind(false)
+        .bind(1.5)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(
+        (n, s.as_str(), b, f),
+        (9_007_199_254_740_993, "text", false, 1.5)
+    );
+}
+
+#[tokio::test]
+async fn json_columns_decode_into_any_serde_type() {
+    #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+    struct Prefs {
+        theme: String,
+        sizes: Vec<u32>,
+    }
+    let Some((_server, ns, client)) = all_types_fixture("kc_json").await else {
+        return;
+    };
+    let prefs = Prefs {
+        theme: "dark".into(),
+        sizes: vec![1, 2],
+    };
+    client
+        .query::<()>(format!(
+            "INSERT INTO {ns}.all_types (id, j) VALUES ($1, $2)"
+        ))
+        .bind(6)
+        .bind(Json(&prefs))
+        .execute()
+        .await
+        .unwrap();
+    let back: Json<Prefs> = client
+        .query(format!("SELECT j FROM {ns}.all_types WHERE id = 6"))
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(back.0, prefs);
+}
+
+#[tokio::test]
+async fn schema_mismatch_is_reported_before_any_row() {
+    struct Wrong {
+        _id: i64,
+    }
+    impl KalamRow for Wrong {
+        fn columns() -> &'static [ColumnSpec] {
+            const C: &[ColumnSpec] = &[ColumnSpec::named::<i64>("nope")];
+            C
+        }
+        fn from_row(row: &RowRef<'_>) -> kalam_client::Result<Self> {
+            Ok(Wrong { _id: row.get(0)? })
+        }
+    }
+    let Some((_server, ns, client)) = all_types_fixture("kc_mismatch").await else {
+        return;
+    };
+    exec(
+        &client,
+        format!("INSERT INTO {ns}.all_types (id, b) VALUES (1, true)"),
+    )
+    .await;
+    let sql = format!("SELECT id, b FROM {ns}.all_types");
+    match client.query::<Wrong>(sql.clone()).fetch_all().await {
+        Err(Error::SchemaMismatch { column, found, .. }) => {
+            assert_eq!(column, "nope");
+            assert!(found.contains("id, b"), "{found}");
+        }
+        other => panic!("expected SchemaMismatch, got {:?}", other.map(|v| v.len())),
+    }
+    // A BOOLEAN column cannot become an integer.
+    match client.query::<(i64, i64)>(sql).fetch_all().await {
+        Err(Error::SchemaMismatch {
+            column,
+            expected,
+            found,
+        }) => {
+            assert_eq!(
+                (column.as_str(), expected.as_str(), found.as_str()),
+                ("b", "i64", "BOOLEAN")
+            );
+        }
+        other => panic!("expected SchemaMismatch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn fetch_verbs_and_dynamic_rows() {
+    let server = server_or_skip!();
+    let ns = server.fresh_namespace("kc_fetch").await;
+    let client = admin_client(&server);
+    exec(&client, format!(
+            "CREATE TABLE {ns}.items (id BIGINT PRIMARY KEY, name TEXT NOT NULL) WITH (TYPE = 'SHARED')"
+        )).await;
+    let n = exec(
+        &client,
+        format!("INSERT INTO {ns}.items (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'three')"),
+    )
+    .await;
+    assert_eq!(n, 3);
+    let all: Vec<Row> = client
+        .query(format!("SELECT id, name FROM {ns}.items ORDER BY id"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2].get::<String, _>("name"), "three");
+    assert_eq!(all[0].get::<i64, _>(0), 1);
+    assert_eq!(all[0].columns()[1].name, "name");
+    let none: Option<Row> = client
+        .query(format!("SELECT id FROM {ns}.items WHERE id = 99"))
+        .fetch_optional()
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let missing = client
+        .query::<Row>(format!("SELECT id FROM {ns}.items WHERE id = 99"))
+        .fetch_one()
+        .await;
+    assert!(matches!(missing, Err(Error::RowNotFound)));
+    let count: i64 = client
+        .query(format!("SELECT COUNT(*) FROM {ns}.items"))
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    let updated = client
+        .query::<()>(format!("UPDATE {ns}.items SET name = 'uno' WHERE id = $1"))
+        .bind(1)
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(updated, 1);
+    let deleted = exec(&client, format!("DELETE FROM {ns}.items WHERE id > 1")).await;
+    assert_eq!(deleted, 2);
+}
+
+#[tokio::test]
+async fn default_namespace_and_untyped_execute_query() {
+    let server = server_or_skip!();
+    let ns = server.fresh_namespace("kc_ns").await;
+    let admin = admin_client(&server);
+    exec(
+        &admin,
+        format!(
+            "CREATE TABLE {ns}.notes (id BIGINT PRIMARY KEY, body TEXT) WITH (TYPE = 'SHARED')"
+        ),
+    )
+    .await;
+    let scoped = admin_builder(&server)
+        .default_namespace(&ns)
+        .build()
+        .unwrap();
+    exec(&scoped, "INSERT INTO notes (id, body) VALUES (1, 'hi')").await;
+    let response = admin
+        .execute_query(
+            "SELECT id, body FROM notes WHERE id = $1",
+            Some(vec![QueryParam::Int(1)]),
+            Some(&ns),
+        )
+        .await
+        .unwrap();
+    let result = &response.results[0];
+    assert_eq!(result.column_names(), vec!["id", "body"]);
+    assert_eq!(
+        result.rows.as_ref().unwrap()[0],
+        vec![json!("1"), json!("hi")]
+    );
+    assert_eq!(result.row_count, 1);
+    // Query::namespace overrides the client's default.
+    let body: String = admin
+        .query("SELECT body FROM notes")
+        .namespace(&ns)
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(body, "hi");
+}
+
+#[tokio::test]
+async fn execute_as_user_reads_and_writes_the_users_partition() {
+    let server = server_or_skip!();
+    let ns = server.fresh_namespace("kc_asuser").await;
+    let alice = server.create_user("alice", "user").await;
+    let admin = admin_client(&server);
+    exec(&admin, format!(
+            "CREATE TABLE {ns}.todos (id BIGINT PRIMARY KEY, title TEXT NOT NULL) WITH (TYPE = 'USER')"
+        )).await;
+    admin
+        .execute_as_user::<()>(
+            &alice.id,
+            &format!("INSERT INTO {ns}.todos (id, title) VALUES (1, 'x');"),
+        )
+        .execute()
+        .await
+        .unwrap();
+    // The admin's own partition is empty; alice's has the row.
+    let own: Vec<Row> = admin
+        .query(format!("SELECT id FROM {ns}.todos"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert!(own.is_empty());
+    let as_alice: Vec<(i64, String)> = admin
+        .execute_as_user(&alice.id, &format!("SELECT id, title FROM {ns}.todos"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(as_alice, vec![(1, "x".to_owned())]);
+    let mine: Vec<(i64, String)> = user_client(&server, &alice)
+        .query(format!("SELECT id, title FROM {ns}.todos"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(mine, as_alice);
+    // A plain user cannot impersonate the admin.
+    let err = user_client(&server, &alice)
+        .execute_as_user::<()>(server.admin_credentials().0, "SELECT 1")
+        .execute()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::PermissionDenied));
+}
+
+#[tokio::test]
+async fn server_errors_map_to_typed_variants() {
+    let server = server_or_skip!();
+    let client = admin_client(&server);
+    let alice = server.create_user("alice", "user").await;
+
+    let code = |r: kalam_client::Result<u64>| match r {
+        Err(Error::Sql { code, .. }) => code,
+        other => panic!("expected Sql error, got {other:?}"),
+    };
+    assert_eq!(
+        code(client.query::<()>("SELEC 1").execute().await),
+        ErrorCode::InvalidSql
+    );
+    assert_eq!(
+        code(
+            client
+                .query::<()>("SELECT 1; SELECT 2")
+                .bind(1)
+                .execute()
+                .await
+        ),
+        ErrorCode::ParamsWithBatch
+    );
+    assert_eq!(
+        code(
+            client
+                .query::<()>("SELECT $1")
+                .bind(QueryParam::Json(json!([1, 2])))
+                .execute()
+                .await
+        ),
+        ErrorCode::InvalidParameter
+    );
+    assert_eq!(
+        code(client.query::<()>(" ; ").execute().await),
+        ErrorCode::EmptySql
+    );
+    assert_eq!(
+        code(
+            client
+                .query::<()>("CREATE NAMESPACE default")
+                .execute()
+                .await
+        ),
+        ErrorCode::SqlExecutionError
+    );
+    assert_eq!(
+        code(
+            user_client(&server, &alice)
+                .query::<()>("CREATE NAMESPACE kc_not_allowed")
+                .execute()
+                .await
+        ),
+        ErrorCode::PermissionDenied
+    );
+    // Admins get the failing statement in `details` for execution errors.
+    match client
+        .query::<()>("SELECT * FROM kc_no_such_ns.no_such_table")
+        .execute()
+        .await
+    {
+        Err(Error::Sql { code, message, .. }) => {
+            assert_eq!(code, ErrorCode::SqlExecutionError);
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected Sql error, got {other:?}"),
+    }
+    // Unsendable parameters never reach the server.
+    match client
+        .query::<()>("SELECT $1, $2")
+        .bind(1)
+        .bind(f64::NAN)
+        .execute()
+        .await
+    {
+        Err(Error::Param { index, .. }) => assert_eq!(index, 2),
+        other => panic!("expected Param error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unreachable_server_is_an_http_error() {
+    // Bind a port, then free it: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = KalamClient::builder()
+        .base_url(format!("http://{addr}"))
+        .jwt_token("x.y.z")
+        .max_retries(0)
+        .build()
+        .unwrap();
+    match client.query::<()>("SELECT 1").execute().await {
+        Err(Error::Http { status: None, .. }) => {}
+        other => panic!("expected Http error, got {other:?}"),
+    }
+}
+
+/// A TCP server that accepts connections and closes them without answering, counting them.
+async fn hang_up_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            // Read the request head, then hang up without a status line (protocol 1.5).
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            drop(sock);
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[tokio::test]
+async fn reads_are_retried_after_a_hang_up_and_writes_are_not() {
+    use std::sync::atomic::Ordering;
+    let (url, accepted) = hang_up_server().await;
+    let client = KalamClient::builder()
+        .base_url(url)
+        .jwt_token("x.y.z")
+        .max_retries(2)
+        .build()
+        .unwrap();
+    match client
+        .query::<()>("SELECT * FROM app.todos")
+        .execute()
+        .await
+    {
+        Err(Error::ConnectionClosed { statement, .. }) => {
+            assert_eq!(statement, "SELECT * FROM app.todos");
+        }
+        other => panic!("expected ConnectionClosed, got {other:?}"),
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3, "1 try + 2 retries");
+
+    accepted.store(0, Ordering::SeqCst);
+    match client
+        .query::<()>("INSERT INTO app.todos (id) VALUES (1)")
+        .execute()
+        .await
+    {
+        Err(Error::ConnectionClosed { statement, .. }) => {
+            assert!(statement.starts_with("INSERT"), "{statement}");
+        }
+        other => panic!("expected ConnectionClosed, got {other:?}"),
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "writes are never retried"
+    );
+}
+
+#[tokio::test]
+async fn reads_recover_when_the_server_comes_back() {
+    let server = server_or_skip!();
+    let Some(emulator) = server.emulator() else {
+        return; // needs fault injection
+    };
+    let client = admin_builder(&server).max_retries(5).build().unwrap();
+    assert_eq!(
+        client
+            .query::<i64>("SELECT 1")
+            .fetch_scalar()
+            .await
+            .unwrap(),
+        1
+    );
+    // Kill the pooled connection and refuse new ones briefly; backoff (100 ms × attempt,
+    // 1.5 s over 5 retries) outlasts the outage.
+    emulator.faults().drop_connections();
+    emulator
+        .faults()
+        .refuse_connections(std::time::Duration::from_millis(150));
+    assert_eq!(
+        client
+            .query::<i64>("SELECT 2")
+            .fetch_scalar()
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn unencodable_cell_is_a_connection_closed_error_naming_the_statement() {
+    let server = server_or_skip!();
+    let client = admin_builder(&server).max_retries(0).build().unwrap();
+    let sql = "SELECT CAST('NaN' AS DOUBLE) AS x";
+    match client.query::<Row>(sql).fetch_all().await {
+        Err(Error::ConnectionClosed { statement, .. }) => assert_eq!(statement, sql),
+        other => panic!("expected ConnectionClosed, got {other:?}"),
+    }
+    // In a batch the answer is buffered, and the same cell is a 500 INTERNAL_ERROR.
+    let batch = client
+        .query::<()>("SELECT 1; SELECT CAST('NaN' AS DOUBLE) AS x")
+        .execute()
+        .await;
+    match batch {
+        Err(Error::Sql { code, .. }) => assert_eq!(code, ErrorCode::InternalError),
+        other => panic!("expected INTERNAL_ERROR, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn slow_answers_time_out() {
+    let server = server_or_skip!();
+    let Some(emulator) = server.emulator() else {
+        return;
+    };
+    let client = admin_builder(&server)
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    exec(&client, "SELECT 1").await;
+    emulator
+        .faults()
+        .delay_responses(Some(std::time::Duration::from_secs(5)));
+    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    emulator.faults().delay_responses(None);
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn http2_prior_knowledge_works() {
+    let server = server_or_skip!();
+    let client = admin_builder(&server)
+        .http_version(HttpVersion::Http2)
+        .build()
+        .unwrap();
+    let me: String = client
+        .query("SELECT CURRENT_USER()")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(me, server.admin_credentials().0);
+}
