@@ -671,6 +671,52 @@ async fn unreachable_server_is_an_http_error() {
     }
 }
 
+#[tokio::test]
+async fn non_envelope_status_answers_are_http_errors() {
+    let server = server_or_skip!();
+    // A base URL with a path the server does not serve: a status without a KalamDB envelope.
+    let (user, password) = server.admin_credentials();
+    let client = KalamClient::builder()
+        .base_url(format!("{}/not-kalamdb", server.url()))
+        .jwt_token(server.login(user, password).await)
+        .build()
+        .unwrap();
+    match client.query::<()>("SELECT 1").execute().await {
+        Err(Error::Http {
+            status: Some(404), ..
+        }) => {}
+        other => panic!("expected Http 404, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cluster_and_rate_limit_envelopes_are_sql_errors() {
+    let server = server_or_skip!();
+    let Some(emulator) = server.emulator() else {
+        return; // needs fault injection
+    };
+    let client = admin_client(&server);
+    client.query::<()>("SELECT 1").execute().await.unwrap();
+    for (status, code, expected) in [
+        (503, "NOT_LEADER", ErrorCode::NotLeader),
+        (429, "RATE_LIMIT_EXCEEDED", ErrorCode::RateLimitExceeded),
+        (
+            500,
+            "SOMETHING_NEWER",
+            ErrorCode::Other("SOMETHING_NEWER".into()),
+        ),
+    ] {
+        emulator.faults().fail_next(status, code, "injected");
+        match client.query::<()>("SELECT 1").execute().await {
+            Err(Error::Sql { code, message, .. }) => {
+                assert_eq!(code, expected);
+                assert_eq!(message, "injected");
+            }
+            other => panic!("expected Sql {expected}, got {other:?}"),
+        }
+    }
+}
+
 /// A TCP server that accepts connections and closes them without answering, counting them.
 async fn hang_up_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
