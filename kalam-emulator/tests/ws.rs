@@ -1486,3 +1486,70 @@ async fn quota_per_user_across_sockets_and_per_socket_cap() {
                "message":"Invalid operation: Maximum subscriptions (3) per connection exceeded"})
     );
 }
+
+#[tokio::test]
+async fn same_cells_over_http_initial_data_and_changes() {
+    let e = env().await;
+    e.todos().await;
+    e.sql(
+        &e.admin,
+        "CREATE TABLE app.types (id BIGINT PRIMARY KEY, b BOOLEAN, si SMALLINT, i INT, bi BIGINT, \
+         f FLOAT, d DOUBLE, t TEXT, ts TIMESTAMP, dt DATE, dtm DATETIME, tm TIME, j JSON, bs BYTES, \
+         e EMBEDDING(3), u UUID, dec DECIMAL(10, 2), dec0 DECIMAL(5, 0), fl FILE) WITH (TYPE = 'USER')",
+    )
+    .await;
+    let mut ws = e.authed(&e.alice).await;
+    ws.live("ch", "SELECT * FROM app.types").await;
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.types (id, b, si, i, bi, f, d, t, ts, dt, dtm, tm, j, bs, e, u, dec, dec0) \
+         VALUES (1, true, 7, 42, 9007199254740993, 0.1, 2.5, 'hi', '2025-06-01T00:00:05Z', '2025-06-01', \
+         '2025-06-01T00:00:05Z', '12:34:56', '{\"a\":1}', 'hi', '[0.25, -1.0, 0.5]', \
+         '0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11', -0.5, 13)",
+    )
+    .await;
+    let changed = ws.json().await["rows"][0].clone();
+    let r = e.sql(&e.alice, "SELECT * FROM app.types").await;
+    let names = r["results"][0]["schema"].as_array().unwrap().iter();
+    let http: serde_json::Map<String, Value> = names
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .zip(
+            r["results"][0]["rows"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .cloned(),
+        )
+        .collect();
+    assert_eq!(http["bi"], "9007199254740993");
+    assert_eq!(http["dec"], "0.50");
+    let (_, b) = ws
+        .initial("init", "SELECT * FROM app.types", json!({}))
+        .await;
+    assert_eq!(b["rows"][0], Value::Object(http.clone()));
+    assert_eq!(changed, Value::Object(http));
+}
+
+#[tokio::test]
+async fn table_alias_and_qualified_columns() {
+    let e = env().await;
+    e.todos().await;
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.todos (id, title) VALUES (1, 'a')",
+    )
+    .await;
+    let mut ws = e.authed(&e.alice).await;
+    let sql = "SELECT t.id, t.title FROM app.todos t WHERE t.done = false";
+    let (ack, b) = ws.initial("al", sql, json!({})).await;
+    assert_eq!(ack["schema"].as_array().unwrap().len(), 2);
+    assert_eq!(b["rows"][0]["title"], "a");
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.todos (id, title) VALUES (2, 'b')",
+    )
+    .await;
+    let f = ws.json().await;
+    assert_eq!(kind_id(&f), ("insert", "2"));
+    assert_eq!(f["rows"][0]["title"], "b");
+}

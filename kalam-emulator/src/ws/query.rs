@@ -30,7 +30,7 @@ pub(crate) struct LiveSql {
     pub(crate) namespace: String,
     /// Table name as written (folded to lower case unless quoted).
     pub(crate) table: String,
-    /// The table reference text (`app.todos`), for building queries.
+    /// The table reference text with its alias, if any (`app.todos t`), for building queries.
     pub(crate) table_sql: String,
     /// `None` for `SELECT *`.
     pub(crate) projection: Option<Vec<ProjItem>>,
@@ -228,7 +228,7 @@ pub(crate) fn parse(sql: &str, user: &str) -> Result<LiveSql, ShapeError> {
     Ok(LiveSql {
         namespace: namespace.clone(),
         table: table.clone(),
-        table_sql: name.to_string(),
+        table_sql: from.relation.to_string(),
         projection,
         projection_sql,
         filter: s.selection.clone(),
@@ -298,5 +298,9 @@ mod tests {
         assert_eq!(q.live_filter.unwrap().to_string(), "body = alice");
         // aggregates pass the shape check (they fail later, at the initial load)
         assert!(parse_("SELECT COUNT(*) FROM app.t").is_ok());
+        assert_eq!(
+            parse_("SELECT x.id FROM app.t x").unwrap().table_sql,
+            "app.t x"
+        );
     }
 }
