@@ -42,9 +42,17 @@ fn doc(text: &str) -> TokenStream {
     quote!(#(#lines)*)
 }
 
+/// A schema comment above generated text. Lines are trimmed and code fences neutralized, so
+/// an indented or fenced comment does not turn into a doctest in the user's crate.
 fn with_comment(comment: Option<&str>, rest: &str) -> String {
     match comment {
-        Some(c) => format!("{c}\n\n{rest}"),
+        Some(c) => {
+            let lines: Vec<String> = c
+                .lines()
+                .map(|l| l.trim().replace("```", "'''"))
+                .collect();
+            format!("{}\n\n{rest}", lines.join("\n"))
+        }
         None => rest.to_owned(),
     }
 }
