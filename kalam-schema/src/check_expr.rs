@@ -1382,8 +1382,11 @@ impl Checker<'_> {
             }
             "now" | "current_timestamp" => {
                 arity(self, typed.is_empty(), "no arguments")?;
+                // DataFusion 55's `now()` carries the session time zone, none by default, so
+                // the result is a TIMESTAMP (a session with `execution.time_zone` set would make
+                // it DATETIME).
                 Ok((
-                    Ty::new(DType::Timestamp { tz: true }, false),
+                    Ty::new(DType::Timestamp { tz: false }, false),
                     "now()".into(),
                 ))
             }
@@ -1478,7 +1481,10 @@ impl Checker<'_> {
                 if fname == "strpos" {
                     Ok((Ty::new(DType::Int32, any_nullable), display("strpos")))
                 } else {
-                    Ok((Ty::new(DType::Boolean, true), display(&fname)))
+                    // DataFusion simplifies starts_with (only) to LIKE, whose nullability is
+                    // its inputs'; ends_with keeps the default (nullable).
+                    let nullable = fname == "ends_with" || any_nullable;
+                    Ok((Ty::new(DType::Boolean, nullable), display(&fname)))
                 }
             }
             "abs" => {
