@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use kalam_emulator::{Emulator, Role};
+use kalam_emulator::{Emulator, Role, WsSettings};
 
 /// An in-process KalamDB-compatible server (SQL on DataFusion).
 #[derive(Debug, Parser)]
@@ -26,6 +26,10 @@ struct Args {
     /// Start as a fresh server that needs `/v1/api/auth/setup`.
     #[arg(long)]
     needs_setup: bool,
+    /// Live-query subscriptions allowed per user across all sockets (the server's default is
+    /// 10; servers used for conformance runs raise it).
+    #[arg(long, default_value_t = 10)]
+    ws_max_subscriptions_per_user: usize,
 }
 
 fn parse_user(s: &str) -> Result<(String, String, Role), String> {
@@ -43,7 +47,10 @@ async fn main() {
     let mut b = Emulator::builder()
         .listen(args.listen)
         .root_password(args.root_password)
-        .needs_setup(args.needs_setup);
+        .needs_setup(args.needs_setup)
+        .websocket(
+            WsSettings::default().max_subscriptions_per_user(args.ws_max_subscriptions_per_user),
+        );
     if let Some(dir) = args.schemas {
         b = b.schemas_dir(dir);
     }
