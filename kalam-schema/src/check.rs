@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, LimitClause, ObjectName,
     ObjectNamePart, OrderByKind, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
-    SetExpr, SetOperator, Spanned, Statement, TableFactor, TableObject, TableWithJoins, Value,
+    SetExpr, SetOperator, Spanned, Statement, TableFactor, TableWithJoins, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserOptions};
@@ -241,7 +241,7 @@ pub(crate) fn lower_ident(i: &Ident) -> String {
     }
 }
 
-fn name_parts(n: &ObjectName) -> Vec<&Ident> {
+pub(crate) fn name_parts(n: &ObjectName) -> Vec<&Ident> {
     n.0.iter()
         .filter_map(|p| match p {
             ObjectNamePart::Identifier(i) => Some(i),
@@ -360,7 +360,7 @@ impl<'c> Checker<'c> {
         u32::try_from(i).unwrap_or(u32::MAX)
     }
 
-    fn touch(&mut self, t: &Table) -> TableRef {
+    pub(crate) fn touch(&mut self, t: &Table) -> TableRef {
         let r = TableRef {
             namespace: t.namespace.clone(),
             name: t.name.clone(),
@@ -373,7 +373,7 @@ impl<'c> Checker<'c> {
     }
 
     /// Resolves `[ns.]table` to a catalog table, with did-you-mean on failure.
-    fn table(&mut self, name: &ObjectName) -> Result<&'c Table, SchemaError> {
+    pub(crate) fn table(&mut self, name: &ObjectName) -> Result<&'c Table, SchemaError> {
         let parts = name_parts(name);
         let (ns, t, span) = match parts.as_slice() {
             [t] => (self.default_ns.to_owned(), lower_ident(t), t.span),
@@ -674,7 +674,11 @@ impl<'c> Checker<'c> {
         Ok(rels)
     }
 
-    fn factor(&mut self, f: &TableFactor, outer: Option<&Scope<'_>>) -> Result<Rel, SchemaError> {
+    pub(crate) fn factor(
+        &mut self,
+        f: &TableFactor,
+        outer: Option<&Scope<'_>>,
+    ) -> Result<Rel, SchemaError> {
         match f {
             TableFactor::Table {
                 name, alias, args, ..
@@ -1053,231 +1057,6 @@ impl<'c> Checker<'c> {
             }
             _ => None,
         }
-    }
-
-    fn insert(
-        &mut self,
-        ins: &sqlparser::ast::Insert,
-    ) -> Result<(QueryKind, Vec<Out>), SchemaError> {
-        let TableObject::TableName(name) = &ins.table else {
-            return Err(self.unsupported("INSERT INTO a table function", ins.table.span()));
-        };
-        if ins.on.is_some()
-            || ins.returning.is_some()
-            || !ins.assignments.is_empty()
-            || ins.partitioned.is_some()
-        {
-            return Err(self.unsupported("INSERT … ON CONFLICT / RETURNING / SET", name.span()));
-        }
-        let table = self.table(name)?;
-        let tref = self.touch(table);
-        let mut targets = Vec::new();
-        if ins.columns.is_empty() {
-            targets.extend(table.user_columns());
-        } else {
-            for c in &ins.columns {
-                let parts = name_parts(c);
-                let Some(id) = parts.last() else { continue };
-                let n = lower_ident(id);
-                let col = table.columns.iter().find(|x| x.name == n).ok_or_else(|| {
-                    let mut e = self.err(
-                        ErrorKind::UnknownColumn,
-                        format!("unknown column `{n}` in {}", table.qualified_name()),
-                        id.span,
-                    );
-                    if let Some(s) = nearest(&n, table.user_columns().map(|c| c.name.as_str())) {
-                        e = e.with_suggestion(s);
-                    }
-                    e
-                })?;
-                if col.system {
-                    return Err(self.err(
-                        ErrorKind::InvalidDefinition,
-                        format!("system column `{n}` cannot be written"),
-                        id.span,
-                    ));
-                }
-                if targets.iter().any(|t: &&crate::model::Column| t.name == n) {
-                    return Err(self.err(
-                        ErrorKind::Syntax,
-                        format!("column `{n}` is listed twice"),
-                        id.span,
-                    ));
-                }
-                targets.push(col);
-            }
-        }
-        let Some(source) = &ins.source else {
-            return Err(self.unsupported("INSERT without VALUES or SELECT", name.span()));
-        };
-        match source.body.as_ref() {
-            SetExpr::Values(values) if source.with.is_none() => {
-                let scope = Scope::new(Vec::new(), None);
-                for row in &values.rows {
-                    if row.content.len() != targets.len() {
-                        return Err(self.err(
-                            ErrorKind::TypeMismatch,
-                            format!(
-                                "INSERT has {} target columns but a VALUES row has {} values",
-                                targets.len(),
-                                row.content.len()
-                            ),
-                            row.content.first().map_or(name.span(), Spanned::span),
-                        ));
-                    }
-                    for (e, col) in row.content.iter().zip(&targets) {
-                        let (ty, _) = self.expr(e, &scope)?;
-                        self.assign(&ty, col, e.span())?;
-                    }
-                }
-            }
-            _ => {
-                let outs = self.query(source, None)?;
-                if outs.len() != targets.len() {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!(
-                            "INSERT has {} target columns but the SELECT returns {}",
-                            targets.len(),
-                            outs.len()
-                        ),
-                        source.span(),
-                    ));
-                }
-                for (o, col) in outs.iter().zip(&targets) {
-                    self.assign(&o.ty, col, source.span())?;
-                }
-            }
-        }
-        Ok((QueryKind::Insert { table: tref }, Vec::new()))
-    }
-
-    /// Checks that a value of type `ty` can be stored in `col`, inferring parameters.
-    fn assign(
-        &mut self,
-        ty: &Ty,
-        col: &crate::model::Column,
-        span: sqlparser::tokenizer::Span,
-    ) -> Result<(), SchemaError> {
-        if let Some(p) = ty.param {
-            return self.resolve_param(p, col.ty, col.nullable, span);
-        }
-        let target = DType::of_sql(col.ty);
-        if ty.dt == DType::Null {
-            if !col.nullable && col.default.is_none() {
-                return Err(self.err(
-                    ErrorKind::TypeMismatch,
-                    format!("NULL cannot be stored in NOT NULL column `{}`", col.name),
-                    span,
-                ));
-            }
-            return Ok(());
-        }
-        let ok = ty.dt == target
-            || (ty.dt.is_numeric() && target.is_numeric())
-            || (ty.dt == DType::Utf8
-                && !matches!(target, DType::Binary | DType::Embedding(_) | DType::Boolean)
-                && !target.is_numeric())
-            || (ty.dt.is_temporal() && target.is_temporal());
-        if ok {
-            Ok(())
-        } else {
-            Err(self.err(
-                ErrorKind::TypeMismatch,
-                format!(
-                    "cannot store {} in column `{}` of type {}",
-                    ty.sql().map_or("INTERVAL".to_owned(), |t| t.sql_name()),
-                    col.name,
-                    col.ty
-                ),
-                span,
-            ))
-        }
-    }
-
-    fn update(
-        &mut self,
-        up: &sqlparser::ast::Update,
-    ) -> Result<(QueryKind, Vec<Out>), SchemaError> {
-        if up.from.is_some() || up.returning.is_some() || !up.table.joins.is_empty() {
-            return Err(
-                self.unsupported("UPDATE … FROM / RETURNING / JOIN", up.table.relation.span())
-            );
-        }
-        let TableFactor::Table { name, .. } = &up.table.relation else {
-            return Err(self.unsupported("UPDATE of a derived table", up.table.relation.span()));
-        };
-        let table = self.table(name)?;
-        let tref = self.touch(table);
-        let rel = self.factor(&up.table.relation, None)?;
-        let scope = Scope::new(vec![rel], None);
-        for a in &up.assignments {
-            let sqlparser::ast::AssignmentTarget::ColumnName(target) = &a.target else {
-                return Err(self.unsupported("tuple assignment", a.value.span()));
-            };
-            let parts = name_parts(target);
-            let Some(id) = parts.last() else { continue };
-            let n = lower_ident(id);
-            let col = table.column(&n).filter(|c| c.name == n).ok_or_else(|| {
-                let mut e = self.err(
-                    ErrorKind::UnknownColumn,
-                    format!("unknown column `{n}` in {}", table.qualified_name()),
-                    id.span,
-                );
-                if let Some(s) = nearest(&n, table.user_columns().map(|c| c.name.as_str())) {
-                    e = e.with_suggestion(s);
-                }
-                e
-            })?;
-            if col.system {
-                return Err(self.err(
-                    ErrorKind::InvalidDefinition,
-                    format!("system column `{n}` cannot be written"),
-                    id.span,
-                ));
-            }
-            let (ty, _) = self.expr(&a.value, &scope)?;
-            self.assign(&ty, col, a.value.span())?;
-        }
-        if let Some(w) = &up.selection {
-            let (ty, _) = self.expr(w, &scope)?;
-            self.expect_bool(&ty, "WHERE", w.span())?;
-        }
-        Ok((QueryKind::Update { table: tref }, Vec::new()))
-    }
-
-    fn delete(
-        &mut self,
-        del: &sqlparser::ast::Delete,
-    ) -> Result<(QueryKind, Vec<Out>), SchemaError> {
-        let from = match &del.from {
-            sqlparser::ast::FromTable::WithFromKeyword(f)
-            | sqlparser::ast::FromTable::WithoutKeyword(f) => f,
-        };
-        if from.len() != 1
-            || !from[0].joins.is_empty()
-            || del.using.is_some()
-            || del.returning.is_some()
-            || !del.tables.is_empty()
-        {
-            return Err(self.err(
-                ErrorKind::Unsupported,
-                "DELETE supports exactly one table, without USING/RETURNING",
-                del.span(),
-            ));
-        }
-        let TableFactor::Table { name, .. } = &from[0].relation else {
-            return Err(self.unsupported("DELETE from a derived table", from[0].relation.span()));
-        };
-        let table = self.table(name)?;
-        let tref = self.touch(table);
-        let rel = self.factor(&from[0].relation, None)?;
-        let scope = Scope::new(vec![rel], None);
-        if let Some(w) = &del.selection {
-            let (ty, _) = self.expr(w, &scope)?;
-            self.expect_bool(&ty, "WHERE", w.span())?;
-        }
-        Ok((QueryKind::Delete { table: tref }, Vec::new()))
     }
 }
 

@@ -48,10 +48,11 @@ pub const RESERVED_COLUMNS: &[&str] = &[
 
 /// SQL keywords refused as namespace, table or column names. The server's exact list is not
 /// documented; this is the core of reserved words that would break statements (inferred).
+/// `by` is not in it: a real 0.4.3 server accepts a column named `by` (conformance check C1.8a).
 const RESERVED_KEYWORDS: &[&str] = &[
-    "all", "and", "as", "between", "by", "case", "create", "delete", "distinct", "drop", "else",
-    "end", "exists", "false", "from", "group", "having", "in", "insert", "into", "is", "join",
-    "like", "not", "null", "on", "or", "order", "select", "set", "table", "then", "true", "union",
+    "all", "and", "as", "between", "case", "create", "delete", "distinct", "drop", "else", "end",
+    "exists", "false", "from", "group", "having", "in", "insert", "into", "is", "join", "like",
+    "not", "null", "on", "or", "order", "select", "set", "table", "then", "true", "union",
     "update", "values", "when", "where", "with",
 ];
 

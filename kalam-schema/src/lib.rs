@@ -11,7 +11,11 @@ pub mod types;
 #[cfg(feature = "parse")]
 mod check;
 #[cfg(feature = "parse")]
+mod check_dml;
+#[cfg(feature = "parse")]
 mod check_expr;
+#[cfg(feature = "parse")]
+mod check_fn;
 #[cfg(feature = "parse")]
 pub mod describe;
 #[cfg(feature = "parse")]
