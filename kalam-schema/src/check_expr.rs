@@ -669,7 +669,11 @@ impl Checker<'_> {
                 e.span(),
             ));
         };
-        Ok((col.ty.clone().computed(), "(<subquery>)".into()))
+        // DataFusion's optimizer turns scalar subqueries into left joins, so the value
+        // is nullable (as in SQL: no row gives NULL).
+        let mut ty = col.ty.clone().computed();
+        ty.nullable = true;
+        Ok((ty, "(<subquery>)".into()))
     }
 
     /// One `ex_inner` arm, out of line to keep the recursive frames small.
