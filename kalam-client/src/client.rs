@@ -97,6 +97,27 @@ impl KalamClient {
 
     /// Logs in with a user and password and returns the server's answer (tokens included).
     /// This does not change the client's own credentials.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use kalam_client::{AuthProvider, KalamClient};
+    /// let anonymous = KalamClient::builder().base_url(emulator.url()).build()?;
+    /// let login = anonymous.login("admin", "AdminPass123!").await?;
+    /// assert_eq!(login.user.role, "dba");
+    /// // The tokens can be handed to another client…
+    /// let with_token = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::jwt_token(login.access_token.clone()))
+    ///     .build()?;
+    /// assert_eq!(with_token.query::<String>("SELECT CURRENT_USER()").fetch_scalar().await?, "admin");
+    /// // …and renewed with the refresh token.
+    /// let renewed = anonymous.refresh_access_token(login.refresh_token.as_deref().unwrap()).await?;
+    /// assert_eq!(renewed.user.id, "admin");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn login(&self, user: &str, password: &str) -> Result<LoginResponse> {
         auth::login(&self.inner.http(), user, password).await
     }
@@ -111,6 +132,17 @@ impl KalamClient {
     }
 
     /// `GET /v1/api/healthcheck` (answered to localhost clients only).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// let client = kalam_client::KalamClient::builder().base_url(emulator.url()).build()?;
+    /// let health = client.health_check().await?;
+    /// assert_eq!(health.status, "healthy");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn health_check(&self) -> Result<HealthCheckResponse> {
         let url = format!("{}/v1/api/healthcheck", self.inner.base);
         let response = self
@@ -139,6 +171,22 @@ impl KalamClient {
 
     /// Forgets the cached tokens; the next request authenticates again. HTTP connections are
     /// pooled and need no closing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use kalam_client::{AuthProvider, KalamClient};
+    /// let client = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .build()?;
+    /// client.query::<()>("SELECT 1").execute().await?;
+    /// client.disconnect().await;
+    /// client.query::<()>("SELECT 1").execute().await?; // logs in again
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn disconnect(&self) {
         self.inner.auth.clear().await;
     }

@@ -156,6 +156,35 @@ impl<T> Query<T> {
 
     /// Runs the statement(s) and returns the rows affected (the sum of `row_count` over all
     /// results; for a query, the rows returned).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// # let client = kalam_client::KalamClient::builder()
+    /// #     .base_url(emulator.url())
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .build()?;
+    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;
+    /// client
+    ///     .query::<()>("CREATE TABLE IF NOT EXISTS shop.items (id BIGINT PRIMARY KEY, name TEXT) WITH (TYPE = 'SHARED')")
+    ///     .execute()
+    ///     .await?;
+    /// let inserted = client
+    ///     .query::<()>("INSERT INTO shop.items (id, name) VALUES ($1, $2), ($3, $4)")
+    ///     .bind(1).bind("pen").bind(2).bind("ink")
+    ///     .execute()
+    ///     .await?;
+    /// assert_eq!(inserted, 2);
+    /// let missing: Option<(String,)> = client
+    ///     .query("SELECT name FROM shop.items WHERE id = $1")
+    ///     .bind(3)
+    ///     .fetch_optional()
+    ///     .await?;
+    /// assert!(missing.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn execute(self) -> Result<u64> {
         Ok(self.run::<()>().await?.row_count)
     }
