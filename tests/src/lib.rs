@@ -129,7 +129,11 @@ impl TestServer {
             .url
             .strip_prefix("http://")
             .map(|r| format!("ws://{r}"))
-            .or_else(|| self.url.strip_prefix("https://").map(|r| format!("wss://{r}")))
+            .or_else(|| {
+                self.url
+                    .strip_prefix("https://")
+                    .map(|r| format!("wss://{r}"))
+            })
             .unwrap_or_else(|| self.url.clone());
         let host_end = rest
             .find("://")
