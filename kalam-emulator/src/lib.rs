@@ -6,6 +6,7 @@ mod encode;
 mod engine;
 mod exec;
 mod faults;
+mod files;
 mod http;
 mod jwt;
 mod net;
@@ -13,6 +14,7 @@ mod role;
 mod sql;
 mod store;
 mod time;
+mod topics;
 mod ws;
 
 use std::net::SocketAddr;
@@ -86,6 +88,9 @@ pub struct EmulatorBuilder {
     jwt_leeway: Duration,
     max_body_bytes: usize,
     ws: WsSettings,
+    topic_visibility: Duration,
+    max_file_size: usize,
+    max_files_per_request: usize,
 }
 
 impl Default for EmulatorBuilder {
@@ -104,6 +109,9 @@ impl Default for EmulatorBuilder {
             jwt_leeway: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
             ws: WsSettings::default(),
+            topic_visibility: Duration::from_secs(60),
+            max_file_size: 25 * 1024 * 1024,
+            max_files_per_request: 20,
         }
     }
 }
@@ -189,9 +197,34 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a consumed-but-unacked topic range stays claimed by its consumer before the
+    /// group's next fetch gets it again (`topics.visibility_timeout_secs`, default 60 s).
+    pub fn topic_visibility_timeout(mut self, d: Duration) -> Self {
+        self.topic_visibility = d;
+        self
+    }
+
+    /// Largest accepted file part of a multipart upload (`files.max_size_bytes`, default
+    /// 25 MiB); bigger parts are refused with `FILE_TOO_LARGE`.
+    pub fn max_file_size(mut self, bytes: usize) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// Most file parts in one multipart upload (`files.max_files_per_request`, default 20).
+    pub fn max_files_per_request(mut self, n: usize) -> Self {
+        self.max_files_per_request = n;
+        self
+    }
+
     /// Starts the emulator.
     pub async fn start(self) -> Result<Emulator, Error> {
         let store = Arc::new(Store::new());
+        store.topics.set_visibility_timeout(self.topic_visibility);
+        store.files.set_limits(files::FileLimits {
+            max_size: self.max_file_size,
+            max_files: self.max_files_per_request,
+        });
         {
             let mut st = store.write();
             if let Some(dir) = &self.schemas_dir {

@@ -1,8 +1,10 @@
 //! The HTTP API (protocol 1, 2): router, shared state and small helpers.
 
 mod auth;
+mod files;
 mod health;
 mod sql;
+mod topics;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -55,6 +57,12 @@ pub(crate) fn router(app: App, faults: Arc<FaultState>) -> Router {
         .route("/v1/api/healthcheck", get(health::health))
         .route("/v1/api/cluster/health", get(health::cluster))
         .route("/v1/ws", get(crate::ws::upgrade))
+        .route("/v1/api/topics/consume", post(topics::consume))
+        .route("/v1/api/topics/ack", post(topics::ack))
+        .route(
+            "/v1/files/{namespace}/{table}/{sub}/{stored_name}",
+            get(files::download),
+        )
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             faults,

@@ -19,12 +19,12 @@ use crate::role::Role;
 const MAX_SQL_LEN: usize = 1_048_576;
 
 #[derive(Debug, Deserialize)]
-struct SqlBody {
-    sql: String,
+pub(super) struct SqlBody {
+    pub(super) sql: String,
     #[serde(default)]
-    params: Option<Vec<serde_json::Value>>,
+    pub(super) params: Option<Vec<serde_json::Value>>,
     #[serde(default)]
-    namespace_id: Option<String>,
+    pub(super) namespace_id: Option<String>,
 }
 
 fn took_ms(started: Instant) -> f64 {
@@ -38,7 +38,7 @@ fn num(f: f64) -> String {
 }
 
 /// An error envelope (buffered path).
-fn error_response(
+pub(super) fn error_response(
     status: u16,
     code: &str,
     message: &str,
@@ -141,13 +141,7 @@ pub(super) async fn handle(
         .unwrap_or("")
         .to_ascii_lowercase();
     if ct.starts_with("multipart/form-data") {
-        return error_response(
-            400,
-            "INVALID_INPUT",
-            "Multipart SQL requests are not supported by this emulator yet",
-            None,
-            started,
-        );
+        return super::files::upload(&app, &meta, user, role, &ct, body, started).await;
     }
     if !ct.starts_with("application/json") {
         return error_response(
@@ -185,6 +179,19 @@ pub(super) async fn handle(
             );
         }
     };
+    run(&app, &meta, user, role, req_body, started).await
+}
+
+/// Runs a parsed SQL request (the JSON body, or a multipart upload after its placeholders
+/// were rewritten).
+pub(super) async fn run(
+    app: &App,
+    meta: &ConnMeta,
+    user: String,
+    role: Role,
+    req_body: SqlBody,
+    started: Instant,
+) -> Response {
     if req_body.sql.len() > MAX_SQL_LEN {
         return error_response(
             400,

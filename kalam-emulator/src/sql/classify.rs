@@ -276,7 +276,16 @@ pub(crate) fn classify(sql: &str) -> Result<Command, String> {
         ["DESCRIBE" | "DESC", ..] => {
             let t = tokens(sql)?;
             let words: Vec<String> = t.iter().skip(1).filter_map(token_text).collect();
-            let name = qualified_after(&t, 1).ok_or("DESCRIBE requires a table name")?;
+            // `DESCRIBE TABLE x` and `DESCRIBE x`
+            let at = if words
+                .first()
+                .is_some_and(|w| w.eq_ignore_ascii_case("TABLE"))
+            {
+                2
+            } else {
+                1
+            };
+            let name = qualified_after(&t, at).ok_or("DESCRIBE requires a table name")?;
             let _ = words;
             Command::Describe { table: name }
         }

@@ -134,6 +134,10 @@ pub(crate) struct Store {
     pub(crate) seq: Arc<seq::SeqGen>,
     commit_seq: AtomicU64,
     listeners: Mutex<Vec<mpsc::UnboundedSender<Arc<ChangeEvent>>>>,
+    /// Topic logs and consumer groups (fed from the commit path).
+    pub(crate) topics: crate::topics::Topics,
+    /// Uploaded files of FILE columns.
+    pub(crate) files: crate::files::FileStore,
 }
 
 /// Partition key of a table for an effective user.
@@ -277,6 +281,8 @@ impl Store {
             seq: Arc::new(seq::SeqGen::new()),
             commit_seq: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            topics: crate::topics::Topics::default(),
+            files: crate::files::FileStore::default(),
         }
     }
 
@@ -506,6 +512,7 @@ impl Store {
             }
             None => {
                 // Publish while holding the write lock so listeners see commit order.
+                self.topics.publish(&st.catalog, &events);
                 self.publish(events);
             }
         }
@@ -515,7 +522,8 @@ impl Store {
 
     /// Commits a transaction: its changes become visible to listeners.
     pub(crate) fn commit(&self, log: TxLog) {
-        let _guard = self.write();
+        let guard = self.write();
+        self.topics.publish(&guard.catalog, &log.events);
         self.publish(log.events);
     }
 
