@@ -8,6 +8,7 @@ pub mod encode;
 mod envelope;
 mod error;
 mod integrations;
+pub mod live;
 mod query;
 mod row;
 mod sql;
