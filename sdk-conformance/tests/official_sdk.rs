@@ -44,23 +44,20 @@ async fn titles(c: &KalamLinkClient, sql: &str) -> Vec<String> {
 
 /// Waits for the next `Rows` event and returns the ids it holds, sorted.
 async fn next_ids(sub: &mut official::LiveRowsSubscription) -> (Vec<i64>, Option<SeqId>) {
-    loop {
-        let ev = tokio::time::timeout(WAIT, sub.next())
-            .await
-            .expect("live event in time")
-            .expect("stream open")
-            .expect("no error");
-        match ev {
-            LiveRowsEvent::Rows {
-                rows, last_seq_id, ..
-            } => {
-                let mut ids: Vec<i64> =
-                    rows.iter().map(|r| r["id"].as_big_int().unwrap()).collect();
-                ids.sort_unstable();
-                return (ids, last_seq_id);
-            }
-            LiveRowsEvent::Error { code, message, .. } => panic!("{code}: {message}"),
+    let ev = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("live event in time")
+        .expect("stream open")
+        .expect("no error");
+    match ev {
+        LiveRowsEvent::Rows {
+            rows, last_seq_id, ..
+        } => {
+            let mut ids: Vec<i64> = rows.iter().map(|r| r["id"].as_big_int().unwrap()).collect();
+            ids.sort_unstable();
+            (ids, last_seq_id)
         }
+        LiveRowsEvent::Error { code, message, .. } => panic!("{code}: {message}"),
     }
 }
 
