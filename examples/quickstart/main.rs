@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! KALAMDB_SERVER_URL=http://localhost:2900 KALAMDB_USER=admin KALAMDB_PASSWORD=… \
-//!     cargo run -p kalam-client --example quickstart
+//!     cargo run -p kalam-examples --bin quickstart
 //! ```
 //!
 //! With no `KALAMDB_SERVER_URL` set, it starts the in-process emulator and uses its default
