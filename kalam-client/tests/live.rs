@@ -356,3 +356,57 @@ async fn subscription_errors_surface_and_drop_unsubscribes() {
     };
     assert_eq!(rows[0].try_get::<String>("title").unwrap(), "x");
 }
+
+#[tokio::test]
+async fn reconnects_and_resumes_after_the_connection_drops() {
+    let (server, alice, _bob) = setup().await;
+    exec(
+        &alice,
+        "INSERT INTO app.todos (id, title, done) VALUES (1, 'one', false), (2, 'two', false)",
+    )
+    .await;
+    let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    while live.state() != LoadState::Ready {
+        next(&mut live).await.unwrap();
+    }
+    let before = live.checkpoint().unwrap();
+    assert!(server.faults().drop_connections() > 0);
+    let ev = next(&mut live).await.unwrap();
+    assert!(
+        matches!(ev.change, LiveChange::Disconnected { .. }),
+        "{ev:?}"
+    );
+    // Written around the reconnect: it arrives either in the resumed snapshot or as a change.
+    exec(
+        &alice,
+        "UPDATE app.todos SET title = 'one again' WHERE id = 1",
+    )
+    .await;
+    let mut resumed_from = None;
+    while live.rows().next().map(|t| t.title.as_str()) != Some("one again")
+        || live.state() != LoadState::Ready
+    {
+        let ev = next(&mut live).await.unwrap();
+        if let LiveChange::Resumed { from } = ev.change {
+            resumed_from = from;
+        }
+    }
+    assert_eq!(resumed_from, Some(before.0));
+    assert_eq!(ids(&live, |t| t.id), [1, 2]);
+    assert!(live.checkpoint().unwrap() > before);
+
+    // The subscription is live on the new socket.
+    exec(
+        &alice,
+        "INSERT INTO app.todos (id, title, done) VALUES (3, 'three', false)",
+    )
+    .await;
+    loop {
+        let ev = next(&mut live).await.unwrap();
+        if let LiveChange::Inserted(row) = ev.change {
+            assert_eq!(row.id, 3);
+            break;
+        }
+    }
+    assert_eq!(ids(&live, |t| t.id), [1, 2, 3]);
+}

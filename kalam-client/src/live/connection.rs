@@ -35,7 +35,11 @@ const MAX_INFLATED: u64 = 64 * 1024 * 1024;
 pub(crate) enum Incoming {
     /// A server frame addressed to this subscription.
     Frame(Box<ServerFrame>),
-    /// The socket is gone; no more frames will come.
+    /// The socket was lost; the task is reconnecting.
+    Disconnected(String),
+    /// A new socket is up and the subscription was sent again, resuming after `from`.
+    Resumed(Option<i64>),
+    /// The task ended; no more frames will come.
     Closed(String),
 }
 
@@ -152,6 +156,14 @@ fn ws_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 async fn open(client: &KalamClient) -> Result<Connection> {
+    let socket = open_socket(client).await?;
+    let (commands, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(client.clone(), socket, rx));
+    Ok(Connection { commands })
+}
+
+/// Opens a socket and waits for `auth_success`.
+async fn open_socket(client: &KalamClient) -> Result<Socket> {
     let inner = &client.inner;
     let token = inner
         .auth
@@ -202,9 +214,7 @@ async fn open(client: &KalamClient) -> Result<Connection> {
             )));
         }
     }
-    let (commands, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(socket, rx));
-    Ok(Connection { commands })
+    Ok(socket)
 }
 
 /// Parses one WebSocket message: text is JSON, binary is gzip'd JSON (3.3). `None` for
@@ -227,14 +237,19 @@ pub(crate) fn decode_message(message: Message) -> Result<Option<ServerFrame>> {
         .map_err(|e| Error::Protocol(format!("malformed WebSocket frame: {e}")))
 }
 
+fn subscribe_message(id: &str, sql: &str, options: Option<&serde_json::Value>) -> String {
+    serde_json::json!({
+        "type": "subscribe",
+        "subscription": {"id": id, "sql": sql, "options": options},
+    })
+    .to_string()
+}
+
 fn client_message(command: &Command) -> String {
     let value = match command {
         Command::Subscribe {
             id, sql, options, ..
-        } => serde_json::json!({
-            "type": "subscribe",
-            "subscription": {"id": id, "sql": sql, "options": options},
-        }),
+        } => return subscribe_message(id, sql, options.as_ref()),
         Command::NextBatch { id, last_seq_id } => serde_json::json!({
             "type": "next_batch", "subscription_id": id, "last_seq_id": last_seq_id,
         }),
@@ -248,53 +263,117 @@ fn client_message(command: &Command) -> String {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Routes a frame to its subscription: exact id, else a unique suffix match (3.11).
-fn route<'a>(
-    subs: &'a HashMap<String, mpsc::UnboundedSender<Incoming>>,
-    id: &str,
-) -> Option<&'a mpsc::UnboundedSender<Incoming>> {
-    subs.get(id).or_else(|| {
-        let mut hits = subs.iter().filter(|(k, _)| id.ends_with(k.as_str()));
-        match (hits.next(), hits.next()) {
-            (Some((_, tx)), None) => Some(tx),
-            _ => None,
-        }
-    })
+/// What the task remembers about a subscription, to route frames and to resubscribe.
+struct Sub {
+    sql: String,
+    options: Option<serde_json::Value>,
+    events: mpsc::UnboundedSender<Incoming>,
+    /// Largest `_seq` forwarded: the resume point.
+    applied: Option<i64>,
+    /// Rows at or below this `_seq` are replays after a resume and are dropped.
+    floor: Option<i64>,
 }
 
-async fn run(mut socket: Socket, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut subs: HashMap<String, mpsc::UnboundedSender<Incoming>> = HashMap::new();
-    let mut keepalive =
-        tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
-    let reason = loop {
+impl Sub {
+    /// The `options` to resubscribe with: the original ones, resuming after `applied`.
+    fn resume_options(&self) -> Option<serde_json::Value> {
+        let Some(from) = self.applied else {
+            return self.options.clone();
+        };
+        let mut map = match &self.options {
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        map.remove("last_rows");
+        map.insert("from".to_owned(), from.into());
+        Some(serde_json::Value::Object(map))
+    }
+
+    /// Drops replayed rows, advances the resume point; false when nothing is left to deliver.
+    fn accept(&mut self, frame: &mut ServerFrame) -> bool {
+        let floor = self.floor;
+        let mut had_rows = false;
+        let mut max = self.applied;
+        for rows in [&mut frame.rows, &mut frame.old_values]
+            .into_iter()
+            .flatten()
+        {
+            had_rows |= !rows.is_empty();
+            rows.retain(|row| match (super::seq_of(row), floor) {
+                (Some(seq), Some(floor)) => seq > floor,
+                _ => true,
+            });
+            for seq in rows.iter().filter_map(super::seq_of) {
+                max = Some(max.map_or(seq, |m| m.max(seq)));
+            }
+        }
+        self.applied = max;
+        let empty = frame.rows.as_ref().is_none_or(Vec::is_empty)
+            && frame.old_values.as_ref().is_none_or(Vec::is_empty);
+        !(frame.kind == "change" && had_rows && empty)
+    }
+}
+
+/// Routes a frame to its subscription: exact id, else a unique suffix match (3.11).
+fn route<'a>(subs: &'a mut HashMap<String, Sub>, id: &str) -> Option<&'a mut Sub> {
+    if subs.contains_key(id) {
+        return subs.get_mut(id);
+    }
+    let mut hits = subs.iter_mut().filter(|(k, _)| id.ends_with(k.as_str()));
+    match (hits.next(), hits.next()) {
+        (Some((_, sub)), None) => Some(sub),
+        _ => None,
+    }
+}
+
+enum Ended {
+    /// Every handle is gone.
+    Unused,
+    /// The socket failed.
+    Lost(String),
+}
+
+/// Serves one socket until it fails or nobody uses the connection any more.
+async fn serve(
+    socket: &mut Socket,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    subs: &mut HashMap<String, Sub>,
+) -> Ended {
+    let start = tokio::time::Instant::now() + KEEPALIVE;
+    let mut keepalive = tokio::time::interval_at(start, KEEPALIVE);
+    loop {
         tokio::select! {
             command = commands.recv() => {
-                let Some(command) = command else { break "client dropped".to_owned() };
+                let Some(command) = command else { return Ended::Unused };
                 let text = client_message(&command);
                 match command {
-                    Command::Subscribe { id, events, .. } => { subs.insert(id, events); }
+                    Command::Subscribe { id, sql, options, events } => {
+                        subs.insert(id, Sub { sql, options, events, applied: None, floor: None });
+                    }
                     Command::Unsubscribe { id } => { subs.remove(&id); }
                     Command::NextBatch { .. } => {}
                 }
                 if let Err(e) = socket.send(Message::text(text)).await {
-                    break format!("send failed: {e}");
+                    return Ended::Lost(format!("send failed: {e}"));
                 }
             }
             message = socket.next() => {
                 let message = match message {
                     Some(Ok(Message::Close(frame))) => {
-                        break format!("server closed the connection: {frame:?}");
+                        return Ended::Lost(format!("server closed the connection: {frame:?}"));
                     }
                     Some(Ok(m)) => m,
-                    Some(Err(e)) => break format!("read failed: {e}"),
-                    None => break "connection closed".to_owned(),
+                    Some(Err(e)) => return Ended::Lost(format!("read failed: {e}")),
+                    None => return Ended::Lost("connection closed".to_owned()),
                 };
                 match decode_message(message) {
-                    Ok(Some(frame)) => {
+                    Ok(Some(mut frame)) => {
                         let id = frame.subscription_id.clone().unwrap_or_default();
-                        if let Some(tx) = route(&subs, &id) {
-                            // A dropped subscription unsubscribes itself; ignore the race.
-                            let _ = tx.send(Incoming::Frame(Box::new(frame)));
+                        if let Some(sub) = route(subs, &id) {
+                            if sub.accept(&mut frame) {
+                                // A dropped subscription unsubscribes itself; ignore the race.
+                                let _ = sub.events.send(Incoming::Frame(Box::new(frame)));
+                            }
                         } else {
                             tracing::debug!(kind = %frame.kind, id, "live frame for no subscription");
                         }
@@ -307,14 +386,85 @@ async fn run(mut socket: Socket, mut commands: mpsc::UnboundedReceiver<Command>)
                 let ping = socket.send(Message::Ping(Vec::new().into())).await;
                 let text = socket.send(Message::text(r#"{"type":"ping"}"#)).await;
                 if let Err(e) = ping.and(text) {
-                    break format!("keepalive failed: {e}");
+                    return Ended::Lost(format!("keepalive failed: {e}"));
                 }
             }
         }
+    }
+}
+
+/// Reconnect delay: 1 s × 2^attempt, at most 30 s, plus up to 25 % random jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = RECONNECT_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(RECONNECT_MAX);
+    let jitter_ms = rand::random_range(0..=base.as_millis() / 4);
+    base + Duration::from_millis(u64::try_from(jitter_ms).unwrap_or(0))
+}
+
+/// First reconnect delay.
+const RECONNECT_BASE: Duration = Duration::from_millis(1000);
+/// Longest reconnect delay.
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// Opens a new socket, with backoff, while anybody still listens.
+async fn reconnect(
+    client: &KalamClient,
+    commands: &mpsc::UnboundedReceiver<Command>,
+    subs: &mut HashMap<String, Sub>,
+) -> Option<Socket> {
+    let mut attempt = 0;
+    loop {
+        subs.retain(|_, sub| !sub.events.is_closed());
+        if commands.is_closed() && subs.is_empty() {
+            return None;
+        }
+        // The first retry is immediate: a dropped socket often reconnects at once.
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt - 1)).await;
+        }
+        match open_socket(client).await {
+            Ok(socket) => return Some(socket),
+            Err(e) => tracing::debug!(attempt, "live reconnect failed: {e}"),
+        }
+        attempt += 1;
+    }
+}
+
+async fn run(
+    client: KalamClient,
+    mut socket: Socket,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut subs: HashMap<String, Sub> = HashMap::new();
+    let reason = loop {
+        let reason = match serve(&mut socket, &mut commands, &mut subs).await {
+            Ended::Unused => break "client dropped".to_owned(),
+            Ended::Lost(reason) => reason,
+        };
+        tracing::debug!(%reason, "live connection lost, reconnecting");
+        for sub in subs.values() {
+            let _ = sub.events.send(Incoming::Disconnected(reason.clone()));
+        }
+        let Some(new_socket) = reconnect(&client, &commands, &mut subs).await else {
+            return;
+        };
+        socket = new_socket;
+        let mut resent = Ok(());
+        for (id, sub) in &mut subs {
+            let options = sub.resume_options();
+            sub.floor = sub.applied;
+            let _ = sub.events.send(Incoming::Resumed(sub.applied));
+            let text = subscribe_message(id, &sub.sql, options.as_ref());
+            resent = resent.and(socket.send(Message::text(text)).await);
+        }
+        if let Err(e) = resent {
+            tracing::debug!("resubscribe failed: {e}");
+        }
     };
     tracing::debug!(%reason, "live connection ended");
-    for tx in subs.values() {
-        let _ = tx.send(Incoming::Closed(reason.clone()));
+    for sub in subs.values() {
+        let _ = sub.events.send(Incoming::Closed(reason.clone()));
     }
     let _ = socket.close(None).await;
 }
@@ -351,6 +501,31 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn resumed_subscriptions_drop_replayed_rows() {
+        let (events, _rx) = mpsc::unbounded_channel();
+        let mut sub = Sub {
+            sql: "SELECT * FROM a.b".into(),
+            options: Some(serde_json::json!({"batch_size": 5, "last_rows": 2})),
+            events,
+            applied: Some(10),
+            floor: Some(10),
+        };
+        assert_eq!(
+            sub.resume_options(),
+            Some(serde_json::json!({"batch_size": 5, "from": 10}))
+        );
+        let frame = |json: &str| -> ServerFrame { serde_json::from_str(json).unwrap() };
+        let mut old = frame(r#"{"type":"change","change_type":"insert","rows":[{"_seq":"9"}]}"#);
+        assert!(!sub.accept(&mut old));
+        let mut batch = frame(
+            r#"{"type":"initial_data_batch","rows":[{"_seq":"10"},{"_seq":"12"},{"id":"1"}]}"#,
+        );
+        assert!(sub.accept(&mut batch));
+        assert_eq!(batch.rows.unwrap().len(), 2);
+        assert_eq!(sub.applied, Some(12));
     }
 
     #[test]

@@ -54,21 +54,29 @@ impl LiveEvents {
         if !sent {
             return Err(Error::Protocol("the live connection has ended".to_owned()));
         }
-        let first = tokio::time::timeout(ACK_TIMEOUT, rx.recv())
+        let wait = async {
+            loop {
+                match rx.recv().await {
+                    Some(Incoming::Frame(frame)) => return Ok(*frame),
+                    // The task reconnects and sends the subscription again.
+                    Some(Incoming::Disconnected(_) | Incoming::Resumed(_)) => {}
+                    Some(Incoming::Closed(reason)) => {
+                        return Err(Error::Protocol(format!(
+                            "the live connection closed before the subscription was acknowledged: {reason}"
+                        )));
+                    }
+                    None => {
+                        return Err(Error::Protocol("the live connection has ended".to_owned()));
+                    }
+                }
+            }
+        };
+        let frame = tokio::time::timeout(ACK_TIMEOUT, wait)
             .await
             .map_err(|_| Error::Timeout {
                 operation: format!("subscription_ack for `{sql}`"),
                 after: ACK_TIMEOUT,
-            })?;
-        let frame = match first {
-            Some(Incoming::Frame(frame)) => *frame,
-            Some(Incoming::Closed(reason)) => {
-                return Err(Error::Protocol(format!(
-                    "the live connection closed before the subscription was acknowledged: {reason}"
-                )));
-            }
-            None => return Err(Error::Protocol("the live connection has ended".to_owned())),
-        };
+            })??;
         match frame.kind.as_str() {
             "subscription_ack" => {
                 let schema = result_schema(frame.schema.unwrap_or_default());
@@ -187,6 +195,12 @@ impl Stream for LiveEvents {
                         code: "CONNECTION_CLOSED".to_owned(),
                         message: reason,
                     }));
+                }
+                Poll::Ready(Some(Incoming::Disconnected(reason))) => {
+                    return Poll::Ready(Some(LiveEvent::Disconnected { reason }));
+                }
+                Poll::Ready(Some(Incoming::Resumed(from))) => {
+                    return Poll::Ready(Some(LiveEvent::Resumed { from }));
                 }
                 Poll::Ready(Some(Incoming::Frame(frame))) => {
                     if let Some(event) = this.event(frame) {

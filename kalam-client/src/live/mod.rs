@@ -244,6 +244,19 @@ pub enum LiveEvent {
         /// The tombstones.
         old_values: Vec<LiveRow>,
     },
+    /// The socket was lost; the client reconnects with exponential backoff and jitter.
+    Disconnected {
+        /// What happened.
+        reason: String,
+    },
+    /// A new socket is up and the subscription was sent again with `from` = the largest
+    /// `_seq` delivered so far: a new [`LiveEvent::Ack`] and initial batch (rows changed
+    /// meanwhile) follow. Rows at or below `from` are filtered out. Rows deleted while
+    /// disconnected are not reported (protocol 3.9).
+    Resumed {
+        /// The resume point, when any row had been delivered.
+        from: Option<i64>,
+    },
     /// `error` for this subscription, or `CONNECTION_CLOSED` when the socket went away
     /// (the stream ends after it).
     Error {
@@ -262,7 +275,10 @@ impl LiveEvent {
             | LiveEvent::Insert { rows }
             | LiveEvent::Update { rows, .. } => rows,
             LiveEvent::Delete { old_values } => old_values,
-            LiveEvent::Ack { .. } | LiveEvent::Error { .. } => return None,
+            LiveEvent::Ack { .. }
+            | LiveEvent::Error { .. }
+            | LiveEvent::Disconnected { .. }
+            | LiveEvent::Resumed { .. } => return None,
         };
         rows.iter().filter_map(LiveRow::seq).max()
     }

@@ -133,6 +133,17 @@ pub enum LiveChange<T> {
         /// The new value.
         after: Arc<T>,
     },
+    /// The socket was lost; the set is kept and the client reconnects.
+    Disconnected {
+        /// What happened.
+        reason: String,
+    },
+    /// Resubscribed after a reconnect; rows changed meanwhile follow as a snapshot batch
+    /// (upserted by key). Rows deleted meanwhile are not reported (protocol 3.9).
+    Resumed {
+        /// The resume point.
+        from: Option<i64>,
+    },
     /// A row was removed.
     Deleted {
         /// Its key.
@@ -339,9 +350,11 @@ impl<T: KalamRow> LiveRows<T> {
         }
         match event {
             LiveEvent::Ack { batch_control, .. } => {
-                if !self.initial_data {
-                    self.state = LoadState::Ready;
-                }
+                self.state = if self.initial_data {
+                    LoadState::Loading
+                } else {
+                    LoadState::Ready
+                };
                 self.push(
                     LiveChange::Snapshot {
                         batch_num: batch_control.batch_num,
@@ -427,6 +440,13 @@ impl<T: KalamRow> LiveRows<T> {
                         self.push(LiveChange::Deleted { key, before }, seq);
                     }
                 }
+            }
+            LiveEvent::Disconnected { reason } => {
+                self.push(LiveChange::Disconnected { reason }, None);
+            }
+            LiveEvent::Resumed { from } => {
+                self.initial_data |= from.is_some();
+                self.push(LiveChange::Resumed { from }, from);
             }
             LiveEvent::Error { code, message } => {
                 let error = if code == "CONNECTION_CLOSED" {
