@@ -879,3 +879,83 @@ async fn large_uploads() {
         json!([["1"]])
     );
 }
+
+#[tokio::test]
+async fn sql_consume_and_ack() {
+    let f = fixture(Emulator::builder()).await;
+    let (c, admin, alice) = (&f.c, &f.admin, &f.alice);
+    c.ok(
+        admin,
+        "CREATE TABLE app.s (id BIGINT PRIMARY KEY) WITH (TYPE = 'SHARED')",
+    )
+    .await;
+    c.ok(admin, "CREATE TOPIC app.s_t").await;
+    c.ok(admin, "ALTER TOPIC app.s_t ADD SOURCE app.s ON INSERT")
+        .await;
+    for i in 0..3 {
+        c.ok(admin, &format!("INSERT INTO app.s (id) VALUES ({i})"))
+            .await;
+    }
+    let r = c
+        .ok(
+            admin,
+            "CONSUME FROM app.s_t GROUP 'g' FROM EARLIEST LIMIT 2",
+        )
+        .await;
+    let res = &r["results"][0];
+    let names: Vec<&str> = res["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "topic_id",
+            "partition_id",
+            "offset",
+            "key",
+            "payload",
+            "timestamp_ms",
+            "user_id",
+            "op"
+        ]
+    );
+    let rows = res["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1].as_array().unwrap()[..4],
+        [json!("app.s_t"), json!(0), json!("1"), json!("1")]
+    );
+    let bytes: Vec<u8> = rows[1][4]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| u8::try_from(b.as_u64().unwrap()).unwrap())
+        .collect();
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["id"], "1");
+    assert_eq!(
+        rows[1].as_array().unwrap()[6..],
+        [json!("admin"), json!("Insert")]
+    );
+    // GROUP auto-acks: the next CONSUME continues after the last returned offset.
+    let rows = c
+        .rows(admin, "CONSUME FROM app.s_t GROUP 'g' FROM EARLIEST")
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0][2], "2");
+    let r = c.ok(admin, "ACK app.s_t GROUP 'h' UPTO OFFSET 0").await;
+    assert_eq!(r["results"][0]["rows"], json!([["app.s_t", "h", 0, "0"]]));
+    let b = c
+        .consume(
+            admin,
+            json!({"topic_id": "app.s_t", "group_id": "h", "start": "Earliest"}),
+        )
+        .await
+        .body;
+    assert_eq!(b["messages"][0]["offset"], 1);
+    let r = c.sql(alice, "CONSUME FROM app.s_t FROM EARLIEST").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"]["code"], "PERMISSION_DENIED");
+}

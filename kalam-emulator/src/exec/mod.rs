@@ -189,6 +189,11 @@ impl<'a> Request<'a> {
             Command::Unsupported(m) => {
                 return Err(StmtError::early(400, "INVALID_SQL", m.clone()));
             }
+            Command::Topic(_)
+                if !matches!(ident.role, Role::Service | Role::Dba | Role::System) =>
+            {
+                return denied("Topic consumption requires service, dba, or system role");
+            }
             _ if ident.role == Role::Anonymous => {
                 return denied("Anonymous users cannot execute SQL");
             }
@@ -225,6 +230,9 @@ impl<'a> Request<'a> {
                 dml::execute(self, &ident, *stmt).await
             }
             Command::Ddl(kind) => ddl::execute(self, &ident, kind, &p.sql),
+            Command::Topic(t) => {
+                crate::topics::sql::execute(self.engine, &self.namespace, t, ident.user)
+            }
             Command::AlterNamespace { name } => {
                 let exists = self
                     .engine

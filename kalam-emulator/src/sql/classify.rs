@@ -127,6 +127,8 @@ pub(crate) enum Command {
     AlterNamespace { name: String },
     /// A server statement the emulator does not implement.
     Unsupported(String),
+    /// `CONSUME FROM …` / `ACK …` (protocol 5.1)
+    Topic(crate::topics::sql::TopicSql),
 }
 
 /// The DDL families parsed by `kalam_schema`.
@@ -303,6 +305,7 @@ pub(crate) fn classify(sql: &str) -> Result<Command, String> {
                 });
             Command::FlushAll { namespace: ns }
         }
+        ["CONSUME", ..] | ["ACK", ..] => Command::Topic(crate::topics::sql::parse(sql)?),
         ["SUBSCRIBE", "TO", ..] => {
             let t = tokens(sql)?;
             let table = qualified_after(&t, 2).ok_or("SUBSCRIBE TO requires a table")?;
@@ -312,8 +315,6 @@ pub(crate) fn classify(sql: &str) -> Result<Command, String> {
             if matches!(
                 *first,
                 "STORAGE"
-                    | "CONSUME"
-                    | "ACK"
                     | "CLEAR"
                     | "KILL"
                     | "CLUSTER"

@@ -4,6 +4,8 @@
 //! Publication runs inside the store's commit path (under the store lock), so a consume that
 //! follows an INSERT's HTTP response always sees the INSERT's messages.
 
+pub(crate) mod sql;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -93,6 +95,16 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+fn partition_log<'a>(
+    logs: &'a HashMap<TopicKey, Vec<Vec<Message>>>,
+    topic: (&str, &str),
+    partition: u32,
+) -> &'a [Message] {
+    logs.get(&(topic.0.to_owned(), topic.1.to_owned()))
+        .and_then(|parts| parts.get(partition as usize))
+        .map_or(&[], Vec::as_slice)
 }
 
 fn group_key(topic: (&str, &str), group: &str, partition: u32) -> GroupKey {
@@ -211,12 +223,7 @@ impl Topics {
         let mut inner = self.lock();
         Self::prune(&mut inner, catalog);
         let inner = &mut *inner;
-        let log: &[Message] = inner
-            .logs
-            .get(&(topic.0.to_owned(), topic.1.to_owned()))
-            .and_then(|parts| parts.get(partition as usize))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let log = partition_log(&inner.logs, topic, partition);
         let len = log.len() as u64;
         let g = inner
             .groups
@@ -280,6 +287,28 @@ impl Topics {
             messages,
             next_offset,
         }
+    }
+
+    /// Messages of one partition without any group bookkeeping (`CONSUME` without `GROUP`).
+    pub(crate) fn read(
+        &self,
+        topic: (&str, &str),
+        partition: u32,
+        start: Start,
+        limit: u64,
+    ) -> Vec<Message> {
+        let inner = self.lock();
+        let log = partition_log(&inner.logs, topic, partition);
+        let from = match start {
+            Start::Earliest => 0,
+            Start::Latest => log.len() as u64,
+            Start::Offset(n) => n,
+        };
+        log.iter()
+            .skip(usize::try_from(from).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
     }
 
     /// Commits `upto` (inclusive) for a group partition: monotonic, clears covered claims.
