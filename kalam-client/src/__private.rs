@@ -6,6 +6,15 @@ pub use crate::error::{Error, Result};
 pub use crate::row::{ColumnSpec, KalamRow, RowRef};
 pub use kalam_schema::SqlType;
 
+// Support for the expansions of kalam-macros (see `crate::macros`).
+pub use crate::macros::{
+    CheckedQuery, Encodes, FieldShape, KalamShape, KalamTable, LiveSql, ShapeCheck, check_param,
+    concat_columns, expected_accepted, get_or_default, live_literal, live_sql, shape_check,
+    shape_reads_other, sql, sub_row,
+};
+pub use crate::types::Json;
+pub use kalam_schema::TableKind;
+
 /// Decodes a captured `/v1/api/sql` success body into rows of `T` (the first row set), as
 /// the fetch verbs do. Used by benchmarks and tests.
 pub fn decode_rows<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {

@@ -9,6 +9,7 @@ mod envelope;
 mod error;
 mod integrations;
 pub mod live;
+mod macros;
 mod query;
 mod row;
 mod sql;
@@ -26,6 +27,15 @@ pub use error::{Error, ErrorCode, Result};
 pub use query::Query;
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;
+
+/// Compile-time checked queries and `#[derive(KalamRow)]` (feature `macros`, on by default);
+/// see the kalam-macros README.
+#[cfg(feature = "macros")]
+pub use kalam_macros::{
+    KalamRow, execute_as, live, query, query_as, query_file, query_file_as, query_scalar,
+};
+pub use kalam_schema::TableKind;
+pub use macros::{CheckedQuery, KalamTable, LiveSql};
 pub use wire::{
     ErrorDetail, HealthCheckResponse, KalamDataType, LoginResponse, LoginUserInfo, QueryResponse,
     QueryResult, ResponseStatus, SchemaField,

@@ -1,0 +1,527 @@
+//! What the expansions of the compile-time checked macros build and call (feature `macros`).
+//!
+//! [`CheckedQuery`] is the value `query!`, `query_as!`, `query_scalar!` and `execute_as!`
+//! return; [`KalamTable`] is implemented by `#[derive(KalamRow)]` with `#[kalam(table = …)]`;
+//! [`LiveSql`] is what `live!` returns. Everything else here is called by generated code only
+//! and re-exported through `__private`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use kalam_schema::{Literal, SqlType, TableKind};
+
+use crate::client::KalamClient;
+use crate::decode::FromCell;
+use crate::encode::{EncodeError, QueryParam, ToParam};
+use crate::error::{Error, Result};
+use crate::query::Query;
+use crate::row::{KalamRow, RowRef};
+
+/// A statement checked at compile time, with its parameters already encoded.
+///
+/// Made by `query!`, `query_as!`, `query_scalar!`, `query_file!` and `execute_as!`; run it
+/// with a fetch verb that takes the client, or turn it into a [`Query`] with
+/// [`CheckedQuery::query`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// # let client = kalam_client::KalamClient::builder()
+/// #     .base_url(emulator.url())
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .build()?;
+/// // Checked against the schema directory while compiling: `n` is an `i64` field.
+/// let row = kalam_client::query!("SELECT 7 AS n").fetch_one(&client).await?;
+/// assert_eq!(row.n, 7);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a query does nothing until a fetch verb runs it"]
+pub struct CheckedQuery<T> {
+    sql: &'static str,
+    params: Vec<std::result::Result<QueryParam, EncodeError>>,
+    as_user: Option<String>,
+    _row: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for CheckedQuery<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckedQuery")
+            .field("sql", &self.sql)
+            .field("params", &self.params.len())
+            .field("as_user", &self.as_user)
+            .finish()
+    }
+}
+
+/// An already-encoded parameter (or its encoding error), re-bound into a [`Query`].
+struct Encoded(std::result::Result<QueryParam, EncodeError>);
+
+impl ToParam for Encoded {
+    fn to_param(&self) -> std::result::Result<QueryParam, EncodeError> {
+        self.0.clone()
+    }
+}
+
+impl<T> CheckedQuery<T> {
+    #[doc(hidden)]
+    pub fn __new(sql: &'static str) -> CheckedQuery<T> {
+        CheckedQuery {
+            sql,
+            params: Vec::new(),
+            as_user: None,
+            _row: PhantomData,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn __bind<V: ToParam + ?Sized>(mut self, value: &V) -> CheckedQuery<T> {
+        self.params.push(value.to_param());
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn __as_user(mut self, user: impl AsRef<str>) -> CheckedQuery<T> {
+        self.as_user = Some(user.as_ref().to_owned());
+        self
+    }
+
+    /// The SQL text (for `execute_as!`, the statement inside the `EXECUTE AS USER` envelope).
+    pub fn sql(&self) -> &'static str {
+        self.sql
+    }
+
+    /// The user an `execute_as!` statement runs as.
+    pub fn as_user(&self) -> Option<&str> {
+        self.as_user.as_deref()
+    }
+
+    /// The runtime [`Query`] on `client`, parameters bound (for `.namespace(..)` and the
+    /// other builder methods).
+    pub fn query(self, client: &KalamClient) -> Query<T> {
+        let mut query = match &self.as_user {
+            Some(user) => client.execute_as_user(user, self.sql),
+            None => client.query(self.sql),
+        };
+        for p in self.params {
+            query = query.bind(Encoded(p));
+        }
+        query
+    }
+
+    /// Runs the statement and returns the rows affected.
+    pub async fn execute(self, client: &KalamClient) -> Result<u64> {
+        self.query(client).execute().await
+    }
+
+    /// Runs the query and returns the first column of the first row (`query_scalar!`).
+    pub async fn fetch_scalar(self, client: &KalamClient) -> Result<T>
+    where
+        T: FromCell,
+    {
+        self.query(client).fetch_scalar().await
+    }
+}
+
+impl<T: KalamRow> CheckedQuery<T> {
+    /// Runs the query and returns every row.
+    pub async fn fetch_all(self, client: &KalamClient) -> Result<Vec<T>> {
+        self.query(client).fetch_all().await
+    }
+
+    /// Runs the query and returns the first row, or [`Error::RowNotFound`].
+    pub async fn fetch_one(self, client: &KalamClient) -> Result<T> {
+        self.query(client).fetch_one().await
+    }
+
+    /// Runs the query and returns the first row, if any.
+    pub async fn fetch_optional(self, client: &KalamClient) -> Result<Option<T>> {
+        self.query(client).fetch_optional().await
+    }
+}
+
+/// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with
+/// `#[kalam(table = "ns.table")]`, after checking every field against that table.
+///
+/// ```
+/// use kalam_client::{KalamRow, KalamTable, TableKind};
+/// #[derive(KalamRow)]
+/// #[kalam(table = "support.rooms")]
+/// struct Room { name: String, title: String }
+/// assert_eq!(Room::TABLE, "rooms");
+/// assert_eq!(Room::PRIMARY_KEY, Some("name"));
+/// assert_eq!(Room::KIND, TableKind::Shared);
+/// ```
+pub trait KalamTable: KalamRow {
+    /// The table's namespace.
+    const NAMESPACE: &'static str;
+    /// The table name.
+    const TABLE: &'static str;
+    /// The primary-key column, if the table has one.
+    const PRIMARY_KEY: Option<&'static str>;
+    /// USER, SHARED, STREAM or SYSTEM.
+    const KIND: TableKind;
+}
+
+/// The validated, rendered SQL of a live query, made by `live!` for rows of `T`.
+///
+/// Live subscriptions take no bind parameters, so `live!` renders each `{value}` as a
+/// literal checked against its column's type. Pass [`LiveSql::sql`] to the subscription API.
+pub struct LiveSql<T> {
+    sql: String,
+    _row: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for LiveSql<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveSql").field("sql", &self.sql).finish()
+    }
+}
+
+impl<T> LiveSql<T> {
+    /// The SQL text to subscribe with.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The SQL text, owned.
+    pub fn into_sql(self) -> String {
+        self.sql
+    }
+}
+
+/// How a row type reads its columns, for the compile-time checks of `query_as!`
+/// (written by `#[derive(KalamRow)]`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not derive `KalamRow`",
+    label = "query_as! and live! need the column list that #[derive(KalamRow)] writes",
+    note = "add #[derive(kalam_client::KalamRow)] to the type"
+)]
+pub trait KalamShape {
+    /// The fields, in declaration order.
+    const SHAPE: &'static [FieldShape];
+}
+
+/// One field of a [`KalamShape`].
+#[derive(Debug, Clone, Copy)]
+pub enum FieldShape {
+    /// A field read from one column.
+    Column {
+        /// The column name.
+        name: &'static str,
+        /// Whether the field is an `Option` (or defaults on NULL).
+        nullable: bool,
+        /// Whether a missing column is fine (`#[kalam(default)]`).
+        optional: bool,
+        /// `FromCell::EXPECTED` of the field's Rust type.
+        expected: &'static str,
+    },
+    /// A `#[kalam(flatten)]` field: the inner type's fields.
+    Flatten(&'static [FieldShape]),
+}
+
+const fn str_eq(a: &str, b: &str, ignore_case: bool) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        let (x, y) = if ignore_case {
+            (a[i].to_ascii_lowercase(), b[i].to_ascii_lowercase())
+        } else {
+            (a[i], b[i])
+        };
+        if x != y {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The `FromCell::EXPECTED` names of the types the macros know; a type outside this list (a
+/// user's own `FromCell`) is not type-checked at compile time.
+const KNOWN_EXPECTED: &[&str] = &[
+    "bool",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "f32",
+    "f64",
+    "String",
+    "Vec<u8>",
+    "Vec<f32>",
+    "Vec<f64>",
+    "Timestamp",
+    "DateTime",
+    "Date",
+    "Time",
+    "Uuid",
+    "Decimal",
+    "JsonValue",
+    "Json<T>",
+    "FileRef",
+    "chrono::NaiveDateTime",
+    "chrono::DateTime<Utc>",
+    "chrono::NaiveDate",
+    "chrono::NaiveTime",
+    "time::OffsetDateTime",
+    "time::PrimitiveDateTime",
+    "time::Date",
+    "time::Time",
+    "uuid::Uuid",
+    "rust_decimal::Decimal",
+];
+
+const fn contains(list: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if str_eq(list[i], name, false) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether a field whose type reports `expected` can hold a column whose Rust types are
+/// `accepted` (unknown types are accepted: they are checked when the rows are decoded).
+pub const fn expected_accepted(expected: &str, accepted: &[&str]) -> bool {
+    contains(accepted, expected) || !contains(KNOWN_EXPECTED, expected)
+}
+
+/// The result of [`shape_check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeCheck {
+    /// The field exists and fits.
+    Ok,
+    /// No field reads this column.
+    Missing,
+    /// The column may be NULL but the field is not an `Option`.
+    NotOption,
+    /// The field's Rust type cannot hold the column's type.
+    WrongType,
+}
+
+const fn find_field(shape: &[FieldShape], column: &str) -> Option<(bool, &'static str)> {
+    let mut i = 0;
+    while i < shape.len() {
+        match shape[i] {
+            FieldShape::Column {
+                name,
+                nullable,
+                expected,
+                ..
+            } => {
+                if str_eq(name, column, true) {
+                    return Some((nullable, expected));
+                }
+            }
+            FieldShape::Flatten(inner) => {
+                if let Some(found) = find_field(inner, column) {
+                    return Some(found);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Checks the field a row type has for one output column of a query.
+pub const fn shape_check(
+    shape: &[FieldShape],
+    column: &str,
+    nullable: bool,
+    accepted: &[&str],
+) -> ShapeCheck {
+    match find_field(shape, column) {
+        None => ShapeCheck::Missing,
+        Some((field_nullable, expected)) => {
+            if nullable && !field_nullable {
+                ShapeCheck::NotOption
+            } else if !expected_accepted(expected, accepted) {
+                ShapeCheck::WrongType
+            } else {
+                ShapeCheck::Ok
+            }
+        }
+    }
+}
+
+/// Whether the row type reads a (required) column the query does not return.
+pub const fn shape_reads_other(shape: &[FieldShape], columns: &[&str]) -> bool {
+    let mut i = 0;
+    while i < shape.len() {
+        match shape[i] {
+            FieldShape::Column { name, optional, .. } => {
+                let mut found = optional;
+                let mut j = 0;
+                while j < columns.len() {
+                    if str_eq(columns[j], name, true) {
+                        found = true;
+                    }
+                    j += 1;
+                }
+                if !found {
+                    return true;
+                }
+            }
+            FieldShape::Flatten(inner) => {
+                if shape_reads_other(inner, columns) {
+                    return true;
+                }
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The rows of a `#[kalam(flatten)]` field: `len` columns starting at `start`.
+pub fn sub_row<'r>(row: &RowRef<'r>, start: usize, len: usize) -> RowRef<'r> {
+    RowRef {
+        cells: row.cells,
+        positions: row.positions.get(start..start + len).unwrap_or(&[]),
+        schema: row.schema,
+    }
+}
+
+/// A `#[kalam(default)]` field: the column by name if the result has it (NULL → default),
+/// otherwise `T::default()`.
+pub fn get_or_default<T: FromCell + Default>(row: &RowRef<'_>, name: &str) -> Result<T> {
+    let schema = row.schema();
+    let pos = schema.iter().position(|f| f.name == name).or_else(|| {
+        schema
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+    });
+    match pos {
+        Some(pos) => Ok(row.get_at::<Option<T>>(pos)?.unwrap_or_default()),
+        None => Ok(T::default()),
+    }
+}
+
+/// Concatenates column lists (for row types with flattened fields); built once per type.
+pub fn concat_columns(parts: &[&[crate::row::ColumnSpec]]) -> Vec<crate::row::ColumnSpec> {
+    parts.iter().flat_map(|p| p.iter().copied()).collect()
+}
+
+/// Marker types for KalamDB column types, used by [`Encodes`].
+pub mod sql {
+    macro_rules! markers {
+        ($($name:ident => $sql:literal),*) => {$(
+            #[doc = concat!("The `", $sql, "` column type.")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+        )*};
+    }
+    markers!(Boolean => "BOOLEAN", SmallInt => "SMALLINT", Int => "INT", BigInt => "BIGINT",
+        Float => "FLOAT", Double => "DOUBLE", Text => "TEXT", Timestamp => "TIMESTAMP",
+        Date => "DATE", DateTime => "DATETIME", Time => "TIME", Json => "JSON", Bytes => "BYTES",
+        Embedding => "EMBEDDING", Uuid => "UUID", Decimal => "DECIMAL", File => "FILE");
+}
+
+/// Rust values that can be bound to a parameter of the KalamDB type `S` (a [`sql`] marker).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound to a parameter of type {S}",
+    label = "the schema says this parameter is {S}",
+    note = "bind a value of a Rust type that encodes {S} (see kalam_schema::SqlType::rust_type)"
+)]
+pub trait Encodes<S> {}
+
+impl<S, T: Encodes<S> + ?Sized> Encodes<S> for &T {}
+impl<S, T: Encodes<S>> Encodes<S> for Option<T> {}
+impl<S, T: Encodes<S> + ?Sized> Encodes<S> for Box<T> {}
+impl<S> Encodes<S> for QueryParam {}
+
+macro_rules! encodes {
+    ($marker:ident: $($t:ty),*) => {$( impl Encodes<sql::$marker> for $t {} )*};
+}
+encodes!(Boolean: bool);
+encodes!(SmallInt: i8, i16, u8);
+encodes!(Int: i8, i16, i32, u8, u16);
+encodes!(BigInt: i8, i16, i32, i64, u8, u16, u32);
+encodes!(Float: f32);
+encodes!(Double: f32, f64);
+encodes!(Decimal: crate::types::Decimal, i8, i16, i32, i64, u8, u16, u32);
+encodes!(Text: String, str);
+encodes!(Timestamp: crate::types::Timestamp);
+encodes!(DateTime: crate::types::DateTime);
+encodes!(Date: crate::types::Date);
+encodes!(Time: crate::types::Time);
+encodes!(Json: crate::types::JsonValue, String, str);
+encodes!(Bytes: Vec<u8>, [u8]);
+encodes!(Embedding: Vec<f32>, [f32]);
+encodes!(Uuid: crate::types::Uuid, String, str);
+encodes!(File: crate::types::FileRef);
+impl<T: serde::Serialize> Encodes<sql::Json> for crate::types::Json<T> {}
+#[cfg(feature = "chrono")]
+encodes!(Timestamp: chrono::NaiveDateTime);
+#[cfg(feature = "chrono")]
+encodes!(DateTime: chrono::DateTime<chrono::Utc>);
+#[cfg(feature = "chrono")]
+encodes!(Date: chrono::NaiveDate);
+#[cfg(feature = "chrono")]
+encodes!(Time: chrono::NaiveTime);
+#[cfg(feature = "time")]
+encodes!(Timestamp: time::PrimitiveDateTime);
+#[cfg(feature = "time")]
+encodes!(DateTime: time::OffsetDateTime);
+#[cfg(feature = "time")]
+encodes!(Date: time::Date);
+#[cfg(feature = "time")]
+encodes!(Time: time::Time);
+#[cfg(feature = "uuid")]
+encodes!(Uuid: uuid::Uuid);
+#[cfg(feature = "rust_decimal")]
+encodes!(Decimal: rust_decimal::Decimal);
+
+/// Type assertion emitted once per macro argument (the caret lands on the argument).
+#[inline(always)]
+pub fn check_param<S, T: Encodes<S> + ?Sized>(_: &T) {}
+
+/// Renders one `{value}` of a `live!` query as a literal for a column of type `ty`.
+pub fn live_literal<V: ToParam + ?Sized>(index: usize, value: &V, ty: SqlType) -> Result<String> {
+    let param = |message: String| Error::Param { index, message };
+    let literal = match value.to_param().map_err(|e| param(e.to_string()))? {
+        QueryParam::Null => Literal::Null,
+        QueryParam::Bool(b) => Literal::Bool(b),
+        QueryParam::Int(i) => Literal::Number(i.to_string()),
+        QueryParam::Float(f) => Literal::Number(f.to_string()),
+        QueryParam::Text(s) => Literal::String(s),
+        QueryParam::File(f) => Literal::String(f.to_json()),
+        other => {
+            return Err(param(format!(
+                "{other:?} has no safe literal form in a live query"
+            )));
+        }
+    };
+    kalam_schema::render_literal(&literal, ty).map_err(|e| param(e.message))
+}
+
+/// Joins the SQL pieces of a `live!` query with its rendered values.
+pub fn live_sql<T>(pieces: &[&str], values: Vec<Result<String>>) -> Result<LiveSql<T>> {
+    let mut sql = String::new();
+    let mut values = values.into_iter();
+    for (k, piece) in pieces.iter().enumerate() {
+        if k > 0 {
+            match values.next() {
+                Some(v) => sql.push_str(&v?),
+                None => return Err(Error::Protocol("live! lost a value".into())),
+            }
+        }
+        sql.push_str(piece);
+    }
+    Ok(LiveSql {
+        sql,
+        _row: PhantomData,
+    })
+}

@@ -1,0 +1,177 @@
+//! `live!(client, Type, "SELECT … FROM ns.t WHERE col = {value}")`: the live-query shape
+//! checked as the server restricts it, `{value}`s typed by their column and rendered as
+//! literals at run time (subscriptions take no bind parameters).
+
+use kalam_schema::SqlType;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Expr, LitStr, Token, Type};
+
+use crate::schema;
+use crate::sqltype;
+
+struct Input {
+    client: Expr,
+    target: Type,
+    lit: LitStr,
+}
+
+fn parse_input(input: ParseStream<'_>) -> syn::Result<Input> {
+    let client = input.parse()?;
+    input.parse::<Token![,]>()?;
+    let target = input.parse()?;
+    input.parse::<Token![,]>()?;
+    let lit = input.parse()?;
+    let _ = input.parse::<Option<Token![,]>>()?;
+    Ok(Input {
+        client,
+        target,
+        lit,
+    })
+}
+
+/// The SQL split at its `{value}` holes (outside quotes): pieces around them and the hole
+/// texts with their byte ranges.
+pub(crate) fn split_holes(sql: &str) -> (Vec<String>, Vec<(String, std::ops::Range<usize>)>) {
+    let mut pieces = vec![String::new()];
+    let mut holes = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '{') => {
+                if let Some(end) = sql[i..].find('}') {
+                    let inner = sql[i + 1..i + end].trim().to_owned();
+                    holes.push((inner, i..i + end + 1));
+                    pieces.push(String::new());
+                    while chars.peek().is_some_and(|(j, _)| *j <= i + end) {
+                        chars.next();
+                    }
+                    continue;
+                }
+            }
+            (None, _) => {}
+        }
+        if let Some(last) = pieces.last_mut() {
+            last.push(c);
+        }
+    }
+    (pieces, holes)
+}
+
+/// `sql` with every hole replaced by `fill(k)` padded to the hole's width, so positions in
+/// error messages match the text the user wrote.
+fn fill_holes(
+    sql: &str,
+    holes: &[(String, std::ops::Range<usize>)],
+    fill: impl Fn(usize) -> String,
+) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    for (k, (_, range)) in holes.iter().enumerate() {
+        out.push_str(&sql[at..range.start]);
+        let text = fill(k);
+        let width = range.len();
+        out.push_str(&text);
+        out.push_str(&" ".repeat(width.saturating_sub(text.len())));
+        at = range.end;
+    }
+    out.push_str(&sql[at..]);
+    out
+}
+
+/// Entry point.
+pub(crate) fn expand_macro(tokens: TokenStream) -> syn::Result<TokenStream> {
+    let input = parse_input.parse2(tokens)?;
+    expand(&input)
+}
+
+fn expand(input: &Input) -> syn::Result<TokenStream> {
+    let span = input.lit.span();
+    let sql = input.lit.value();
+    let (pieces, holes) = split_holes(&sql);
+    let mut exprs = Vec::new();
+    for (text, _) in &holes {
+        let e: Expr = syn::parse_str(text).map_err(|_| {
+            syn::Error::new(
+                span,
+                format!("`{{{text}}}` in live! SQL is not a Rust expression"),
+            )
+        })?;
+        exprs.push(e);
+    }
+    let schema = schema::load(span)?;
+    // Shape first (with neutral literals), then types (with `$n` in each hole).
+    let shape_sql = fill_holes(&sql, &holes, |_| "0".into());
+    kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
+    let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
+    let desc = kalam_schema::describe(&schema.catalog, &param_sql, None)
+        .map_err(|e| schema::sql_error(span, &sql, &e))?;
+    let p = quote!(::kalam_client::__private);
+    let mut values = Vec::new();
+    for (k, (e, (text, _))) in exprs.iter().zip(&holes).enumerate() {
+        let Some(param) = desc.params.get(k) else {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`{{{text}}}` has no column to take its type from; compare it with a column"
+                ),
+            ));
+        };
+        if matches!(param.ty, SqlType::Bytes | SqlType::Embedding(_)) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`{{{text}}}` is compared with a {} column, which has no literal form the live \
+                     filter evaluates; filter on another column",
+                    param.ty.sql_name()
+                ),
+            ));
+        }
+        let marker = sqltype::marker(param.ty);
+        let ty = sqltype::sql_type_value(param.ty);
+        let index = k + 1;
+        let check = quote_spanned!(e.span()=> #p::check_param::<#marker, _>(__arg););
+        values.push(quote! {{
+            let __arg = &(#e);
+            #check
+            #p::live_literal(#index, __arg, #ty)
+        }});
+    }
+    let target = &input.target;
+    let checks = crate::query::shape_checks(target, &desc.columns, &[], false);
+    let client = &input.client;
+    let includes = schema.includes();
+    let client_check =
+        quote_spanned!(client.span()=> let _: &::kalam_client::KalamClient = &(#client););
+    Ok(quote! {{
+        #includes
+        #checks
+        #client_check
+        #p::live_sql::<#target>(&[#(#pieces),*], ::std::vec![#(#values),*])
+    }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_outside_quotes() {
+        let sql = "SELECT * FROM a.t WHERE room = {room} AND s = '{x}' AND n > {self.n}";
+        let (pieces, holes) = split_holes(sql);
+        assert_eq!(holes.len(), 2);
+        assert_eq!(holes[0].0, "room");
+        assert_eq!(holes[1].0, "self.n");
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces[1].contains("'{x}'"));
+        let filled = fill_holes(sql, &holes, |k| format!("${}", k + 1));
+        assert_eq!(filled.len(), sql.len());
+        assert!(filled.contains("room = $1     AND"), "{filled}");
+    }
+}

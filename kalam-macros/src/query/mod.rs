@@ -1,0 +1,409 @@
+//! `query!`, `query_as!`, `query_scalar!`, `query_file!`, `query_file_as!`, `execute_as!`:
+//! parse the input, check the SQL against the schema, emit typed code.
+
+pub(crate) mod overrides;
+
+use std::collections::HashSet;
+
+use kalam_schema::{OutputColumn, QueryDescription, QueryKind, TableKind};
+use overrides::Override;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::{ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr, Token, Type};
+
+use crate::schema;
+use crate::sqltype;
+
+/// Which macro is expanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Record,
+    As,
+    Scalar,
+    FileRecord,
+    FileAs,
+    ExecuteAs,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Record => "query!",
+            Mode::As => "query_as!",
+            Mode::Scalar => "query_scalar!",
+            Mode::FileRecord => "query_file!",
+            Mode::FileAs => "query_file_as!",
+            Mode::ExecuteAs => "execute_as!",
+        }
+    }
+}
+
+/// The parsed macro input.
+pub(crate) struct Input {
+    pub(crate) user: Option<Expr>,
+    pub(crate) target: Option<Type>,
+    pub(crate) lit: LitStr,
+    pub(crate) args: Vec<Expr>,
+}
+
+fn parse_input(mode: Mode, input: ParseStream<'_>) -> syn::Result<Input> {
+    let user = if mode == Mode::ExecuteAs {
+        let e: Expr = input.parse()?;
+        input.parse::<Token![,]>()?;
+        Some(e)
+    } else {
+        None
+    };
+    let target = if matches!(mode, Mode::As | Mode::FileAs) {
+        let t: Type = input.parse()?;
+        input.parse::<Token![,]>()?;
+        Some(t)
+    } else {
+        None
+    };
+    let lit: LitStr = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!(
+                "{} expects the SQL as a string literal{}",
+                mode.name(),
+                if matches!(mode, Mode::FileRecord | Mode::FileAs) {
+                    " (a path relative to the crate's Cargo.toml)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    })?;
+    let mut args = Vec::new();
+    while !input.is_empty() {
+        input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+        args.push(input.parse()?);
+    }
+    Ok(Input {
+        user,
+        target,
+        lit,
+        args,
+    })
+}
+
+/// Entry point shared by the query macros.
+pub(crate) fn expand_macro(tokens: TokenStream, mode: Mode) -> syn::Result<TokenStream> {
+    let input = (|s: ParseStream<'_>| parse_input(mode, s)).parse2(tokens)?;
+    expand(mode, &input)
+}
+
+/// The SQL text, plus the tokens that make Cargo re-expand when a query file changes.
+fn sql_text(mode: Mode, lit: &LitStr) -> syn::Result<(String, TokenStream)> {
+    if !matches!(mode, Mode::FileRecord | Mode::FileAs) {
+        return Ok((lit.value(), TokenStream::new()));
+    }
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    let path = dir.join(lit.value());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        syn::Error::new(
+            lit.span(),
+            format!("cannot read query file {}: {e}", path.display()),
+        )
+    })?;
+    let abs = path.to_string_lossy().into_owned();
+    Ok((
+        text,
+        quote!(
+            const _: &str = ::core::include_str!(#abs);
+        ),
+    ))
+}
+
+/// The expansion, from parsed input.
+pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
+    let span = input.lit.span();
+    let (original, file_include) = sql_text(mode, &input.lit)?;
+    let (sql, found) = overrides::strip(&original);
+    let schema = schema::load(span)?;
+    let desc = kalam_schema::describe(&schema.catalog, &sql, None)
+        .map_err(|e| schema::sql_error(span, &original, &e))?;
+    check_execute_as(mode, span, &desc)?;
+    let p = quote!(::kalam_client::__private);
+    let binds = bind_args(span, &desc, &input.args)?;
+    let (items, row) = match mode {
+        Mode::Record | Mode::FileRecord | Mode::ExecuteAs => record(span, &desc.columns, &found)?,
+        Mode::Scalar => {
+            let [col] = desc.columns.as_slice() else {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "query_scalar! needs exactly one output column, this query has {}",
+                        desc.columns.len()
+                    ),
+                ));
+            };
+            (TokenStream::new(), column_type(span, col, &found)?)
+        }
+        Mode::As | Mode::FileAs => {
+            let Some(target) = &input.target else {
+                return Err(syn::Error::new(span, "query_as! needs a row type"));
+            };
+            (
+                shape_checks(target, &desc.columns, &found, true),
+                quote!(#target),
+            )
+        }
+    };
+    let includes = schema.includes();
+    let as_user = input
+        .user
+        .as_ref()
+        .map(|u| quote!(let __q = __q.__as_user(#u);));
+    Ok(quote! {{
+        #includes
+        #file_include
+        #items
+        let __q = #p::CheckedQuery::<#row>::__new(#sql);
+        #as_user
+        #(#binds)*
+        __q
+    }})
+}
+
+/// Writes to SHARED tables cannot run as another user (protocol 7.7).
+fn check_execute_as(mode: Mode, span: Span, desc: &QueryDescription) -> syn::Result<()> {
+    if mode == Mode::ExecuteAs && desc.execute_as.is_some() {
+        return Err(syn::Error::new(
+            span,
+            "execute_as! writes the EXECUTE AS USER envelope itself; pass the inner statement only",
+        ));
+    }
+    if mode != Mode::ExecuteAs && desc.execute_as.is_none() {
+        return Ok(());
+    }
+    let target = match &desc.kind {
+        QueryKind::Insert { table } | QueryKind::Update { table } | QueryKind::Delete { table } => {
+            table
+        }
+        _ => return Ok(()),
+    };
+    if target.kind == TableKind::Shared {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "EXECUTE AS USER is not allowed on SHARED tables (table '{}:{}'): AS USER \
+                 impersonation is only supported for USER and STREAM tables; reads are allowed, \
+                 write as the caller instead",
+                target.namespace, target.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One type assertion and one bind per argument; the count must match `$1..$n`.
+fn bind_args(span: Span, desc: &QueryDescription, args: &[Expr]) -> syn::Result<Vec<TokenStream>> {
+    let want = desc.params.len();
+    if args.len() > want {
+        let extra = &args[want];
+        return Err(syn::Error::new(
+            extra.span(),
+            format!(
+                "this query takes {want} argument(s) ({}), but {} were given",
+                describe_params(desc),
+                args.len()
+            ),
+        ));
+    }
+    if args.len() < want {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "this query takes {want} argument(s) ({}), but {} were given",
+                describe_params(desc),
+                args.len()
+            ),
+        ));
+    }
+    let p = quote!(::kalam_client::__private);
+    Ok(desc
+        .params
+        .iter()
+        .zip(args)
+        .map(|(param, arg)| {
+            let marker = sqltype::marker(param.ty);
+            let check = quote_spanned! {arg.span()=>
+                #p::check_param::<#marker, _>(__arg);
+            };
+            quote! {
+                let __q = {
+                    let __arg = &(#arg);
+                    #check
+                    __q.__bind(__arg)
+                };
+            }
+        })
+        .collect())
+}
+
+fn describe_params(desc: &QueryDescription) -> String {
+    if desc.params.is_empty() {
+        return "no parameters".into();
+    }
+    desc.params
+        .iter()
+        .map(|p| format!("${}: {}", p.index, p.ty.sql_name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn find_override<'a>(found: &'a [(String, Override)], name: &str) -> Option<&'a Override> {
+    found.iter().find(|(n, _)| n == name).map(|(_, o)| o)
+}
+
+fn effective_nullable(col: &OutputColumn, found: &[(String, Override)]) -> bool {
+    match find_override(found, &col.name) {
+        Some(Override::NotNull) => false,
+        Some(Override::Nullable) => true,
+        _ => col.nullable,
+    }
+}
+
+/// The Rust type of an output column, overrides applied.
+fn column_type(
+    span: Span,
+    col: &OutputColumn,
+    found: &[(String, Override)],
+) -> syn::Result<TokenStream> {
+    if let Some(Override::Type(text)) = find_override(found, &col.name) {
+        let ty: Type = syn::parse_str(text).map_err(|_| {
+            syn::Error::new(
+                span,
+                format!(
+                    "`{text}` in the alias of column `{}` is not a Rust type",
+                    col.name
+                ),
+            )
+        })?;
+        return Ok(quote!(#ty));
+    }
+    Ok(sqltype::rust_type(col.ty, effective_nullable(col, found)))
+}
+
+/// A field identifier for an output column name.
+fn field_ident(span: Span, name: &str) -> syn::Result<Ident> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid || matches!(name, "_" | "self" | "Self" | "super" | "crate") {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "output column `{name}` is not a Rust identifier; give it an alias: `… AS some_name`"
+            ),
+        ));
+    }
+    Ok(syn::parse_str::<Ident>(name).unwrap_or_else(|_| Ident::new_raw(name, span)))
+}
+
+/// The anonymous `Record` struct and its `KalamRow` impl.
+fn record(
+    span: Span,
+    columns: &[OutputColumn],
+    found: &[(String, Override)],
+) -> syn::Result<(TokenStream, TokenStream)> {
+    let p = quote!(::kalam_client::__private);
+    let mut seen = HashSet::new();
+    let mut fields = Vec::new();
+    let mut specs = Vec::new();
+    let mut reads = Vec::new();
+    for (k, col) in columns.iter().enumerate() {
+        let ident = field_ident(span, &col.name)?;
+        if !seen.insert(ident.to_string()) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "two output columns are named `{}`; alias one of them",
+                    col.name
+                ),
+            ));
+        }
+        let ty = column_type(span, col, found)?;
+        let name = &col.name;
+        fields.push(quote!(pub #ident: #ty));
+        specs.push(quote!(#p::ColumnSpec::named::<#ty>(#name)));
+        reads.push(quote!(#ident: row.get::<#ty>(#k)?));
+    }
+    let name = format_ident!("Record");
+    let items = quote! {
+        #[derive(Debug, Clone)]
+        #[allow(non_camel_case_types, non_snake_case)]
+        struct #name { #(#fields),* }
+        #[automatically_derived]
+        impl #p::KalamRow for #name {
+            fn columns() -> &'static [#p::ColumnSpec] {
+                const { &[#(#specs),*] }
+            }
+            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#reads),* })
+            }
+        }
+    };
+    Ok((items, quote!(#name)))
+}
+
+/// `query_as!`: compile-time checks that the row type reads exactly these columns, with
+/// compatible nullability and types (via the `KalamShape` the derive writes).
+/// With `require_all` false (live!), the type may leave columns unread.
+pub(crate) fn shape_checks(
+    target: &Type,
+    columns: &[OutputColumn],
+    found: &[(String, Override)],
+    require_all: bool,
+) -> TokenStream {
+    let p = quote!(::kalam_client::__private);
+    let target_text = crate::row::type_text(target);
+    let who = if require_all { "query_as!" } else { "live!" };
+    let mut checks = Vec::new();
+    for col in columns {
+        let name = &col.name;
+        let nullable = effective_nullable(col, found);
+        let accepted = sqltype::accepted_tokens(col.ty);
+        let sql = col.ty.sql_name();
+        let missing = format!("{who}: `{target_text}` has no field for column `{name}` ({sql})");
+        let not_option = format!(
+            "{who}: column `{name}` may be NULL, so the field of `{target_text}` that reads it \
+             must be an Option (or mark the column `\"{name}!\"` in the SQL)"
+        );
+        let wrong_type = format!(
+            "{who}: the field of `{target_text}` that reads column `{name}` cannot hold {sql}; \
+             use one of: {}",
+            sqltype::accepted_text(col.ty)
+        );
+        checks.push(quote! {
+            match #p::shape_check(<#target as #p::KalamShape>::SHAPE, #name, #nullable, #accepted) {
+                #p::ShapeCheck::Ok => {}
+                #p::ShapeCheck::Missing => if #require_all { ::core::panic!(#missing) },
+                #p::ShapeCheck::NotOption => ::core::panic!(#not_option),
+                #p::ShapeCheck::WrongType => ::core::panic!(#wrong_type),
+            }
+        });
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let extra = format!(
+        "{who}: `{target_text}` reads a column this query does not return (it returns: {})",
+        names.join(", ")
+    );
+    quote_spanned! {target.span()=>
+        const _: () = {
+            #(#checks)*
+            if #p::shape_reads_other(<#target as #p::KalamShape>::SHAPE, &[#(#names),*]) {
+                ::core::panic!(#extra);
+            }
+        };
+    }
+}

@@ -1,0 +1,131 @@
+//! What the macros know about each KalamDB type: its Rust type, its parameter marker and the
+//! Rust types (by `FromCell::EXPECTED`) a row field may use for it.
+
+use kalam_schema::SqlType;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+/// The default Rust type for a column (`Option<_>` when nullable), as tokens.
+pub(crate) fn rust_type(ty: SqlType, nullable: bool) -> TokenStream {
+    let text = kalam_schema::rust_type_for(ty, nullable);
+    // The type table only holds valid paths; fall back to the display name defensively.
+    text.parse()
+        .unwrap_or_else(|_| quote!(::std::string::String))
+}
+
+/// `::kalam_client::__private::sql::BigInt` for BIGINT, and so on.
+pub(crate) fn marker(ty: SqlType) -> TokenStream {
+    // Marker names are the variant names; the two variants with data are named explicitly.
+    let name = match ty {
+        SqlType::Embedding(_) => "Embedding".to_owned(),
+        SqlType::Decimal { .. } => "Decimal".to_owned(),
+        other => format!("{other:?}"),
+    };
+    let name = format_ident!("{name}");
+    quote!(::kalam_client::__private::sql::#name)
+}
+
+/// The `FromCell::EXPECTED` names of the Rust types a field may use to hold a column of `ty`:
+/// the default type, wider numeric types, and the ecosystem types behind client features.
+pub(crate) fn accepted(ty: SqlType) -> &'static [&'static str] {
+    match ty {
+        SqlType::Boolean => &["bool"],
+        SqlType::SmallInt => &[
+            "i16",
+            "i32",
+            "i64",
+            "f32",
+            "f64",
+            "Decimal",
+            "rust_decimal::Decimal",
+        ],
+        SqlType::Int => &["i32", "i64", "f64", "Decimal", "rust_decimal::Decimal"],
+        SqlType::BigInt => &["i64", "Decimal", "rust_decimal::Decimal"],
+        SqlType::Float => &["f32", "f64"],
+        SqlType::Double => &["f64"],
+        SqlType::Decimal { .. } => &["Decimal", "rust_decimal::Decimal"],
+        SqlType::Text => &["String"],
+        SqlType::Timestamp => &[
+            "Timestamp",
+            "chrono::NaiveDateTime",
+            "time::PrimitiveDateTime",
+        ],
+        SqlType::DateTime => &[
+            "DateTime",
+            "Timestamp",
+            "chrono::DateTime<Utc>",
+            "time::OffsetDateTime",
+        ],
+        SqlType::Date => &["Date", "chrono::NaiveDate", "time::Date"],
+        SqlType::Time => &["Time", "chrono::NaiveTime", "time::Time"],
+        SqlType::Json => &["JsonValue", "Json<T>", "String"],
+        SqlType::Bytes => &["Vec<u8>"],
+        SqlType::Embedding(_) => &["Vec<f32>", "Vec<f64>"],
+        SqlType::Uuid => &["Uuid", "uuid::Uuid", "String"],
+        SqlType::File => &["FileRef", "Json<T>"],
+    }
+}
+
+/// `["i64", "Decimal", …]` as a `&[&str]` expression.
+pub(crate) fn accepted_tokens(ty: SqlType) -> TokenStream {
+    let names = accepted(ty);
+    quote!(&[#(#names),*])
+}
+
+/// Human list of the accepted Rust types, for messages.
+pub(crate) fn accepted_text(ty: SqlType) -> String {
+    accepted(ty).join(", ")
+}
+
+/// `::kalam_client::__private::SqlType::BigInt` and friends, for runtime rendering.
+pub(crate) fn sql_type_value(ty: SqlType) -> TokenStream {
+    let base = quote!(::kalam_client::__private::SqlType);
+    match ty {
+        SqlType::Embedding(n) => quote!(#base::Embedding(#n)),
+        SqlType::Decimal { precision, scale } => {
+            quote!(#base::Decimal { precision: #precision, scale: #scale })
+        }
+        other => {
+            let name = format!("{other:?}");
+            let ident = format_ident!("{name}");
+            quote!(#base::#ident)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_rust_type_is_always_accepted() {
+        for ty in [
+            SqlType::Boolean,
+            SqlType::SmallInt,
+            SqlType::Int,
+            SqlType::BigInt,
+            SqlType::Float,
+            SqlType::Double,
+            SqlType::Text,
+            SqlType::Timestamp,
+            SqlType::Date,
+            SqlType::DateTime,
+            SqlType::Time,
+            SqlType::Json,
+            SqlType::Bytes,
+            SqlType::Embedding(3),
+            SqlType::Uuid,
+            SqlType::Decimal {
+                precision: 10,
+                scale: 2,
+            },
+            SqlType::File,
+        ] {
+            let path = ty.rust_type();
+            let last = path.rsplit("::").next().unwrap_or(path);
+            assert!(accepted(ty).contains(&last), "{ty:?}: {last}");
+            assert!(!rust_type(ty, true).is_empty());
+            assert!(!sql_type_value(ty).is_empty());
+        }
+    }
+}

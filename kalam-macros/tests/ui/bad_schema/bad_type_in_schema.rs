@@ -1,0 +1,3 @@
+fn main() {
+    let _ = kalam_client::query!("SELECT 1 AS n");
+}

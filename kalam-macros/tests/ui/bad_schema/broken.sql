@@ -1,0 +1,6 @@
+CREATE NAMESPACE app;
+
+CREATE TABLE app.t (
+    id BIGINT PRIMARY KEY,
+    title TXET NOT NULL
+);

@@ -1,0 +1,14 @@
+#[derive(kalam_client::KalamRow)]
+struct Todo {
+    id: i64,
+    title: String,
+}
+
+async fn run(client: &kalam_client::KalamClient) {
+    let n = 5_i64;
+    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE owner = {n}");
+}
+
+fn main() {
+    let _ = run;
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = kalam_client::execute_as!(42, "SELECT id FROM app.todos");
+}

@@ -1,0 +1,10 @@
+#[derive(kalam_client::KalamRow)]
+struct Todo {
+    id: i64,
+    #[kalam(rename = "name")]
+    title: String,
+}
+
+fn main() {
+    let _ = kalam_client::query_as!(Todo, "SELECT id, title FROM app.todos");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = kalam_client::query!("SELEC id FROM app.todos");
+}

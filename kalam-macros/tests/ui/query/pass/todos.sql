@@ -1,0 +1,3 @@
+SELECT id, title
+FROM app.todos
+WHERE done = $1

@@ -1,0 +1,6 @@
+#[derive(kalam_client::KalamRow)]
+enum Kind {
+    A,
+}
+
+fn main() {}

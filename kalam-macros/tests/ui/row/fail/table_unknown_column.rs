@@ -1,0 +1,8 @@
+#[derive(kalam_client::KalamRow)]
+#[kalam(table = "app.todos")]
+struct Todo {
+    id: i64,
+    titel: String,
+}
+
+fn main() {}
