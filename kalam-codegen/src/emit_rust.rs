@@ -47,10 +47,7 @@ fn doc(text: &str) -> TokenStream {
 fn with_comment(comment: Option<&str>, rest: &str) -> String {
     match comment {
         Some(c) => {
-            let lines: Vec<String> = c
-                .lines()
-                .map(|l| l.trim().replace("```", "'''"))
-                .collect();
+            let lines: Vec<String> = c.lines().map(|l| l.trim().replace("```", "'''")).collect();
             format!("{}\n\n{rest}", lines.join("\n"))
         }
         None => rest.to_owned(),
