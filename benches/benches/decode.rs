@@ -1,7 +1,8 @@
 //! Decoding a 10,000-row, 8-column result (about 1 MB of JSON) into a struct, against the
 //! floor: plain `serde_json::from_slice` into an equivalent positional serde struct.
 //!
-//! Run: `cargo bench -p kalam-client --bench decode`.
+//! Run: `cargo bench -p kalam-benches --bench decode`. It lives in its own crate so that the
+//! release build does not compile kalam-client's dev-dependencies (the emulator, DataFusion).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
