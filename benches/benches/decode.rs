@@ -92,6 +92,37 @@ impl KalamRow for Todo {
     }
 }
 
+/// The same row built the official SDK's way (kalam-client 0.5.6-rc.0): parse the response,
+/// turn rows into maps, read each cell with its accessor. DECIMAL becomes a lossy f64 there.
+#[allow(dead_code)]
+struct OfficialTodo {
+    id: i64,
+    title: String,
+    done: bool,
+    qty: Option<i32>,
+    price: Option<f64>,
+    due_at: Option<i64>,
+    score: Option<f64>,
+    note: Option<String>,
+}
+
+fn official_decode(bytes: &[u8]) -> Vec<OfficialTodo> {
+    let resp: official::QueryResponse = serde_json::from_slice(bytes).unwrap();
+    resp.rows_as_maps()
+        .iter()
+        .map(|m| OfficialTodo {
+            id: m["id"].as_big_int().unwrap(),
+            title: m["title"].as_text().unwrap().to_owned(),
+            done: m["done"].as_boolean().unwrap(),
+            qty: m["qty"].as_int(),
+            price: m["price"].as_decimal(),
+            due_at: m["due_at"].as_timestamp(),
+            score: m["score"].as_double(),
+            note: m["note"].as_text().map(str::to_owned),
+        })
+        .collect()
+}
+
 /// The floor: the same row as a positional serde struct (BIGINT and DECIMAL stay strings,
 /// which is what plain serde can do with them).
 #[derive(Deserialize)]
@@ -132,6 +163,7 @@ fn bench(c: &mut Criterion) {
             .len(),
         ROWS
     );
+    assert_eq!(official_decode(bytes).len(), ROWS);
     let mut group = c.benchmark_group("decode_10k_rows_8_cols");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("serde_json_positional_floor", |b| {
@@ -145,6 +177,9 @@ fn bench(c: &mut Criterion) {
             let rows = kalam_client::__private::decode_rows::<Todo>(black_box(bytes)).unwrap();
             black_box(rows.len())
         })
+    });
+    group.bench_function("official_sdk_row_maps", |b| {
+        b.iter(|| black_box(official_decode(black_box(bytes)).len()))
     });
     group.finish();
 }
