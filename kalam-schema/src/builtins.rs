@@ -1,35 +1,14 @@
 //! The built-in `system.*` tables used for introspection (protocol 8.1–8.3).
 
-use crate::model::{Column, Table, TableKind, TableOptions};
+use crate::model::Table;
 use crate::types::SqlType;
-
-fn table(name: &str, pk: Option<&str>, cols: &[(&str, SqlType, bool)]) -> Table {
-    let columns = cols
-        .iter()
-        .enumerate()
-        .map(|(i, (n, ty, nullable))| {
-            let mut c = Column::new(*n, *ty, *nullable);
-            c.primary_key = pk == Some(*n);
-            c.ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            c
-        })
-        .collect();
-    Table {
-        namespace: "system".into(),
-        name: name.into(),
-        kind: TableKind::System,
-        columns,
-        options: TableOptions::default(),
-        comment: None,
-    }
-}
 
 /// `system.namespaces`, `system.tables` and `system.columns` with the types and nullability
 /// the server reports.
 pub(crate) fn system_tables() -> Vec<Table> {
     use SqlType::*;
     vec![
-        table(
+        Table::system(
             "namespaces",
             Some("namespace_id"),
             &[
@@ -40,7 +19,7 @@ pub(crate) fn system_tables() -> Vec<Table> {
                 ("table_count", Int, false),
             ],
         ),
-        table(
+        Table::system(
             "tables",
             None,
             &[
@@ -55,7 +34,7 @@ pub(crate) fn system_tables() -> Vec<Table> {
                 ("created_at", Timestamp, false),
             ],
         ),
-        table(
+        Table::system(
             "columns",
             None,
             &[

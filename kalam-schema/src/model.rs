@@ -235,6 +235,40 @@ pub struct Table {
 }
 
 impl Table {
+    /// A built-in `system.*` table from `(name, type, nullable)` triples; ordinals follow the
+    /// slice order and `primary_key` names the key column, if any.
+    ///
+    /// ```
+    /// use kalam_schema::{SqlType, Table, TableKind};
+    /// let t = Table::system("users", Some("user_id"), &[("user_id", SqlType::Text, false)]);
+    /// assert_eq!(t.kind, TableKind::System);
+    /// assert!(t.primary_key().is_some());
+    /// ```
+    pub fn system(
+        name: &str,
+        primary_key: Option<&str>,
+        columns: &[(&str, SqlType, bool)],
+    ) -> Table {
+        let columns = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ty, nullable))| {
+                let mut c = Column::new(*n, *ty, *nullable);
+                c.primary_key = primary_key == Some(*n);
+                c.ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                c
+            })
+            .collect();
+        Table {
+            namespace: "system".into(),
+            name: name.into(),
+            kind: TableKind::System,
+            columns,
+            options: TableOptions::default(),
+            comment: None,
+        }
+    }
+
     /// Looks a column up by name (exact, then case-insensitive).
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name).or_else(|| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 use kalam_schema::{
-    AccessLevel, Column, DefaultValue, Literal, Namespace, SqlType, Table, TableKind, TableOptions,
+    AccessLevel, Column, DefaultValue, Literal, Namespace, SqlType, Table, TableKind,
 };
 
 use crate::store::value::Value;
@@ -25,33 +25,12 @@ pub(crate) const BUILTIN_TABLES: &[&str] = &[
     "users",
 ];
 
-fn sys_table(name: &str, pk: Option<&str>, cols: &[(&str, SqlType, bool)]) -> Table {
-    let columns = cols
-        .iter()
-        .enumerate()
-        .map(|(i, (n, ty, nullable))| {
-            let mut c = Column::new(*n, *ty, *nullable);
-            c.primary_key = pk == Some(*n);
-            c.ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            c
-        })
-        .collect();
-    Table {
-        namespace: "system".into(),
-        name: name.into(),
-        kind: TableKind::System,
-        columns,
-        options: TableOptions::default(),
-        comment: None,
-    }
-}
-
 /// Adds the system tables the schema crate does not model (`users`, `storages`) to the
 /// catalog's `system` namespace.
 pub(crate) fn add_extra_system_tables(ns: &mut Namespace) {
     use SqlType::*;
     let extra = [
-        sys_table(
+        Table::system(
             "users",
             Some("user_id"),
             &[
@@ -65,7 +44,7 @@ pub(crate) fn add_extra_system_tables(ns: &mut Namespace) {
                 ("deleted_at", Timestamp, true),
             ],
         ),
-        sys_table(
+        Table::system(
             "storages",
             Some("storage_id"),
             &[
@@ -185,7 +164,7 @@ pub(crate) fn system_batch(st: &State, name: &str) -> Result<RecordBatch> {
                     text("system"),
                     Value::Null,
                     Value::BigInt(1),
-                    text(options_json(&sys_table(b, None, &[]))),
+                    text(options_json(&Table::system(b, None, &[]))),
                     Value::Null,
                     Value::Timestamp(sys),
                     Value::Timestamp(sys),
