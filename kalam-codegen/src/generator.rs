@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use kalam_schema::{Catalog, TableKind};
 
 use crate::config::Config;
-use crate::emit_rust::{self, GENERATED_MARKER};
+use crate::emit_rust::GENERATED_MARKER;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use crate::render;
 use crate::vfs::{FileCheck, FileSet, FileStatus};
 
 /// The file [`Generator::out_dir`] writes; include it with
@@ -212,12 +213,12 @@ fn render(catalog: &Catalog, config: &Config, output: &Output) -> Result<FileSet
         Output::File(path) => {
             let (root, name) = split_file(path);
             let mut files = FileSet::new(root);
-            files.insert(name, emit_rust::single_file(&plan.namespaces)?);
+            files.insert(name, render::single_file(&plan.namespaces)?);
             files
         }
         Output::Modules(dir) => {
             let mut files = FileSet::new(dir).pruning("rs", GENERATED_MARKER);
-            for (name, text) in emit_rust::directory(&plan.namespaces)? {
+            for (name, text) in render::directory(&plan.namespaces)? {
                 files.insert(name, text);
             }
             files
@@ -240,7 +241,7 @@ pub fn generate_rust(catalog: &Catalog, config: &Config) -> Result<String> {
     let mut catalog = catalog.clone();
     config.filter().apply(&mut catalog);
     let plan = Plan::new(&catalog, config)?;
-    Ok(emit_rust::single_file(&plan.namespaces)?)
+    Ok(render::single_file(&plan.namespaces)?)
 }
 
 fn split_file(path: &Path) -> (PathBuf, PathBuf) {

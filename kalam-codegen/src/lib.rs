@@ -14,6 +14,8 @@ pub mod introspect;
 mod naming;
 mod plan;
 mod pull;
+mod render;
+mod server_values;
 mod vfs;
 
 pub use comments::load_schemas;

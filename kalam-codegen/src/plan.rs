@@ -1,7 +1,10 @@
 //! Decides every Rust name and type before any token is written: config renames and type
 //! overrides, singular struct names, keyword escaping and collision handling.
+//!
+//! The plan holds only strings and references into the catalog (types and paths are checked
+//! here, turned into tokens by the emitter), so it can be shared by the emitting threads.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kalam_schema::{Catalog, Column, Namespace, Table, Topic, TopicOp};
 
@@ -26,14 +29,16 @@ pub(crate) struct TablePlan<'a> {
     pub(crate) row: String,
     pub(crate) insert: String,
     pub(crate) columns_module: String,
-    pub(crate) derives: Vec<syn::Path>,
+    /// Extra derive paths, already checked.
+    pub(crate) derives: Vec<String>,
     pub(crate) fields: Vec<FieldPlan<'a>>,
 }
 
 pub(crate) struct FieldPlan<'a> {
     pub(crate) column: &'a Column,
     pub(crate) ident: String,
-    pub(crate) ty: syn::Type,
+    /// The full Rust type (with `Option` for nullable columns), already checked.
+    pub(crate) ty: String,
 }
 
 pub(crate) struct TopicPlan<'a> {
@@ -47,39 +52,37 @@ pub(crate) struct VariantPlan {
     /// `namespace.table`
     pub(crate) table: String,
     /// Path of the row struct, relative to the topic's module.
-    pub(crate) path: syn::Path,
+    pub(crate) path: String,
     pub(crate) ops: Vec<TopicOp>,
     pub(crate) payload: kalam_schema::PayloadMode,
 }
 
-/// Parses type strings once each.
+/// Checks each distinct type string once.
 #[derive(Default)]
-struct TypeCache {
-    parsed: HashMap<String, syn::Type>,
+struct TypeCheck {
+    ok: HashSet<String>,
 }
 
-impl TypeCache {
-    fn get(&mut self, text: &str, nullable: bool) -> Result<syn::Type, EmitError> {
+impl TypeCheck {
+    fn full(&mut self, text: &str, nullable: bool) -> Result<String, EmitError> {
         let full = if nullable {
             format!("::std::option::Option<{text}>")
         } else {
             text.to_owned()
         };
-        if let Some(t) = self.parsed.get(&full) {
-            return Ok(t.clone());
+        if !self.ok.contains(&full) {
+            syn::parse_str::<syn::Type>(&full).map_err(|_| EmitError::BadType(full.clone()))?;
+            self.ok.insert(full.clone());
         }
-        let t: syn::Type = syn::parse_str(&full).map_err(|_| EmitError::BadType(full.clone()))?;
-        self.parsed.insert(full, t.clone());
-        Ok(t)
+        Ok(full)
     }
 }
 
-fn parse_path(text: &str) -> Result<syn::Path, crate::Error> {
-    syn::parse_str(text).map_err(|_| ConfigError::InvalidDerive(text.to_owned()).into())
-}
-
-fn parse_raw_path(text: &str) -> Result<syn::Path, EmitError> {
-    syn::parse_str(text).map_err(|_| EmitError::BadType(text.to_owned()))
+fn check_derive(text: &str) -> Result<String, crate::Error> {
+    match syn::parse_str::<syn::Path>(text) {
+        Ok(_) => Ok(text.to_owned()),
+        Err(_) => Err(ConfigError::InvalidDerive(text.to_owned()).into()),
+    }
 }
 
 impl<'a> Plan<'a> {
@@ -89,9 +92,9 @@ impl<'a> Plan<'a> {
         let global_derives = config
             .derives
             .iter()
-            .map(|d| parse_path(d))
+            .map(|d| check_derive(d))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut types = TypeCache::default();
+        let mut types = TypeCheck::default();
         let mut modules = Names::default();
         modules.reserve("mod");
         let mut namespaces = Vec::new();
@@ -116,7 +119,7 @@ impl<'a> Plan<'a> {
                 rows.insert(table.qualified_name(), (module.clone(), row.clone()));
                 let mut derives = global_derives.clone();
                 for d in settings.map(|s| s.derives.as_slice()).unwrap_or_default() {
-                    derives.push(parse_path(d)?);
+                    derives.push(check_derive(d)?);
                 }
                 let mut field_names = Names::default();
                 let mut fields = Vec::new();
@@ -135,7 +138,7 @@ impl<'a> Plan<'a> {
                     fields.push(FieldPlan {
                         column,
                         ident: field_names.claim(&wanted, None),
-                        ty: types.get(base, column.nullable)?,
+                        ty: types.full(base, column.nullable)?,
                     });
                 }
                 tables.push(TablePlan {
@@ -174,7 +177,7 @@ impl<'a> Plan<'a> {
             for topic in plan.ns.topics.values() {
                 let base = naming::camel(&naming::singular(&topic.name));
                 let name = items.claim(&base, Some(&format!("{base}Topic")));
-                let variants = topic_variants(topic, &plan.module, &rows)?;
+                let variants = topic_variants(topic, &plan.module, &rows);
                 plan.topics.push(TopicPlan {
                     topic,
                     name,
@@ -190,7 +193,7 @@ fn topic_variants(
     topic: &Topic,
     module: &str,
     rows: &HashMap<String, (String, String)>,
-) -> Result<Vec<VariantPlan>, EmitError> {
+) -> Vec<VariantPlan> {
     let mut names = Names::default();
     let mut variants: Vec<VariantPlan> = Vec::new();
     for source in &topic.sources {
@@ -217,10 +220,10 @@ fn topic_variants(
         variants.push(VariantPlan {
             name,
             table,
-            path: parse_raw_path(&path)?,
+            path,
             ops: vec![source.op],
             payload: source.payload,
         });
     }
-    Ok(variants)
+    variants
 }
