@@ -1,6 +1,6 @@
 //! Plan → Rust tokens (`quote!`); `render` formats them with prettyplease.
 //!
-//! Per table: a `#[derive(KalamRow)]` row struct, its `TABLE`/`KIND`/`PRIMARY_KEY`/`COLUMNS`
+//! Per table: a `#[derive(KalamRow)]` row struct, its `NAMESPACE`/`TABLE`/`KIND`/`PRIMARY_KEY`/`COLUMNS`
 //! constants, an insert struct without the columns that have a server-side default, and a
 //! module of column-name constants. Per topic: an enum over its source tables' rows.
 
@@ -123,13 +123,14 @@ pub(crate) fn table_items(
         quote!(#doc #rename pub #name: #ty,)
     });
     let all_columns: Vec<&str> = plan.fields.iter().map(|f| f.column.name.as_str()).collect();
-    let primary_key = table.primary_key().map(|pk| {
-        let name = &pk.name;
-        quote! {
-            /// The primary-key column.
-            pub const PRIMARY_KEY: &'static str = #name;
+    let primary_key = match table.primary_key() {
+        Some(pk) => {
+            let name = &pk.name;
+            quote!(Some(#name))
         }
-    });
+        None => quote!(None),
+    };
+    let (namespace, table_name) = (&table.namespace, &table.name);
 
     let insert_fields: Vec<_> = plan
         .fields
@@ -192,12 +193,17 @@ pub(crate) fn table_items(
             #(#fields)*
         }
 
+        // The same values as the `KalamTable` impl the derive writes for `#[kalam(table)]`,
+        // available without importing the trait.
         impl #row {
-            /// The qualified table name.
-            pub const TABLE: &'static str = #qualified;
+            /// The namespace.
+            pub const NAMESPACE: &'static str = #namespace;
+            /// The table name.
+            pub const TABLE: &'static str = #table_name;
             /// The table kind.
             pub const KIND: ::kalam_client::TableKind = ::kalam_client::TableKind::#kind;
-            #primary_key
+            /// The primary-key column.
+            pub const PRIMARY_KEY: Option<&'static str> = #primary_key;
             /// Every user column, in ordinal order.
             pub const COLUMNS: &'static [&'static str] = &[#(#all_columns),*];
         }
@@ -209,8 +215,10 @@ pub(crate) fn table_items(
         }
 
         impl #insert {
-            /// The qualified table name.
-            pub const TABLE: &'static str = #qualified;
+            /// The namespace.
+            pub const NAMESPACE: &'static str = #namespace;
+            /// The table name.
+            pub const TABLE: &'static str = #table_name;
             /// The columns this struct sets, in field order.
             pub const COLUMNS: &'static [&'static str] = &[#(#insert_columns),*];
             #insert_sql

@@ -107,6 +107,10 @@ impl<'a> Plan<'a> {
             }
             let module = modules.claim(&naming::snake(&ns.name), None);
             let mut items = Names::default();
+            // The generated code names these prelude items unqualified.
+            for prelude in ["Option", "Some", "None"] {
+                items.reserve(prelude);
+            }
             let mut tables = Vec::new();
             for table in ns.tables.values() {
                 let settings = config.tables.get(&table.qualified_name());

@@ -84,6 +84,26 @@ fn workspace_schemas_generate_rust_and_sql() {
     assert!(generated.inputs.iter().any(|p| p.ends_with("support.sql")));
 }
 
+/// `tests/fixtures/workspace/kalam.rs` is the single-file output for the workspace schemas,
+/// checked in so `tests/server.rs` can compile it against kalam-client and run it against the
+/// emulator. Regenerate with `KALAM_CODEGEN_BLESS=1`.
+#[test]
+fn checked_in_generated_code_is_up_to_date() {
+    let generator = Generator::new()
+        .schemas(workspace_schemas())
+        .config(Config::default())
+        .out_file(fixture("workspace").join("kalam.rs"))
+        .cargo_rerun_lines(false);
+    if std::env::var_os("KALAM_CODEGEN_BLESS").is_some() {
+        generator.run().unwrap();
+    }
+    let checks = generator.check().unwrap();
+    assert!(
+        checks.iter().all(|c| c.status == FileStatus::UpToDate),
+        "{checks:?}: rerun with KALAM_CODEGEN_BLESS=1 and review the diff"
+    );
+}
+
 #[test]
 fn keywords_and_collisions_get_rust_names() {
     snapshot_rust("naming", &fixture("naming"));
