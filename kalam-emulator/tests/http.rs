@@ -7,87 +7,8 @@ use std::time::Duration;
 use kalam_emulator::{Emulator, Role};
 use serde_json::{Value, json};
 
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
-
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Client {
-    fn new(emu: &Emulator) -> Client {
-        Client {
-            base: emu.url(),
-            http: reqwest::Client::builder().build().unwrap(),
-        }
-    }
-
-    async fn login(&self, user: &str, pw: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/v1/api/auth/login", self.base))
-            .json(&json!({"user": user, "password": pw}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "login {user}");
-        let v: Value = r.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn sql_with(&self, tok: &str, body: Value) -> Resp {
-        self.send(
-            self.http
-                .post(format!("{}/v1/api/sql", self.base))
-                .bearer_auth(tok)
-                .json(&body),
-        )
-        .await
-    }
-
-    async fn sql(&self, tok: &str, sql: &str) -> Resp {
-        self.sql_with(tok, json!({ "sql": sql })).await
-    }
-
-    async fn ok(&self, tok: &str, sql: &str) -> Value {
-        let r = self.sql(tok, sql).await;
-        assert_eq!(r.status, 200, "{sql}: {}", r.body);
-        r.body
-    }
-
-    async fn rows(&self, tok: &str, sql: &str) -> Value {
-        self.ok(tok, sql).await["results"][0]["rows"].clone()
-    }
-}
-
-/// Drops `took` (any non-negative number) after checking it, so bodies compare exactly.
-fn strip_took(mut v: Value) -> Value {
-    let took = v.as_object_mut().and_then(|o| o.remove("took"));
-    assert!(
-        took.as_ref()
-            .and_then(Value::as_f64)
-            .is_some_and(|t| t >= 0.0),
-        "took: {took:?}"
-    );
-    v
-}
+mod common;
+use common::{Client, Resp, strip_took};
 
 const TODOS_DDL: &str = "CREATE TABLE app.todos (
   id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(),

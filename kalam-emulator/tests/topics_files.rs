@@ -11,124 +11,8 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
-
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    bytes: Vec<u8>,
-    body: Value,
-}
-
-impl Client {
-    fn new(emu: &Emulator) -> Client {
-        Client {
-            base: emu.url(),
-            http: reqwest::Client::builder().build().unwrap(),
-        }
-    }
-
-    async fn login(&self, user: &str, pw: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/v1/api/auth/login", self.base))
-            .json(&json!({"user": user, "password": pw}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "login {user}");
-        let v: Value = r.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await.unwrap().to_vec();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        Resp {
-            status,
-            headers,
-            bytes,
-            body,
-        }
-    }
-
-    async fn sql(&self, tok: &str, sql: &str) -> Resp {
-        self.send(
-            self.http
-                .post(format!("{}/v1/api/sql", self.base))
-                .bearer_auth(tok)
-                .json(&json!({ "sql": sql })),
-        )
-        .await
-    }
-
-    async fn ok(&self, tok: &str, sql: &str) -> Value {
-        let r = self.sql(tok, sql).await;
-        assert_eq!(r.status, 200, "{sql}: {}", r.body);
-        r.body
-    }
-
-    async fn rows(&self, tok: &str, sql: &str) -> Value {
-        self.ok(tok, sql).await["results"][0]["rows"].clone()
-    }
-
-    async fn post(&self, tok: Option<&str>, path: &str, body: Value) -> Resp {
-        let mut rb = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = tok {
-            rb = rb.bearer_auth(t);
-        }
-        self.send(rb).await
-    }
-
-    async fn consume(&self, tok: &str, body: Value) -> Resp {
-        self.post(Some(tok), "/v1/api/topics/consume", body).await
-    }
-
-    async fn ack(&self, tok: &str, topic: &str, group: &str, partition: u32, upto: u64) -> Value {
-        let r = self
-            .post(
-                Some(tok),
-                "/v1/api/topics/ack",
-                json!({"topic_id": topic, "group_id": group, "partition_id": partition,
-                       "upto_offset": upto}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "ack: {}", r.body);
-        r.body
-    }
-
-    async fn multipart(&self, tok: &str, form: Form) -> Resp {
-        self.send(
-            self.http
-                .post(format!("{}/v1/api/sql", self.base))
-                .bearer_auth(tok)
-                .multipart(form),
-        )
-        .await
-    }
-
-    async fn get(&self, tok: Option<&str>, path: &str) -> Resp {
-        let mut rb = self.http.get(format!("{}{path}", self.base));
-        if let Some(t) = tok {
-            rb = rb.bearer_auth(t);
-        }
-        self.send(rb).await
-    }
-}
-
-/// Checks `took` (a non-negative number) and removes it.
-fn no_took(mut v: Value) -> Value {
-    let took = v.as_object_mut().unwrap().remove("took").unwrap();
-    assert!(took.as_f64().unwrap() >= 0.0, "took {took}");
-    v
-}
+mod common;
+use common::{Client, Resp, strip_took};
 
 fn err_env(code: &str, message: &str) -> Value {
     json!({"status": "error", "results": [], "error": {"code": code, "message": message}})
@@ -265,7 +149,7 @@ async fn h21_consume_ack_and_errors() {
     let r = c.post(None, "/v1/api/topics/consume", body.clone()).await;
     assert_eq!(r.status, 401);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env("MISSING_AUTHORIZATION", "Authentication required")
     );
     let r = c
@@ -606,7 +490,7 @@ async fn h22_upload_download_and_permissions() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         json!({"status": "success", "results": [{"row_count": 1, "message": "Inserted 1 row(s)",
                "as_user": "alice"}]})
     );
@@ -637,7 +521,7 @@ async fn h22_upload_download_and_permissions() {
     let r = c.sql(alice, sql).await;
     assert_eq!(r.status, 400);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env(
             "INVALID_INPUT",
             "FILE placeholders require multipart/form-data"
@@ -656,7 +540,7 @@ async fn h22_upload_download_and_permissions() {
     let r = c.get(Some(bob), &format!("{path}?user_id=alice")).await;
     assert_eq!(r.status, 403);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env(
             "PERMISSION_DENIED",
             "Requested user is not allowed for the current role"
@@ -665,12 +549,12 @@ async fn h22_upload_download_and_permissions() {
     let r = c.get(Some(alice), "/v1/files/app/docs/x0001/a.pdf").await;
     assert_eq!(r.status, 400);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env("INVALID_INPUT", "Invalid file path")
     );
     let r = c.get(Some(alice), "/v1/files/app/docs/f0001/..a.pdf").await;
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env("INVALID_INPUT", "Invalid file path")
     );
     let r = c.get(Some(alice), "/v1/files/app/nodocs/f0001/a.pdf").await;
@@ -679,7 +563,7 @@ async fn h22_upload_download_and_permissions() {
     let r = c.get(None, &path).await;
     assert_eq!(r.status, 401);
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env("MISSING_AUTHORIZATION", "Authentication required")
     );
     c.ok(
@@ -762,7 +646,7 @@ async fn upload_errors() {
         )
         .await;
     assert_eq!(
-        no_took(r.body),
+        strip_took(r.body),
         err_env(
             "INVALID_INPUT",
             "File uploads require a single SQL statement"
