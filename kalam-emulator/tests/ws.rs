@@ -1553,3 +1553,51 @@ async fn table_alias_and_qualified_columns() {
     assert_eq!(kind_id(&f), ("insert", "2"));
     assert_eq!(f["rows"][0]["title"], "b");
 }
+
+#[tokio::test]
+async fn stream_ttl_evicts_rows_without_events() {
+    let e = env().await;
+    e.sql(&e.admin, "CREATE NAMESPACE app").await;
+    e.sql(
+        &e.admin,
+        "CREATE STREAM TABLE app.pings (id BIGINT PRIMARY KEY, body TEXT) WITH (TTL_SECONDS = 1)",
+    )
+    .await;
+    e.sql(
+        &e.admin,
+        "CREATE STREAM TABLE app.keep (id BIGINT PRIMARY KEY, body TEXT) WITH (TTL_SECONDS = 3600)",
+    )
+    .await;
+    let mut ws = e.authed(&e.alice).await;
+    ws.live("p", "SELECT * FROM app.pings").await;
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.keep (id, body) VALUES (1, 'stays')",
+    )
+    .await;
+    e.sql(&e.alice, "INSERT INTO app.pings (id, body) VALUES (1, 'a')")
+        .await;
+    let f = ws.json().await;
+    assert_eq!(kind_id(&f), ("insert", "1"), "{f}");
+    // Eviction is silent, so there is no event to await: poll SELECT until the row is gone.
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !e
+        .rows(&e.alice, "SELECT id FROM app.pings")
+        .await
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "row 1 never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The key is free again, and the next frame is that insert: no delete for the eviction.
+    e.sql(&e.alice, "INSERT INTO app.pings (id, body) VALUES (1, 'b')")
+        .await;
+    let f = ws.json().await;
+    assert_eq!(kind_id(&f), ("insert", "1"), "{f}");
+    assert_eq!(f["rows"][0]["body"], "b");
+    // A long TTL keeps its rows.
+    assert_eq!(
+        e.rows(&e.alice, "SELECT id, body FROM app.keep").await,
+        vec![json!(["1", "stays"])]
+    );
+}

@@ -186,8 +186,35 @@ impl TableState {
         }
     }
 
-    /// The Arrow batch of the visible (not deleted) rows of one partition, in key order.
+    /// STREAM tables: drops the rows of one partition whose `TTL_SECONDS` have passed since
+    /// they were written (the write time is the time part of the row's `_seq`). Evictions are
+    /// silent: no change event, no topic message, no WebSocket frame (protocol 3.7 and 13.2:
+    /// how the server announces them was never observed).
+    pub(crate) fn evict_expired(&mut self, part: &str) {
+        let Some(ttl_ms) = self
+            .def
+            .options
+            .ttl_seconds
+            .filter(|_| self.def.kind == TableKind::Stream)
+            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX))
+        else {
+            return;
+        };
+        let Some(p) = self.partitions.get_mut(part) else {
+            return;
+        };
+        let cutoff = crate::time::now_ms().saturating_sub(ttl_ms);
+        let before = p.rows.len();
+        p.rows.retain(|_, r| seq::time_ms(r.seq) > cutoff);
+        if p.rows.len() != before {
+            p.cache = None;
+        }
+    }
+
+    /// The Arrow batch of the visible (not deleted, not expired) rows of one partition, in key
+    /// order.
     pub(crate) fn batch(&mut self, part: &str) -> Result<RecordBatch, String> {
+        self.evict_expired(part);
         let def = self.def.clone();
         let schema = self.schema.clone();
         let p = self.partitions.entry(part.to_owned()).or_default();
@@ -370,6 +397,7 @@ impl Store {
             .tables
             .get_mut(table)
             .ok_or_else(|| WriteError::NoTable(format!("{}.{}", table.0, table.1)))?;
+        ts.evict_expired(part);
         let def = ts.def.clone();
         let pk_idx = def.user_columns().position(|c| c.primary_key);
         let pk_col = def.primary_key().cloned();

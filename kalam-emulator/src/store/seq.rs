@@ -5,6 +5,11 @@ use std::sync::Mutex;
 /// 2024-01-01T00:00:00Z in milliseconds since the Unix epoch.
 pub(crate) const EPOCH_MS: i64 = 1_704_067_200_000;
 
+/// The wall-clock time (ms since the Unix epoch) embedded in a SeqId.
+pub(crate) fn time_ms(seq: i64) -> i64 {
+    (seq >> 22) + EPOCH_MS
+}
+
 /// A strictly increasing Snowflake generator (one per emulator).
 #[derive(Debug)]
 pub(crate) struct SeqGen {
@@ -46,7 +51,7 @@ mod tests {
         let a = g.next();
         let b = g.next();
         assert!(b > a);
-        let ms = (a >> 22) + EPOCH_MS;
+        let ms = time_ms(a);
         assert!((ms - crate::time::now_ms()).abs() < 5_000);
     }
 }
