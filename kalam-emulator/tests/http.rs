@@ -735,6 +735,187 @@ async fn h20_introspection() {
 }
 
 #[tokio::test]
+async fn system_schemas_topics_and_topic_offsets() {
+    let (_emu, c, admin, alice) = fixture().await;
+    c.ok(&admin, "ALTER TABLE app.todos ADD COLUMN note TEXT")
+        .await;
+    c.ok(&admin, "CREATE TOPIC app.todo_events PARTITIONS 2")
+        .await;
+    c.ok(
+        &admin,
+        "ALTER TOPIC app.todo_events ADD SOURCE app.todos ON INSERT WITH (payload = 'key')",
+    )
+    .await;
+    // system.schemas: the 14 columns of protocol 8.4, one row per version.
+    let r = c.sql(&admin, "SELECT * FROM system.schemas LIMIT 0").await;
+    let names: Vec<&str> = r.body["results"][0]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "table_id",
+            "table_name",
+            "namespace_id",
+            "table_type",
+            "created_at",
+            "schema_version",
+            "columns",
+            "table_comment",
+            "updated_at",
+            "options",
+            "access_level",
+            "is_latest",
+            "storage_id",
+            "use_user_storage"
+        ]
+    );
+    assert_eq!(
+        r.body["results"][0]["schema"][0]["flags"],
+        json!(["pk", "nn", "uq"])
+    );
+    let rows = c
+        .rows(&admin, "SELECT table_id, table_name, namespace_id, table_type, schema_version, is_latest, storage_id, use_user_storage, columns FROM system.schemas WHERE namespace_id = 'app' ORDER BY schema_version")
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (row, (version, latest)) in rows.iter().zip([(1, false), (2, true)]) {
+        assert_eq!(
+            row.as_array().unwrap()[..8],
+            json!([
+                "app:todos",
+                "todos",
+                "app",
+                "user",
+                version,
+                latest,
+                "local",
+                false
+            ])
+            .as_array()
+            .unwrap()[..]
+        );
+    }
+    let old: Value = serde_json::from_str(rows[0][8].as_str().unwrap()).unwrap();
+    let new: Value = serde_json::from_str(rows[1][8].as_str().unwrap()).unwrap();
+    assert_eq!(old.as_array().unwrap().len(), 7);
+    assert_eq!(new.as_array().unwrap().len(), 8);
+    assert_eq!(
+        new[0],
+        json!({"column_id":1,"column_name":"id","column_comment":null,"data_type":"BigInt",
+               "default_value":{"FunctionCall":{"name":"SNOWFLAKE_ID","args":[]}},"ordinal_position":1,
+               "is_nullable":false,"is_primary_key":true,"is_partition_key":false})
+    );
+    assert_eq!(new[2]["default_value"], json!({"Literal": false}));
+    assert_eq!(
+        new[4]["data_type"],
+        json!({"Decimal":{"precision":10,"scale":2}})
+    );
+    assert_eq!(new[1]["default_value"], "None");
+    // SHOW TABLES answers rows of system.schemas.
+    let r = c.ok(&admin, "SHOW TABLES").await;
+    assert_eq!(r["results"][0]["schema"].as_array().unwrap().len(), 14);
+    // system.topics
+    let r = c.sql(&admin, "SELECT * FROM system.topics").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let schema: Vec<(String, Value)> = r.body["results"][0]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["data_type"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        schema,
+        [
+            ("topic_id", "Text"),
+            ("name", "Text"),
+            ("alias", "Text"),
+            ("partitions", "Int"),
+            ("retention_seconds", "BigInt"),
+            ("retention_max_bytes", "BigInt"),
+            ("routes", "Json"),
+            ("created_at", "Timestamp"),
+            ("updated_at", "Timestamp")
+        ]
+        .map(|(n, t)| (n.to_owned(), json!(t)))
+    );
+    let row = &r.body["results"][0]["rows"][0];
+    assert_eq!(
+        row.as_array().unwrap()[..6],
+        json!([
+            "app.todo_events",
+            "app.todo_events",
+            null,
+            2,
+            "604800",
+            "1073741824"
+        ])
+        .as_array()
+        .unwrap()[..]
+    );
+    let routes: Value = serde_json::from_str(row[6].as_str().unwrap()).unwrap();
+    assert_eq!(
+        routes,
+        json!([{"table_id":{"namespace_id":"app","table_name":"todos"},"op":"Insert",
+                "payload_mode":"Key","filter_expr":null,"partition_key_expr":null}])
+    );
+    // system.topic_offsets: one row per committed (topic, group, partition).
+    assert_eq!(
+        c.rows(&admin, "SELECT * FROM system.topic_offsets").await,
+        json!([])
+    );
+    c.ok(
+        &admin,
+        "ACK app.todo_events GROUP 'g1' PARTITION 1 UPTO OFFSET 4",
+    )
+    .await;
+    c.ok(
+        &admin,
+        "ACK app.todo_events GROUP 'g1' PARTITION 1 UPTO OFFSET 2",
+    )
+    .await;
+    let r = c
+        .sql(
+            &admin,
+            "SELECT topic_id, group_id, partition_id, last_acked_offset FROM system.topic_offsets",
+        )
+        .await;
+    assert_eq!(
+        r.body["results"][0]["rows"],
+        json!([["app.todo_events", "g1", 1, "4"]])
+    );
+    let flags: Vec<Value> = r.body["results"][0]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flags"].clone())
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            json!(["pk", "nn", "uq"]),
+            json!(["pk", "nn", "uq"]),
+            json!(["pk", "nn", "uq"]),
+            json!(["nn"])
+        ]
+    );
+    // Only dba/system may read them.
+    for t in ["schemas", "topics", "topic_offsets"] {
+        let r = c.sql(&alice, &format!("SELECT * FROM system.{t}")).await;
+        assert_eq!(r.status, 403, "system.{t}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], "PERMISSION_DENIED");
+    }
+}
+
+#[tokio::test]
 async fn cell_encoding_of_every_type() {
     let (_emu, c, admin, alice) = fixture().await;
     c.ok(&admin, "CREATE TABLE app.types (id BIGINT PRIMARY KEY, b BOOLEAN, si SMALLINT, i INT, bi BIGINT, f FLOAT, d DOUBLE, t TEXT, ts TIMESTAMP, dt DATE, dtm DATETIME, tm TIME, j JSON, bt BYTES, e EMBEDDING(3), u UUID, dec DECIMAL(10, 2), dec0 DECIMAL(5, 0), fl FILE) WITH (TYPE = 'USER')").await;

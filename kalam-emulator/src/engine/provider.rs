@@ -105,7 +105,7 @@ impl SchemaProvider for KalamSchema {
                     name
                 )
             });
-            let batch = super::system::system_batch(&st, name)?;
+            let batch = super::system::system_batch(&st, &self.store.topics, name)?;
             return Ok(Some(Arc::new(StaticTable {
                 schema: batch.schema(),
                 batch,

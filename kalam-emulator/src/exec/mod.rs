@@ -310,15 +310,19 @@ impl<'a> Request<'a> {
             Command::ShowNamespaces => {
                 let batch = {
                     let st = self.engine.store.read();
-                    crate::engine::system::system_batch(&st, "namespaces")
-                        .map_err(error::from_datafusion)?
+                    crate::engine::system::system_batch(
+                        &st,
+                        &self.engine.store.topics,
+                        "namespaces",
+                    )
+                    .map_err(error::from_datafusion)?
                 };
                 batch_output(batch, ident.user)
             }
             Command::ShowTables { namespace } => {
                 let batch = {
                     let st = self.engine.store.read();
-                    crate::engine::system::system_batch(&st, "tables")
+                    crate::engine::system::system_batch(&st, &self.engine.store.topics, "schemas")
                         .map_err(error::from_datafusion)?
                 };
                 if namespace.is_some() {

@@ -96,6 +96,24 @@ pub(crate) struct TableState {
     pub(crate) updated_at_ms: i64,
     pub(crate) version: u64,
     pub(crate) partitions: HashMap<String, Partition>,
+    /// Earlier definitions, oldest first (`system.schemas` lists every version).
+    pub(crate) history: Vec<PastSchema>,
+}
+
+/// A table definition replaced by an ALTER.
+#[derive(Debug, Clone)]
+pub(crate) struct PastSchema {
+    pub(crate) version: u64,
+    pub(crate) def: Arc<Table>,
+    pub(crate) updated_at_ms: i64,
+}
+
+/// When a topic was created and last changed (`system.topics`).
+#[derive(Debug, Clone)]
+pub(crate) struct TopicMeta {
+    pub(crate) created_at_ms: i64,
+    pub(crate) updated_at_ms: i64,
+    sources: usize,
 }
 
 /// `(namespace, table)`
@@ -108,6 +126,7 @@ pub(crate) struct State {
     pub(crate) namespaces: BTreeMap<String, NsMeta>,
     pub(crate) tables: HashMap<TableId, TableState>,
     pub(crate) users: BTreeMap<String, User>,
+    pub(crate) topics: BTreeMap<TableId, TopicMeta>,
 }
 
 /// Undo information of an explicit transaction.
@@ -183,6 +202,7 @@ impl TableState {
             updated_at_ms: now,
             version: 1,
             partitions: HashMap::new(),
+            history: Vec::new(),
         }
     }
 
@@ -304,6 +324,7 @@ impl Store {
                 namespaces,
                 tables: HashMap::new(),
                 users: BTreeMap::new(),
+                topics: BTreeMap::new(),
             }),
             seq: Arc::new(seq::SeqGen::new()),
             commit_seq: AtomicU64::new(0),
@@ -363,6 +384,11 @@ impl Store {
                     state.tables.insert(id, TableState::new(def));
                 }
                 Some(ts) if *ts.def != def => {
+                    ts.history.push(PastSchema {
+                        version: ts.version,
+                        def: ts.def.clone(),
+                        updated_at_ms: ts.updated_at_ms,
+                    });
                     reshape(ts, def);
                     ts.version += 1;
                     ts.updated_at_ms = now;
@@ -379,6 +405,27 @@ impl Store {
         }
         let names: Vec<String> = state.catalog.namespaces.keys().cloned().collect();
         state.namespaces.retain(|k, _| names.contains(k));
+        let topics: Vec<(TableId, usize)> = state
+            .catalog
+            .namespaces
+            .values()
+            .flat_map(|ns| ns.topics.values())
+            .map(|t| ((t.namespace.clone(), t.name.clone()), t.sources.len()))
+            .collect();
+        state
+            .topics
+            .retain(|id, _| topics.iter().any(|(t, _)| t == id));
+        for (id, sources) in topics {
+            let meta = state.topics.entry(id).or_insert(TopicMeta {
+                created_at_ms: now,
+                updated_at_ms: now,
+                sources,
+            });
+            if meta.sources != sources {
+                meta.sources = sources;
+                meta.updated_at_ms = now;
+            }
+        }
     }
 
     /// Applies row operations to one partition atomically: either all succeed or none.

@@ -45,6 +45,8 @@ struct Claim {
 #[derive(Debug, Default)]
 struct GroupState {
     committed: Option<u64>,
+    /// When `committed` last moved (µs since the epoch).
+    committed_at_us: i64,
     cursor: u64,
     claims: Vec<Claim>,
 }
@@ -230,6 +232,7 @@ impl Topics {
             .entry(group_key(topic, group, partition))
             .or_insert_with(|| GroupState {
                 committed: None,
+                committed_at_us: 0,
                 cursor: match start {
                     Start::Earliest => 0,
                     Start::Latest => len,
@@ -319,16 +322,54 @@ impl Topics {
             .entry(group_key(topic, group, partition))
             .or_insert_with(|| GroupState {
                 committed: None,
+                committed_at_us: 0,
                 cursor: upto + 1,
                 claims: Vec::new(),
             });
-        g.committed = Some(g.committed.map_or(upto, |c| c.max(upto)));
+        if g.committed.is_none_or(|c| upto > c) {
+            g.committed = Some(upto);
+            g.committed_at_us = crate::time::now_ms().saturating_mul(1000);
+        }
         let floor = g.committed.map_or(0, |c| c + 1);
         g.claims.retain(|c| c.end > floor);
         for c in &mut g.claims {
             c.start = c.start.max(floor);
         }
     }
+
+    /// Every committed offset of a topic that still exists, as `system.topic_offsets` lists
+    /// them: (namespace, topic, group, partition, last acked offset, updated at in µs), sorted.
+    pub(crate) fn committed(&self, catalog: &Catalog) -> Vec<CommittedOffset> {
+        let inner = self.lock();
+        let mut out: Vec<CommittedOffset> = inner
+            .groups
+            .iter()
+            .filter(|((ns, t, _, _), _)| catalog.topic(ns, t).is_some())
+            .filter_map(|((ns, t, group, partition), g)| {
+                Some(CommittedOffset {
+                    topic: format!("{ns}.{t}"),
+                    group: group.clone(),
+                    partition: *partition,
+                    offset: g.committed?,
+                    updated_at_us: g.committed_at_us,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.topic, &a.group, a.partition).cmp(&(&b.topic, &b.group, b.partition))
+        });
+        out
+    }
+}
+
+/// One row of `system.topic_offsets`.
+#[derive(Debug, Clone)]
+pub(crate) struct CommittedOffset {
+    pub(crate) topic: String,
+    pub(crate) group: String,
+    pub(crate) partition: u32,
+    pub(crate) offset: u64,
+    pub(crate) updated_at_us: i64,
 }
 
 fn append(
