@@ -916,6 +916,56 @@ async fn system_schemas_topics_and_topic_offsets() {
 }
 
 #[tokio::test]
+async fn alter_table_keeps_data_across_rename_add_and_drop() {
+    let (_emu, c, admin, alice) = fixture().await;
+    c.ok(&alice, "INSERT INTO app.todos (id, title, price) VALUES (1, 'Buy milk', 3.5), (2, 'Call Bob', NULL)").await;
+    c.ok(&alice, "ALTER TABLE app.todos RENAME COLUMN title TO label")
+        .await;
+    assert_eq!(
+        c.rows(&alice, "SELECT id, label, price FROM app.todos")
+            .await,
+        json!([["1", "Buy milk", "3.50"], ["2", "Call Bob", null]])
+    );
+    // Several renames in sequence, then unrelated ALTERs: values follow their column.
+    c.ok(&admin, "ALTER TABLE app.todos RENAME COLUMN label TO name")
+        .await;
+    c.ok(&admin, "ALTER TABLE app.todos RENAME COLUMN price TO cost")
+        .await;
+    c.ok(&admin, "ALTER TABLE app.todos ADD COLUMN title TEXT")
+        .await;
+    c.ok(&admin, "ALTER TABLE app.todos DROP COLUMN done").await;
+    assert_eq!(
+        c.rows(&alice, "SELECT id, name, cost, title FROM app.todos")
+            .await,
+        json!([
+            ["1", "Buy milk", "3.50", null],
+            ["2", "Call Bob", null, null]
+        ])
+    );
+    // The old name is gone; writes use the new one.
+    let r = c.sql(&alice, "SELECT label FROM app.todos").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    c.ok(
+        &alice,
+        "INSERT INTO app.todos (id, name) VALUES (3, 'Water plants')",
+    )
+    .await;
+    assert_eq!(
+        c.rows(&alice, "SELECT name FROM app.todos WHERE id = 3")
+            .await,
+        json!([["Water plants"]])
+    );
+    assert_eq!(
+        c.rows(
+            &admin,
+            "SELECT version FROM system.tables WHERE namespace_id = 'app' AND table_name = 'todos'"
+        )
+        .await,
+        json!([["6"]])
+    );
+}
+
+#[tokio::test]
 async fn cell_encoding_of_every_type() {
     let (_emu, c, admin, alice) = fixture().await;
     c.ok(&admin, "CREATE TABLE app.types (id BIGINT PRIMARY KEY, b BOOLEAN, si SMALLINT, i INT, bi BIGINT, f FLOAT, d DOUBLE, t TEXT, ts TIMESTAMP, dt DATE, dtm DATETIME, tm TIME, j JSON, bt BYTES, e EMBEDDING(3), u UUID, dec DECIMAL(10, 2), dec0 DECIMAL(5, 0), fl FILE) WITH (TYPE = 'USER')").await;

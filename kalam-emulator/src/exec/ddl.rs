@@ -1,6 +1,6 @@
 //! DDL (through `kalam_schema`), user management and `DESCRIBE` (protocol 1.6, 7.2–7.6).
 
-use kalam_schema::{AccessLevel, DdlStatement, ErrorKind, SchemaError, TableKind};
+use kalam_schema::{AccessLevel, AlterTableOp, DdlStatement, ErrorKind, SchemaError, TableKind};
 
 use super::{Ident2, Output, Request, StmtError, hex, message};
 use crate::role::Role;
@@ -217,11 +217,29 @@ pub(crate) fn execute(
                 "Namespace '{name}' is reserved and cannot be used"
             )));
         }
+        let renames: Vec<(String, String)> = match &stmt {
+            DdlStatement::AlterTable { ops, .. } => ops
+                .iter()
+                .filter_map(|op| match op {
+                    AlterTableOp::RenameColumn { from, to } => {
+                        Some((from.to_ascii_lowercase(), to.to_ascii_lowercase()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let altered = match &stmt {
+            DdlStatement::AlterTable {
+                namespace, table, ..
+            } => Some((namespace.clone(), table.clone())),
+            _ => None,
+        };
         st.catalog
             .apply(stmt)
             .map_err(|e| StmtError::exec(schema_error_text(&e)))?;
         crate::engine::system::add_extra_system_tables_state(&mut st);
-        Store::sync_tables(&mut st);
+        Store::sync_tables_renaming(&mut st, altered.as_ref(), &renames);
         if is_use && let Some(n) = use_name {
             req.namespace = n;
         }

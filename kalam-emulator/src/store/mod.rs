@@ -368,6 +368,16 @@ impl Store {
     /// Brings the stored tables in line with the catalog after a DDL statement: new tables
     /// get storage, dropped ones lose it, altered ones have their rows reshaped.
     pub(crate) fn sync_tables(state: &mut State) {
+        Store::sync_tables_renaming(state, None, &[]);
+    }
+
+    /// [`Store::sync_tables`] after an ALTER of `renamed_in` that renamed columns
+    /// (`(from, to)` pairs, in statement order): renamed columns keep their values.
+    pub(crate) fn sync_tables_renaming(
+        state: &mut State,
+        renamed_in: Option<&TableId>,
+        renames: &[(String, String)],
+    ) {
         let now = crate::time::now_ms();
         let mut seen: Vec<TableId> = Vec::new();
         let defs: Vec<Table> = state
@@ -389,7 +399,12 @@ impl Store {
                         def: ts.def.clone(),
                         updated_at_ms: ts.updated_at_ms,
                     });
-                    reshape(ts, def);
+                    let renames = if renamed_in == Some(&id) {
+                        renames
+                    } else {
+                        &[]
+                    };
+                    reshape(ts, def, renames);
                     ts.version += 1;
                     ts.updated_at_ms = now;
                 }
@@ -622,13 +637,22 @@ impl Store {
     }
 }
 
-/// Re-shapes stored rows after an ALTER TABLE: values follow the columns by name; new
-/// columns get NULL.
-fn reshape(ts: &mut TableState, def: Table) {
+/// Re-shapes stored rows after an ALTER TABLE: values follow the columns by name (a renamed
+/// column by its old name); new columns get NULL.
+fn reshape(ts: &mut TableState, def: Table, renames: &[(String, String)]) {
     let old_names: Vec<String> = ts.def.user_columns().map(|c| c.name.clone()).collect();
     let mapping: Vec<Option<usize>> = def
         .user_columns()
-        .map(|c| old_names.iter().position(|n| *n == c.name))
+        .map(|c| {
+            // Walk the renames backwards to the name this column had before the statement.
+            let mut name = c.name.clone();
+            for (from, to) in renames.iter().rev() {
+                if name == *to {
+                    name.clone_from(from);
+                }
+            }
+            old_names.iter().position(|n| *n == name)
+        })
         .collect();
     for p in ts.partitions.values_mut() {
         for row in p.rows.values_mut() {
