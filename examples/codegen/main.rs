@@ -2,7 +2,7 @@
 //! from it, verify the generated code, then detect drift after the server changes.
 //!
 //! ```text
-//! cargo run -p kalam-codegen --example codegen
+//! cargo run -p kalam-examples --bin codegen
 //! ```
 //!
 //! With `KALAMDB_SERVER_URL` (and `KALAMDB_USER`/`KALAMDB_PASSWORD`, a dba) set it reads that
