@@ -10,6 +10,7 @@ mod files;
 mod http;
 mod jwt;
 mod net;
+mod rate;
 mod role;
 mod sql;
 mod store;
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use changes::{ChangeEvent, ChangeKind, ChangeStream};
 pub use faults::{Faults, InjectedError};
+pub use rate::RateLimits;
 pub use role::Role;
 pub use store::Row;
 pub use store::value::Value;
@@ -91,6 +93,7 @@ pub struct EmulatorBuilder {
     topic_visibility: Duration,
     max_file_size: usize,
     max_files_per_request: usize,
+    rate_limits: RateLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -112,6 +115,7 @@ impl Default for EmulatorBuilder {
             topic_visibility: Duration::from_secs(60),
             max_file_size: 25 * 1024 * 1024,
             max_files_per_request: 20,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -217,6 +221,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Request-rate limits (see [`RateLimits`]). Default: none; the stock server's are
+    /// [`RateLimits::server_defaults`].
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
     /// Starts the emulator.
     pub async fn start(self) -> Result<Emulator, Error> {
         let store = Arc::new(Store::new());
@@ -292,6 +303,7 @@ impl EmulatorBuilder {
             started: Instant::now(),
             started_secs: time::now_secs(),
             port: addr.port(),
+            limits: rate::Limiters::new(self.rate_limits),
         });
         let fault_state = Arc::new(faults::FaultState::default());
         let router = http::router(app, fault_state.clone());

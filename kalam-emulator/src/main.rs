@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use kalam_emulator::{Emulator, Role, WsSettings};
+use kalam_emulator::{Emulator, RateLimits, Role, WsSettings};
 
 /// An in-process KalamDB-compatible server (SQL on DataFusion).
 #[derive(Debug, Parser)]
@@ -30,6 +30,23 @@ struct Args {
     /// 10; servers used for conformance runs raise it).
     #[arg(long, default_value_t = 10)]
     ws_max_subscriptions_per_user: usize,
+    /// Request-rate limits to start from: `off` (the default: nothing is limited) or
+    /// `server` (the stock server's 100 queries per user, 20 authentication attempts per IP
+    /// and 50 WebSocket messages per connection, per second).
+    #[arg(long, default_value = "off", value_parser = ["off", "server"])]
+    rate_limits: String,
+    /// SQL requests per user per second (`rate_limit.max_queries_per_sec`); overrides
+    /// `--rate-limits`.
+    #[arg(long)]
+    max_queries_per_sec: Option<u32>,
+    /// Authentication attempts per client IP per second
+    /// (`rate_limit.max_auth_requests_per_ip_per_sec`); overrides `--rate-limits`.
+    #[arg(long)]
+    max_auth_requests_per_ip_per_sec: Option<u32>,
+    /// WebSocket messages per connection per second (`rate_limit.max_messages_per_sec`);
+    /// overrides `--rate-limits`.
+    #[arg(long)]
+    max_messages_per_sec: Option<u32>,
 }
 
 fn parse_user(s: &str) -> Result<(String, String, Role), String> {
@@ -51,6 +68,21 @@ async fn main() {
         .websocket(
             WsSettings::default().max_subscriptions_per_user(args.ws_max_subscriptions_per_user),
         );
+    let mut limits = if args.rate_limits == "server" {
+        RateLimits::server_defaults()
+    } else {
+        RateLimits::default()
+    };
+    if args.max_queries_per_sec.is_some() {
+        limits = limits.queries_per_user(args.max_queries_per_sec);
+    }
+    if args.max_auth_requests_per_ip_per_sec.is_some() {
+        limits = limits.auth_attempts_per_ip(args.max_auth_requests_per_ip_per_sec);
+    }
+    if args.max_messages_per_sec.is_some() {
+        limits = limits.ws_messages_per_connection(args.max_messages_per_sec);
+    }
+    b = b.rate_limits(limits);
     if let Some(dir) = args.schemas {
         b = b.schemas_dir(dir);
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kalam_emulator::{Emulator, Role};
+use kalam_emulator::{Emulator, RateLimits, Role};
 use serde_json::{Value, json};
 
 mod common;
@@ -963,6 +963,56 @@ async fn alter_table_keeps_data_across_rename_add_and_drop() {
         .await,
         json!([["6"]])
     );
+}
+
+#[tokio::test]
+async fn rate_limits_on_queries_and_auth_attempts() {
+    // A long window makes "the next one is refused" independent of timing.
+    let emu = Emulator::builder()
+        .user("admin", "AdminPass123!", Role::Dba)
+        .user("alice", "Secret123!", Role::User)
+        .rate_limits(
+            RateLimits::default()
+                .queries_per_user(Some(3))
+                .auth_attempts_per_ip(Some(3))
+                .window(Duration::from_secs(3600)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let c = Client::new(&emu);
+    let admin = c.login("admin", "AdminPass123!").await;
+    let alice = c.login("alice", "Secret123!").await;
+    for _ in 0..3 {
+        c.ok(&alice, "SELECT 1").await;
+    }
+    let r = c.sql(&alice, "SELECT 1").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["status"], "error");
+    assert_eq!(r.body["results"], json!([]));
+    assert_eq!(r.body["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    // Per user: admin still has its budget.
+    c.ok(&admin, "SELECT 1").await;
+    // Authentication attempts per IP: the third is allowed, then login and refresh get 429.
+    c.login("alice", "Secret123!").await;
+    let refused = json!({"error": "rate_limited", "message": "Too many authentication attempts. Please retry shortly."});
+    let r = c
+        .post(
+            None,
+            "/v1/api/auth/login",
+            json!({"user": "alice", "password": "Secret123!"}),
+        )
+        .await;
+    assert_eq!((r.status, &r.body), (429, &refused));
+    let r = c.post(None, "/v1/api/auth/refresh", json!({})).await;
+    assert_eq!((r.status, &r.body), (429, &refused));
+    // The defaults limit nothing.
+    let free = Emulator::start().await.unwrap();
+    let c = Client::new(&free);
+    let tok = c.login("admin", "AdminPass123!").await;
+    for _ in 0..150 {
+        c.ok(&tok, "SELECT 1").await;
+    }
 }
 
 #[tokio::test]

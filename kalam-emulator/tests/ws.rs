@@ -10,7 +10,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use kalam_emulator::{Emulator, Role, WsSettings};
+use kalam_emulator::{Emulator, EmulatorBuilder, RateLimits, Role, WsSettings};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,12 +32,16 @@ struct Env {
 }
 
 async fn env_with(settings: WsSettings) -> Env {
-    let emu = Emulator::builder()
+    env_from(Emulator::builder().websocket(settings)).await
+}
+
+/// The users admin (dba), alice, bob (user), svc (service) on `builder`; logs in three of them.
+async fn env_from(builder: EmulatorBuilder) -> Env {
+    let emu = builder
         .user("admin", PW, Role::Dba)
         .user("alice", PW, Role::User)
         .user("bob", PW, Role::User)
         .user("svc", PW, Role::Service)
-        .websocket(settings)
         .start()
         .await
         .unwrap();
@@ -1599,5 +1603,47 @@ async fn stream_ttl_evicts_rows_without_events() {
     assert_eq!(
         e.rows(&e.alice, "SELECT id, body FROM app.keep").await,
         vec![json!(["1", "stays"])]
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_on_messages_and_authentication() {
+    // A long window makes "the next one is refused" independent of timing.
+    let limits = RateLimits::default()
+        .ws_messages_per_connection(Some(2))
+        .auth_attempts_per_ip(Some(5))
+        .window(Duration::from_secs(3600));
+    let e = env_from(Emulator::builder().rate_limits(limits)).await; // 3 logins
+    e.todos().await;
+    let mut ws = e.authed(&e.alice).await; // attempt 4
+    ws.send(json!({"type": "ping"})).await;
+    ws.live("a", "SELECT id FROM app.todos").await;
+    // The third message is dropped with an error frame; the connection stays open.
+    ws.subscribe("b", "SELECT id FROM app.todos", None).await;
+    assert_eq!(
+        ws.json().await,
+        json!({"type": "error", "subscription_id": "rate_limit", "code": "RATE_LIMIT_EXCEEDED",
+               "message": "Rate limit exceeded: too many messages per second"})
+    );
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.todos (id, title) VALUES (1, 'x')",
+    )
+    .await;
+    let f = ws.json().await;
+    assert_eq!(
+        (f["subscription_id"].as_str(), kind_id(&f)),
+        (Some("a"), ("insert", "1"))
+    );
+    // Authentication attempts are counted per IP, HTTP logins and sockets together.
+    let _fifth = e.authed(&e.bob).await;
+    let mut sixth = e.ws(Some(&e.bob), "?compress=false").await;
+    assert_eq!(
+        sixth.json().await,
+        json!({"type": "auth_error", "message": "Too many authentication attempts. Please retry shortly."})
+    );
+    assert_eq!(
+        sixth.closed().await,
+        (1008, "Authentication failed".to_owned())
     );
 }

@@ -18,6 +18,21 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     json_value(status, &json!({"error": kind, "message": message}))
 }
 
+/// The auth-rate limit of protocol 2.1/2.2: 429 `rate_limited` once the client IP is over it.
+fn rate_limited(app: &App, meta: &ConnMeta) -> Option<Response> {
+    (!app.limits.auth.allow(&meta.peer.ip().to_string())).then(|| {
+        error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            AUTH_RATE_LIMITED,
+        )
+    })
+}
+
+/// The server's text for refused authentication attempts (HTTP and WebSocket).
+pub(crate) const AUTH_RATE_LIMITED: &str =
+    "Too many authentication attempts. Please retry shortly.";
+
 fn unauthorized(message: &str) -> Response {
     error(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
@@ -89,7 +104,14 @@ struct LoginBody {
     password: String,
 }
 
-pub(super) async fn login(State(app): State<App>, body: Bytes) -> Response {
+pub(super) async fn login(
+    State(app): State<App>,
+    ConnectInfo(meta): ConnectInfo<ConnMeta>,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = rate_limited(&app, &meta) {
+        return r;
+    }
     let b: LoginBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -117,7 +139,14 @@ pub(super) async fn login(State(app): State<App>, body: Bytes) -> Response {
     token_response(&app, &u)
 }
 
-pub(super) async fn refresh(State(app): State<App>, headers: HeaderMap) -> Response {
+pub(super) async fn refresh(
+    State(app): State<App>,
+    ConnectInfo(meta): ConnectInfo<ConnMeta>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = rate_limited(&app, &meta) {
+        return r;
+    }
     let token = cookie(&headers, "kalamdb_refresh").or_else(|| {
         headers
             .get(header::AUTHORIZATION)
@@ -249,6 +278,9 @@ pub(super) async fn setup(
             "forbidden",
             "Setup can only be performed from localhost",
         );
+    }
+    if let Some(r) = rate_limited(&app, &meta) {
+        return r;
     }
     let b: SetupBody = match parse(&body) {
         Ok(b) => b,

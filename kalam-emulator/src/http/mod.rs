@@ -1,6 +1,6 @@
 //! The HTTP API (protocol 1, 2): router, shared state and small helpers.
 
-mod auth;
+pub(crate) mod auth;
 mod files;
 mod health;
 mod sql;
@@ -39,6 +39,7 @@ pub(crate) struct AppState {
     pub(crate) started_secs: i64,
     pub(crate) port: u16,
     pub(crate) live: Arc<crate::ws::Hub>,
+    pub(crate) limits: crate::rate::Limiters,
 }
 
 pub(crate) type App = Arc<AppState>;

@@ -135,6 +135,17 @@ pub(super) async fn handle(
         Ok(x) => x,
         Err(f) => return auth_failure(f, started),
     };
+    if !app.limits.queries.allow(&user) {
+        let per = app.limits.settings.get_window();
+        let max = app.limits.settings.get_queries_per_user().unwrap_or(0);
+        return error_response(
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            &format!("Rate limit exceeded: at most {max} queries per {per:?} for user '{user}'"),
+            None,
+            started,
+        );
+    }
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -2,6 +2,7 @@
 //! heartbeat checks (protocol 3.2–3.10).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::changes::ChangeEvent;
 use crate::engine::provider::{Viewer, can_read_shared};
 use crate::engine::schema::schema_json;
 use crate::http::App;
+use crate::rate::Window;
 use crate::role::Role;
 use kalam_schema::TableKind;
 
@@ -90,16 +92,23 @@ struct Conn {
     keys: HashMap<u64, String>,
     opened: Instant,
     last_activity: Instant,
+    /// The client's IP (the authentication rate limit is per IP).
+    peer: IpAddr,
+    /// Client messages in the current rate-limit window.
+    rate: Window,
 }
 
 type Flow = ControlFlow<()>;
 
 /// Runs one socket until it closes.
-pub(crate) async fn serve(mut socket: WebSocket, app: App, params: ConnParams) {
+pub(crate) async fn serve(mut socket: WebSocket, app: App, params: ConnParams, peer: IpAddr) {
     let hub = app.live.clone();
     let (id, mut rx) = hub.add_conn();
     let now = Instant::now();
+    let rate = app.limits.ws_window();
     let mut c = Conn {
+        peer,
+        rate,
         app,
         hub: hub.clone(),
         id,
@@ -223,6 +232,11 @@ impl Conn {
         token: &str,
         protocol: ProtocolOptions,
     ) -> Flow {
+        if !self.app.limits.auth.allow(&self.peer.to_string()) {
+            let msg = proto::auth_error(crate::http::auth::AUTH_RATE_LIMITED);
+            let _ = self.send_text(socket, &msg).await;
+            return self.close(socket, 1008, "Authentication failed").await;
+        }
         match self.app.check_access(token) {
             Ok((user, role)) => {
                 let msg = proto::auth_success(&user, role.as_str(), protocol);
@@ -273,6 +287,17 @@ impl Conn {
     }
 
     async fn on_frame(&mut self, socket: &mut WebSocket, m: Message) -> Flow {
+        if matches!(m, Message::Text(_) | Message::Binary(_)) && !self.rate.allow() {
+            // Over the per-connection message rate: the message is dropped (protocol 3.3).
+            return self
+                .send_error(
+                    socket,
+                    "rate_limit",
+                    "RATE_LIMIT_EXCEEDED",
+                    "Rate limit exceeded: too many messages per second",
+                )
+                .await;
+        }
         match m {
             Message::Text(t) => {
                 if t.len() > self.hub.settings.max_message_size {

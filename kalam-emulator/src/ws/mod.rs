@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use kalam_schema::TableKind;
@@ -328,6 +328,7 @@ pub(crate) fn sample_table() -> kalam_schema::Table {
 /// `GET /v1/ws`: upgrades and hands the socket to its task.
 pub(crate) async fn upgrade(
     State(app): State<App>,
+    ConnectInfo(meta): ConnectInfo<crate::net::ConnMeta>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -339,7 +340,8 @@ pub(crate) async fn upgrade(
         );
     }
     let params = conn::ConnParams::new(query.as_deref().unwrap_or(""), bearer(&headers));
-    ws.on_upgrade(move |socket| conn::serve(socket, app, params))
+    let peer = meta.peer.ip();
+    ws.on_upgrade(move |socket| conn::serve(socket, app, params, peer))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
