@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kalam_emulator::{Emulator, RateLimits, Role};
+use kalam_emulator::{Emulator, EmulatorBuilder, RateLimits, Role};
 use serde_json::{Value, json};
 
 mod common;
@@ -31,7 +31,12 @@ fn todos_schema() -> Value {
 /// An emulator with the fixture of section 11: namespace `app`, USER table `app.todos`,
 /// users admin (dba) and alice (user); returns tokens.
 async fn fixture() -> (Emulator, Client, String, String) {
-    let emu = Emulator::builder()
+    fixture_on(Emulator::builder()).await
+}
+
+/// [`fixture`] on an emulator configured by `builder`.
+async fn fixture_on(builder: EmulatorBuilder) -> (Emulator, Client, String, String) {
+    let emu = builder
         .user("admin", "AdminPass123!", Role::Dba)
         .user("alice", "Secret123!", Role::User)
         .start()
@@ -968,21 +973,16 @@ async fn alter_table_keeps_data_across_rename_add_and_drop() {
 #[tokio::test]
 async fn rate_limits_on_queries_and_auth_attempts() {
     // A long window makes "the next one is refused" independent of timing.
-    let emu = Emulator::builder()
-        .user("admin", "AdminPass123!", Role::Dba)
-        .user("alice", "Secret123!", Role::User)
-        .rate_limits(
+    // (the fixture itself spends two of admin's queries and two login attempts)
+    let (_emu, c, admin, alice) = fixture_on(
+        Emulator::builder().rate_limits(
             RateLimits::default()
                 .queries_per_user(Some(3))
                 .auth_attempts_per_ip(Some(3))
                 .window(Duration::from_secs(3600)),
-        )
-        .start()
-        .await
-        .unwrap();
-    let c = Client::new(&emu);
-    let admin = c.login("admin", "AdminPass123!").await;
-    let alice = c.login("alice", "Secret123!").await;
+        ),
+    )
+    .await;
     for _ in 0..3 {
         c.ok(&alice, "SELECT 1").await;
     }
