@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kalam_client::live::{LiveChange, LiveRows};
+use kalam_client::live::{LiveChange, LiveRows, LiveRowsConfig, SubscriptionOptions};
 use kalam_client::types::Timestamp;
 use kalam_client::{AuthProvider, KalamClient, KalamRow};
 
@@ -77,9 +77,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .auth(AuthProvider::basic_auth(user, password))
         .build()?;
 
+    // Newest first, at most 20 messages: ordered on the client (live SQL has no ORDER BY).
+    let newest_first = LiveRowsConfig::new()
+        .order_by_desc(|m: &Message| m.created_at.as_micros())
+        .with_limit(20);
     let mut inbox: LiveRows<Message> = client
-        .live("SELECT id, room, role, body, created_at FROM support.messages WHERE room = 'main'")
+        .live_with_config(
+            "SELECT id, room, role, body, created_at FROM support.messages WHERE room = 'main'",
+            newest_first,
+            SubscriptionOptions::new(),
+        )
         .await?;
+    // The first event is the complete current inbox.
+    let first = tokio::time::timeout(Duration::from_secs(10), inbox.next())
+        .await
+        .map_err(|_| "no initial rows within 10 s")?
+        .ok_or("the subscription ended")??;
+    println!(
+        "-- initial inbox: {} message(s) (checkpoint {:?})",
+        inbox.len(),
+        first.last_seq_id
+    );
 
     // The writer: a short support conversation, then a correction and a retraction.
     let writer = {
@@ -114,11 +132,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     };
 
-    // Print the inbox after every change until it shows the final state: messages 1 and 3,
-    // with the corrected text.
+    // Print the inbox after every change until it shows the final state: messages 3 and 1
+    // (newest first), with the corrected text.
     let done = |rows: &LiveRows<Message>| {
         let ids: Vec<i64> = rows.rows().map(|m| m.id).collect();
-        ids == [1, 3] && rows.rows().any(|m| m.body == "It ships tomorrow.")
+        ids == [3, 1] && rows.rows().any(|m| m.body == "It ships tomorrow.")
     };
     loop {
         let event = tokio::time::timeout(Duration::from_secs(10), inbox.next())
@@ -129,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             LiveChange::Snapshot { .. } => "initial rows".to_owned(),
             LiveChange::Inserted(m) => format!("inserted #{}", m.id),
             LiveChange::Updated { after, .. } => format!("updated #{}", after.id),
-            LiveChange::Deleted { key, .. } => format!("deleted {key:?}"),
+            LiveChange::Deleted { key, .. } => format!("deleted #{key}"),
             other => format!("{other:?}"),
         };
         println!("-- {what} (last _seq {:?})", event.last_seq_id);

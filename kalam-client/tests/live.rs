@@ -1,13 +1,17 @@
-//! Live queries against the emulator over loopback WebSocket: raw events, materialized typed
-//! and dynamic rows, paging, per-user isolation, gzip frames, quota errors and unsubscribe.
+//! Live queries against the emulator over loopback WebSocket and HTTP: raw events, complete
+//! initial sets beyond the server's 1,000-row cap, typed changes, client-side order and
+//! limits, per-user isolation, the subscription quota, connection state events, and
+//! reconnect / restart / checkpoint scenarios with counted change events.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use kalam_client::live::{
-    LiveChange, LiveEvent, LiveRows, LiveRowsConfig, LoadState, SubscriptionOptions,
+    ConnectionState, LiveChange, LiveEvent, LiveRows, LiveRowsConfig, LiveRowsEvent, LoadState,
+    RowKey, SubscriptionOptions,
 };
 use kalam_client::{AuthProvider, ColumnSpec, KalamClient, KalamRow, Result, Row, RowRef};
 use kalam_emulator::Emulator;
@@ -56,6 +60,25 @@ async fn exec(client: &KalamClient, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// A write that survives dropped connections and a restarting server: retried on transport
+/// errors; a retried INSERT that already went through reports a key violation, which counts
+/// as done.
+async fn write(client: &KalamClient, sql: &str) {
+    let mut attempt = 0;
+    loop {
+        match client.query::<()>(sql.to_owned()).execute().await {
+            Ok(_) => return,
+            Err(e) if attempt > 0 && e.to_string().contains("already exists") => return,
+            Err(e) if attempt < 50 && e.code().is_none() => {
+                attempt += 1;
+                // The server is restarting: there is no event to await for the port reopening.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
 /// An emulator with a USER table `app.todos` and users alice and bob.
 async fn setup() -> (Emulator, KalamClient, KalamClient) {
     let server = Emulator::start().await.unwrap();
@@ -78,39 +101,94 @@ async fn setup() -> (Emulator, KalamClient, KalamClient) {
     (server, alice, bob)
 }
 
+/// Inserts todos `ids` (titles `t<id>`) in statements of up to 500 rows.
+async fn insert_todos(client: &KalamClient, ids: impl IntoIterator<Item = i64>) {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    for chunk in ids.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|id| format!("({id}, 't{id}', false)"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO app.todos (id, title, done) VALUES {}",
+            values.join(", ")
+        );
+        exec(client, &sql).await;
+    }
+}
+
+/// Every todo of the client's user, read with keyset paging (one SELECT is capped at 1,000).
+async fn fresh_select(client: &KalamClient) -> BTreeMap<i64, Todo> {
+    let mut all = BTreeMap::new();
+    let mut last = i64::MIN;
+    loop {
+        let page: Vec<Todo> = client
+            .query(
+                "SELECT id, title, note, done FROM app.todos WHERE id > $1 ORDER BY id LIMIT 1000",
+            )
+            .bind(last)
+            .fetch_all()
+            .await
+            .unwrap();
+        let Some(end) = page.last() else { break };
+        last = end.id;
+        all.extend(page.into_iter().map(|t| (t.id, t)));
+    }
+    all
+}
+
 /// The next stream item, failing the test if none arrives in time.
 async fn next<S: Stream + Unpin>(stream: &mut S) -> S::Item {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
+    tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
-        .expect("no live event within 10 s")
+        .expect("no live event within 20 s")
         .expect("the live stream ended")
 }
 
-fn ids<T>(live: &LiveRows<T>, id: impl Fn(&T) -> i64) -> Vec<i64>
-where
-    T: KalamRow,
-{
+/// Polls `live` until `done` holds, handing every event to `seen`.
+async fn until<T: KalamRow>(
+    live: &mut LiveRows<T>,
+    mut seen: impl FnMut(&LiveRowsEvent<T>),
+    done: impl Fn(&LiveRows<T>) -> bool,
+) {
+    while !done(live) {
+        let event = next(live).await.unwrap();
+        seen(&event);
+    }
+    // One server event can queue several changes (a reload after a reconnect reports every
+    // difference at once): take the ones already there.
+    while let Some(Some(event)) = live.next().now_or_never() {
+        seen(&event.unwrap());
+    }
+}
+
+fn ids<T: KalamRow>(live: &LiveRows<T>, id: impl Fn(&T) -> i64) -> Vec<i64> {
     live.rows().map(id).collect()
+}
+
+fn as_map(live: &LiveRows<Todo>) -> BTreeMap<i64, Todo> {
+    live.all_rows().map(|t| (t.id, t.clone())).collect()
 }
 
 #[tokio::test]
 async fn typed_rows_follow_initial_load_and_changes() {
     let (_server, alice, _bob) = setup().await;
-    exec(&alice, "INSERT INTO app.todos (id, title, note, done) VALUES (1, 'Buy milk', 'x', false), (2, 'Call Bob', NULL, false)").await;
+    exec(&alice, "INSERT INTO app.todos (id, title, note, done) VALUES (2, 'Call Bob', NULL, false), (1, 'Buy milk', 'x', false)").await;
     let mut live = alice
         .live::<Todo>("SELECT * FROM app.todos WHERE done = false")
         .await
         .unwrap();
     assert_eq!(live.key_columns(), ["id"]);
-    let ack = next(&mut live).await.unwrap();
-    assert!(matches!(ack.change, LiveChange::Snapshot { rows: 0, .. }));
-    assert_eq!(ack.state, LoadState::Loading);
-    let batch = next(&mut live).await.unwrap();
-    assert!(matches!(batch.change, LiveChange::Snapshot { rows: 2, .. }));
-    assert_eq!(batch.state, LoadState::Ready);
+    assert_eq!(live.state(), LoadState::Loading);
+    let first = next(&mut live).await.unwrap();
+    assert!(
+        matches!(first.change, LiveChange::Snapshot { rows: 2, .. }),
+        "{first:?}"
+    );
+    assert_eq!(first.state, LoadState::Ready);
     assert_eq!(ids(&live, |t| t.id), [1, 2]);
     assert_eq!(live.rows().next().unwrap().note.as_deref(), Some("x"));
-    let loaded_seq = batch.last_seq_id.unwrap();
+    let loaded_seq = live.checkpoint().unwrap().0;
 
     exec(
         &alice,
@@ -127,17 +205,18 @@ async fn typed_rows_follow_initial_load_and_changes() {
     assert!(update.last_seq_id.unwrap() > loaded_seq);
     assert_eq!(ids(&live, |t| t.id), [1, 2]);
 
-    // Update rows omit NULL columns: the merged row must read NULL, not the old value.
+    // Update rows omit NULL columns: the row must read NULL, not the old value.
     exec(&alice, "UPDATE app.todos SET note = NULL WHERE id = 1").await;
     let cleared = next(&mut live).await.unwrap();
     assert!(matches!(cleared.change, LiveChange::Updated { .. }));
-    assert_eq!(live.rows().next().unwrap().note, None);
+    assert_eq!(live.get(&RowKey::int(1)).unwrap().note, None);
 
     exec(&alice, "DELETE FROM app.todos WHERE id = 2").await;
     let delete = next(&mut live).await.unwrap();
-    let LiveChange::Deleted { before, .. } = delete.change else {
+    let LiveChange::Deleted { key, before } = delete.change else {
         panic!("{delete:?}")
     };
+    assert_eq!(key, RowKey::int(2));
     assert_eq!(before.unwrap().title, "Call Bob");
     assert_eq!(ids(&live, |t| t.id), [1]);
 
@@ -162,7 +241,7 @@ async fn typed_rows_follow_initial_load_and_changes() {
     assert_eq!(ids(&live, |t| t.id), [1, 3]);
     assert_eq!(live.checkpoint().unwrap().0, insert.last_seq_id.unwrap());
 
-    // Resuming from the checkpoint replays nothing already applied.
+    // The server's own resume from the checkpoint replays nothing already applied.
     let mut resumed = alice
         .live_events_with_config(
             "SELECT * FROM app.todos",
@@ -175,6 +254,142 @@ async fn typed_rows_follow_initial_load_and_changes() {
         panic!()
     };
     assert!(rows.is_empty(), "{rows:?}");
+}
+
+/// More than 1,000 rows, some updated after rows with larger keys, and writes while the
+/// initial set loads: the server's own initial data loses rows (it stops at 1,000), the
+/// materialized set does not.
+#[tokio::test]
+async fn initial_set_is_complete_beyond_the_servers_cap() {
+    let (_server, alice, _bob) = setup().await;
+    insert_todos(&alice, 1..=2500).await;
+    // Out of key order: small keys get the newest `_seq`.
+    exec(
+        &alice,
+        "UPDATE app.todos SET title = 'early', done = true WHERE id < 40",
+    )
+    .await;
+    exec(&alice, "UPDATE app.todos SET note = 'n' WHERE id = 7").await;
+
+    // The emulator mirrors the server: its paged initial data is incomplete here.
+    let mut raw = alice.live_events("SELECT * FROM app.todos").await.unwrap();
+    let mut raw_rows = 0;
+    loop {
+        match next(&mut raw).await {
+            LiveEvent::Ack { .. } => {}
+            LiveEvent::InitialBatch {
+                rows,
+                batch_control,
+            } => {
+                raw_rows += rows.len();
+                if !batch_control.has_more {
+                    break;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(raw_rows < 2500, "server initial data: {raw_rows} rows");
+    drop(raw);
+
+    // Writes while the set loads land either in the snapshot or as buffered changes.
+    let mut live = alice
+        .live_with_config::<Todo, _>(
+            "SELECT * FROM app.todos",
+            LiveRowsConfig::new(),
+            SubscriptionOptions::new().with_batch_size(700),
+        )
+        .await
+        .unwrap();
+    let writer = {
+        let alice = alice.clone();
+        tokio::spawn(async move {
+            for id in [2400, 5, 1800, 3] {
+                exec(
+                    &alice,
+                    &format!("UPDATE app.todos SET title = 'moved {id}' WHERE id = {id}"),
+                )
+                .await;
+            }
+            insert_todos(&alice, 2501..=2510).await;
+            exec(&alice, "DELETE FROM app.todos WHERE id = 1000").await;
+        })
+    };
+    let first = next(&mut live).await.unwrap();
+    let LiveChange::Snapshot { batch_num, rows } = first.change else {
+        panic!("{first:?}")
+    };
+    assert!(batch_num >= 4, "{batch_num} pages of 700");
+    assert!(rows >= 2499, "{rows}");
+    writer.await.unwrap();
+    let expected = fresh_select(&alice).await;
+    assert_eq!(expected.len(), 2509);
+    until(&mut live, |_| {}, |l| as_map(l) == expected).await;
+    assert_eq!(live.len(), 2509);
+    let keys: Vec<i64> = ids(&live, |t| t.id);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "ordered by key");
+    assert_eq!(
+        live.get(&RowKey::int(7)).unwrap().note.as_deref(),
+        Some("n")
+    );
+}
+
+#[tokio::test]
+async fn client_side_order_and_limit_keep_a_correct_window() {
+    let (_server, alice, _bob) = setup().await;
+    insert_todos(&alice, 1..=6).await;
+    // The newest three titles, by title descending (the window is the top 3).
+    let config = LiveRowsConfig::new()
+        .order_by_desc(|t: &Todo| t.title.clone())
+        .with_limit(3);
+    let mut live = alice
+        .live_with_config::<Todo, _>(
+            "SELECT * FROM app.todos WHERE done = false",
+            config,
+            SubscriptionOptions::new(),
+        )
+        .await
+        .unwrap();
+    let first = next(&mut live).await.unwrap();
+    assert!(matches!(first.change, LiveChange::Snapshot { rows: 6, .. }));
+    assert_eq!(ids(&live, |t| t.id), [6, 5, 4]);
+    assert_eq!((live.len(), live.total_len()), (3, 6));
+
+    // Row 1 climbs to the top, row 6 falls out of the window but stays in the set.
+    exec(&alice, "UPDATE app.todos SET title = 'z1' WHERE id = 1").await;
+    exec(&alice, "UPDATE app.todos SET title = 'a6' WHERE id = 6").await;
+    let mut updates = 0;
+    until(
+        &mut live,
+        |e| updates += usize::from(matches!(e.change, LiveChange::Updated { .. })),
+        |l| ids(l, |t| t.id) == [1, 5, 4],
+    )
+    .await;
+    assert_eq!(updates, 2);
+    assert_eq!(live.get(&RowKey::int(6)).unwrap().title, "a6");
+    // And back: row 6 re-enters the window with its current value.
+    exec(&alice, "UPDATE app.todos SET title = 'zz' WHERE id = 6").await;
+    until(&mut live, |_| {}, |l| ids(l, |t| t.id) == [6, 1, 5]).await;
+    assert_eq!(live.rows().next().unwrap().title, "zz");
+    // A row leaving the filter is not reported by the server (protocol 3.7); deletes are.
+    exec(&alice, "DELETE FROM app.todos WHERE id = 1").await;
+    until(&mut live, |_| {}, |l| ids(l, |t| t.id) == [6, 5, 4]).await;
+    assert_eq!(live.total_len(), 5);
+
+    // Ascending order on a projection, with the dynamic row type.
+    let mut by_title = alice
+        .live_with_config::<Row, _>(
+            "SELECT id, title FROM app.todos",
+            LiveRowsConfig::new()
+                .order_by(|r: &Row| r.get::<String, _>("title"))
+                .with_limit(2),
+            SubscriptionOptions::new(),
+        )
+        .await
+        .unwrap();
+    next(&mut by_title).await.unwrap();
+    let titles: Vec<String> = by_title.rows().map(|r| r.get("title")).collect();
+    assert_eq!(titles, ["t2", "t3"]);
 }
 
 #[tokio::test]
@@ -193,7 +408,6 @@ async fn dynamic_rows_are_isolated_per_user() {
     let mut a = alice.live::<Row>("SELECT * FROM app.todos").await.unwrap();
     let mut b = bob.live::<Row>("SELECT * FROM app.todos").await.unwrap();
     for live in [&mut a, &mut b] {
-        next(live).await.unwrap();
         next(live).await.unwrap();
         assert_eq!(live.len(), 1);
     }
@@ -226,15 +440,9 @@ async fn dynamic_rows_are_isolated_per_user() {
 }
 
 #[tokio::test]
-async fn initial_load_pages_through_batches() {
+async fn server_initial_data_pages_through_batches() {
     let (_server, alice, _bob) = setup().await;
-    for id in 1..=5 {
-        exec(
-            &alice,
-            &format!("INSERT INTO app.todos (id, title, done) VALUES ({id}, 't{id}', false)"),
-        )
-        .await;
-    }
+    insert_todos(&alice, 1..=5).await;
     let mut events = alice
         .live_events_with_config(
             "SELECT id, title FROM app.todos",
@@ -272,63 +480,51 @@ async fn initial_load_pages_through_batches() {
     assert_eq!(sizes, [2, 2, 1]);
     assert_eq!(seen, [1, 2, 3, 4, 5]);
 
-    // The materialized view pages the same way, with a limit dropping the oldest rows.
+    // `last_rows` keeps the server's initial data (with its quirks) for the typed view.
     let mut live = alice
-        .live_with_config::<Todo>(
+        .live_with_config::<Todo, _>(
             "SELECT * FROM app.todos",
-            LiveRowsConfig::new().with_limit(4),
-            SubscriptionOptions::new().with_batch_size(2),
+            LiveRowsConfig::new(),
+            SubscriptionOptions::new().with_last_rows(2),
         )
         .await
         .unwrap();
     while live.state() != LoadState::Ready {
         next(&mut live).await.unwrap();
     }
-    assert_eq!(ids(&live, |t| t.id), [2, 3, 4, 5]);
+    assert_eq!(live.len(), 2);
 }
 
 #[tokio::test]
-async fn large_batches_arrive_gzip_compressed_and_decode() {
+async fn large_frames_arrive_gzip_compressed_and_decode() {
     let (_server, alice, _bob) = setup().await;
-    let values: Vec<String> = (1..=30)
-        .map(|i| format!("({i}, 'a fairly long title for row number {i}', false)"))
-        .collect();
-    exec(
-        &alice,
-        &format!(
-            "INSERT INTO app.todos (id, title, done) VALUES {}",
-            values.join(", ")
-        ),
-    )
-    .await;
     let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
     next(&mut live).await.unwrap();
+    let long = "a fairly long title ".repeat(40);
+    exec(
+        &alice,
+        &format!("INSERT INTO app.todos (id, title, done) VALUES (1, '{long}', false)"),
+    )
+    .await;
     next(&mut live).await.unwrap();
-    assert_eq!(live.len(), 30);
-    assert_eq!(
-        live.rows().last().unwrap().title,
-        "a fairly long title for row number 30"
-    );
+    assert_eq!(live.rows().last().unwrap().title, long);
 }
 
 #[tokio::test]
-async fn subscription_errors_surface_and_drop_unsubscribes() {
+async fn ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
     let (_server, alice, _bob) = setup().await;
-    let err = alice.live_events("SELECT * FROM todos").await.unwrap_err();
-    assert_eq!(err.code().unwrap().as_str(), "INVALID_SQL", "{err}");
-    let err = alice
-        .live::<Todo>("SELECT * FROM app.nope")
-        .await
-        .unwrap_err();
-    assert_eq!(err.code().unwrap().as_str(), "NOT_FOUND", "{err}");
-
-    // Per-user quota: 10 subscriptions.
+    let mut states = alice.connection_events();
     let mut subs = Vec::new();
-    for _ in 0..10 {
-        subs.push(alice.live_events("SELECT * FROM app.todos").await.unwrap());
+    for i in 0..10 {
+        let mut live = alice
+            .live::<Todo>(&format!("SELECT * FROM app.todos WHERE id > {i}"))
+            .await
+            .unwrap();
+        next(&mut live).await.unwrap();
+        subs.push(live);
     }
     let err = alice
-        .live_events("SELECT * FROM app.todos")
+        .live::<Todo>("SELECT * FROM app.todos")
         .await
         .unwrap_err();
     assert_eq!(
@@ -336,8 +532,34 @@ async fn subscription_errors_surface_and_drop_unsubscribes() {
         "SUBSCRIPTION_LIMIT_EXCEEDED",
         "{err}"
     );
+    // One socket: the client connected once for all ten.
+    assert_eq!(next(&mut states).await, ConnectionState::Connecting);
+    assert_eq!(next(&mut states).await, ConnectionState::Connected);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1), states.next())
+            .await
+            .is_err()
+    );
+
+    // Every subscription sees a change for its filter.
+    exec(
+        &alice,
+        "INSERT INTO app.todos (id, title, done) VALUES (100, 'x', false)",
+    )
+    .await;
+    for live in &mut subs {
+        let ev = next(live).await.unwrap();
+        assert!(matches!(ev.change, LiveChange::Inserted(_)), "{ev:?}");
+    }
     // Dropping one sends `unsubscribe`, which frees a slot.
     drop(subs.pop());
+    let err = alice.live_events("SELECT * FROM todos").await.unwrap_err();
+    assert_eq!(err.code().unwrap().as_str(), "INVALID_SQL", "{err}");
+    let err = alice
+        .live::<Todo>("SELECT * FROM app.nope")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().as_str(), "NOT_FOUND", "{err}");
     let mut again = alice
         .live_events_with_config(
             "SELECT * FROM app.todos",
@@ -346,67 +568,270 @@ async fn subscription_errors_surface_and_drop_unsubscribes() {
         .await
         .unwrap();
     assert!(matches!(next(&mut again).await, LiveEvent::Ack { .. }));
-    exec(
-        &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (1, 'x', false)",
-    )
-    .await;
-    let LiveEvent::Insert { rows } = next(&mut again).await else {
-        panic!()
-    };
-    assert_eq!(rows[0].try_get::<String>("title").unwrap(), "x");
 }
 
 #[tokio::test]
-async fn reconnects_and_resumes_after_the_connection_drops() {
+async fn connection_state_events_follow_a_dropped_socket() {
     let (server, alice, _bob) = setup().await;
-    exec(
-        &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (1, 'one', false), (2, 'two', false)",
-    )
-    .await;
+    let mut states = alice.connection_events();
+    assert_eq!(alice.connection_state(), ConnectionState::Idle);
     let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
-    while live.state() != LoadState::Ready {
-        next(&mut live).await.unwrap();
-    }
-    let before = live.checkpoint().unwrap();
+    next(&mut live).await.unwrap();
+    assert_eq!(next(&mut states).await, ConnectionState::Connecting);
+    assert_eq!(next(&mut states).await, ConnectionState::Connected);
     assert!(server.faults().drop_connections() > 0);
-    let ev = next(&mut live).await.unwrap();
-    assert!(
-        matches!(ev.change, LiveChange::Disconnected { .. }),
-        "{ev:?}"
+    let ConnectionState::Disconnected { reason } = next(&mut states).await else {
+        panic!()
+    };
+    assert!(!reason.is_empty());
+    assert_eq!(
+        next(&mut states).await,
+        ConnectionState::Reconnecting {
+            attempt: 1,
+            delay: Duration::ZERO
+        }
     );
-    // Written around the reconnect: it arrives either in the resumed snapshot or as a change.
+    assert_eq!(next(&mut states).await, ConnectionState::Connected);
+    assert_eq!(
+        next(&mut states).await,
+        ConnectionState::Resubscribed { subscriptions: 1 }
+    );
+    assert!(alice.connection_state().is_connected());
+    // The set keeps working on the new socket.
     exec(
         &alice,
-        "UPDATE app.todos SET title = 'one again' WHERE id = 1",
+        "INSERT INTO app.todos (id, title, done) VALUES (1, 'after', false)",
     )
     .await;
-    let mut resumed_from = None;
-    while live.rows().next().map(|t| t.title.as_str()) != Some("one again")
-        || live.state() != LoadState::Ready
-    {
-        let ev = next(&mut live).await.unwrap();
-        if let LiveChange::Resumed { from } = ev.change {
-            resumed_from = from;
-        }
-    }
-    assert_eq!(resumed_from, Some(before.0));
-    assert_eq!(ids(&live, |t| t.id), [1, 2]);
-    assert!(live.checkpoint().unwrap() > before);
+    until(
+        &mut live,
+        |_| {},
+        |l| l.len() == 1 && l.state() == LoadState::Ready,
+    )
+    .await;
+    drop(live);
+    assert_eq!(next(&mut states).await, ConnectionState::Idle);
+}
 
-    // The subscription is live on the new socket.
-    exec(
-        &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (3, 'three', false)",
-    )
-    .await;
-    loop {
-        let ev = next(&mut live).await.unwrap();
-        if let LiveChange::Inserted(row) = ev.change {
-            assert_eq!(row.id, 3);
-            break;
+/// How the scenario breaks the connection.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Drop,
+    Restart,
+}
+
+/// Counts change events per id.
+#[derive(Default, Debug)]
+struct Counts {
+    inserted: HashMap<i64, usize>,
+    deleted: HashMap<i64, usize>,
+    disconnects: usize,
+}
+
+impl Counts {
+    fn see(&mut self, event: &LiveRowsEvent<Todo>) {
+        match &event.change {
+            LiveChange::Inserted(t) => *self.inserted.entry(t.id).or_default() += 1,
+            LiveChange::Deleted { key, .. } => {
+                *self.deleted.entry(key.as_i64().unwrap()).or_default() += 1;
+            }
+            LiveChange::Disconnected { .. } => self.disconnects += 1,
+            _ => {}
         }
     }
-    assert_eq!(ids(&live, |t| t.id), [1, 2, 3]);
+}
+
+/// Writes rows `range` (inserts), then updates every third and deletes every seventh of the
+/// preloaded rows 1..=60, breaking the connection twice in the middle.
+async fn writer(server_faults: kalam_emulator::Faults, client: KalamClient, fault: Fault) {
+    for id in 1001..=1060 {
+        write(
+            &client,
+            &format!("INSERT INTO app.todos (id, title, done) VALUES ({id}, 'new {id}', false)"),
+        )
+        .await;
+        if id % 10 == 3 {
+            write(
+                &client,
+                &format!(
+                    "UPDATE app.todos SET title = 'upd {id}' WHERE id = {}",
+                    id - 1000
+                ),
+            )
+            .await;
+        }
+        if id % 10 == 7 {
+            write(
+                &client,
+                &format!("DELETE FROM app.todos WHERE id = {}", id - 1000),
+            )
+            .await;
+        }
+        if id == 1020 || id == 1040 {
+            match fault {
+                Fault::Drop => {
+                    server_faults.drop_connections();
+                }
+                Fault::Restart => server_faults.restart().await,
+            }
+        }
+    }
+}
+
+async fn fault_scenario(fault: Fault) {
+    let (server, alice, _bob) = setup().await;
+    insert_todos(&alice, 1..=60).await;
+    let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let mut counts = Counts::default();
+    until(
+        &mut live,
+        |e| counts.see(e),
+        |l| l.state() == LoadState::Ready,
+    )
+    .await;
+    assert_eq!(live.len(), 60);
+
+    let writes = tokio::spawn(writer(server.faults().clone(), alice.clone(), fault));
+    // Consume while the writer runs, then until the set matches a fresh SELECT.
+    let mut writes = Box::pin(writes);
+    loop {
+        tokio::select! {
+            done = &mut writes => { done.unwrap(); break; }
+            event = next(&mut live) => counts.see(&event.unwrap()),
+        }
+    }
+    let expected = fresh_select(&alice).await;
+    until(
+        &mut live,
+        |e| counts.see(e),
+        |l| l.state() == LoadState::Ready && as_map(l) == expected,
+    )
+    .await;
+
+    assert!(counts.disconnects >= 1, "{fault:?}: {counts:?}");
+    for id in 1001..=1060 {
+        assert_eq!(
+            counts.inserted.get(&id),
+            Some(&1),
+            "{fault:?}: inserts of {id}"
+        );
+    }
+    assert_eq!(
+        counts.inserted.len(),
+        60,
+        "{fault:?}: {:?}",
+        counts.inserted
+    );
+    let deleted: Vec<i64> = (1..=60).filter(|id| id % 10 == 7).collect();
+    for id in &deleted {
+        assert_eq!(
+            counts.deleted.get(id),
+            Some(&1),
+            "{fault:?}: deletes of {id}"
+        );
+    }
+    assert_eq!(counts.deleted.len(), deleted.len());
+    assert_eq!(expected.len(), 120 - deleted.len());
+}
+
+#[tokio::test]
+async fn dropped_connections_lose_and_duplicate_nothing() {
+    fault_scenario(Fault::Drop).await;
+}
+
+#[tokio::test]
+async fn a_server_restart_loses_and_duplicates_nothing() {
+    fault_scenario(Fault::Restart).await;
+}
+
+/// A client saves its rows and checkpoint and goes away while writes continue; a new client
+/// resumes from the checkpoint. Every insert reaches exactly one of the two, and the saved
+/// rows plus the new client's rows equal a fresh SELECT.
+#[tokio::test]
+async fn a_new_client_resumes_from_a_saved_checkpoint() {
+    let (server, alice, _bob) = setup().await;
+    insert_todos(&alice, 1..=30).await;
+    let first = client(&server, "alice", "Secret123!");
+    let mut live = first.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let mut old = Counts::default();
+    until(&mut live, |e| old.see(e), |l| l.state() == LoadState::Ready).await;
+
+    let (go_on, mut resumed) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let writes = {
+        let alice = alice.clone();
+        tokio::spawn(async move {
+            for id in 101..=160 {
+                exec(
+                    &alice,
+                    &format!(
+                        "INSERT INTO app.todos (id, title, done) VALUES ({id}, 'n{id}', false)"
+                    ),
+                )
+                .await;
+                if id % 5 == 0 {
+                    exec(
+                        &alice,
+                        &format!("UPDATE app.todos SET note = 'u' WHERE id = {}", id - 100),
+                    )
+                    .await;
+                }
+                // Half-way, wait until the new client has subscribed, then write on.
+                if id == 140 {
+                    resumed.recv().await;
+                }
+            }
+        })
+    };
+    // The first client applies some inserts, then saves and goes away mid-stream.
+    while old.inserted.len() < 15 {
+        old.see(&next(&mut live).await.unwrap());
+    }
+    let checkpoint = live.checkpoint().unwrap();
+    let saved = as_map(&live);
+    drop(live);
+    drop(first);
+    let text = serde_json::to_string(&checkpoint).unwrap();
+
+    let second = client(&server, "alice", "Secret123!");
+    let mut live = second
+        .live_with_config::<Todo, _>(
+            "SELECT * FROM app.todos",
+            LiveRowsConfig::new(),
+            SubscriptionOptions::new().with_from(
+                serde_json::from_str::<kalam_client::live::Checkpoint>(&text)
+                    .unwrap()
+                    .0,
+            ),
+        )
+        .await
+        .unwrap();
+    let first_event = next(&mut live).await.unwrap();
+    assert!(matches!(first_event.change, LiveChange::Snapshot { .. }));
+    let mut new = Counts::default();
+    for row in live.all_rows() {
+        *new.inserted.entry(row.id).or_default() += 1;
+    }
+    go_on.send(()).unwrap();
+    writes.await.unwrap();
+    let expected = fresh_select(&alice).await;
+    let merged = |live: &LiveRows<Todo>| {
+        let mut all = saved.clone();
+        all.extend(as_map(live));
+        all
+    };
+    until(&mut live, |e| new.see(e), |l| merged(l) == expected).await;
+
+    // Rows only updated after the checkpoint come back too (as changed rows), so count the
+    // new rows: each insert reached exactly one of the clients, once.
+    for id in 101..=160 {
+        let total = old.inserted.get(&id).copied().unwrap_or(0)
+            + new.inserted.get(&id).copied().unwrap_or(0);
+        assert_eq!(total, 1, "insert {id}: old {old:?} new {new:?}");
+    }
+    // Nothing the first client had applied came back unchanged.
+    for (id, todo) in &saved {
+        if let Some(again) = live.get(&RowKey::int(*id)) {
+            assert_ne!(again, todo, "row {id} replayed");
+        }
+    }
 }

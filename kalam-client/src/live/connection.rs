@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use super::state::{ConnectionState, StateTx};
 use crate::client::{Inner, KalamClient};
 use crate::error::{Error, ErrorCode, Result};
 
@@ -74,6 +75,9 @@ pub(crate) enum Command {
         sql: String,
         options: Option<serde_json::Value>,
         events: mpsc::UnboundedSender<Incoming>,
+        /// The subscriber reloads its rows itself after a reconnect: resubscribe with the
+        /// original options instead of resuming from the last `_seq`.
+        resync: bool,
     },
     NextBatch {
         id: String,
@@ -101,7 +105,14 @@ impl Connection {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Weak<Connection>>>;
+/// A client's connection slot and its observable state.
+#[derive(Debug, Default)]
+pub(crate) struct SlotState {
+    conn: tokio::sync::Mutex<Weak<Connection>>,
+    state: Arc<StateTx>,
+}
+
+type Slot = Arc<SlotState>;
 type Registry = Mutex<Vec<(Weak<Inner>, Slot)>>;
 
 /// client state → its connection slot.
@@ -127,14 +138,29 @@ fn slot_for(client: &KalamClient) -> Slot {
     slot
 }
 
+/// Where the client's connection reports its state.
+pub(crate) fn state_of(client: &KalamClient) -> Arc<StateTx> {
+    Arc::clone(&slot_for(client).state)
+}
+
 /// The client's live connection, opening (and authenticating) it when there is none.
 pub(crate) async fn shared(client: &KalamClient) -> Result<Arc<Connection>> {
     let slot = slot_for(client);
-    let mut current = slot.lock().await;
+    let mut current = slot.conn.lock().await;
     if let Some(conn) = current.upgrade().filter(|c| c.is_alive()) {
         return Ok(conn);
     }
-    let conn = Arc::new(open(client).await?);
+    slot.state.set(ConnectionState::Connecting);
+    let conn = match open(client, Arc::clone(&slot.state)).await {
+        Ok(conn) => Arc::new(conn),
+        Err(e) => {
+            slot.state.set(ConnectionState::Disconnected {
+                reason: e.to_string(),
+            });
+            return Err(e);
+        }
+    };
+    slot.state.set(ConnectionState::Connected);
     *current = Arc::downgrade(&conn);
     Ok(conn)
 }
@@ -155,10 +181,10 @@ fn ws_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Protocol(format!("websocket {what}: {e}"))
 }
 
-async fn open(client: &KalamClient) -> Result<Connection> {
+async fn open(client: &KalamClient, state: Arc<StateTx>) -> Result<Connection> {
     let socket = open_socket(client).await?;
     let (commands, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(client.clone(), socket, rx));
+    tokio::spawn(run(client.clone(), socket, rx, state));
     Ok(Connection { commands })
 }
 
@@ -173,7 +199,7 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             code: ErrorCode::parse("AUTH_REQUIRED"),
             message: "live queries need credentials (the WebSocket accepts only JWTs)".to_owned(),
         })?;
-    let mut request = ws_url(&inner.base)?
+    let mut request = ws_url(&inner.live_base().await)?
         .into_client_request()
         .map_err(|e| ws_error("request", e))?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
@@ -272,11 +298,16 @@ struct Sub {
     applied: Option<i64>,
     /// Rows at or below this `_seq` are replays after a resume and are dropped.
     floor: Option<i64>,
+    /// Resubscribe with the original options (the subscriber reloads its rows itself).
+    resync: bool,
 }
 
 impl Sub {
     /// The `options` to resubscribe with: the original ones, resuming after `applied`.
     fn resume_options(&self) -> Option<serde_json::Value> {
+        if self.resync {
+            return self.options.clone();
+        }
         let Some(from) = self.applied else {
             return self.options.clone();
         };
@@ -347,8 +378,9 @@ async fn serve(
                 let Some(command) = command else { return Ended::Unused };
                 let text = client_message(&command);
                 match command {
-                    Command::Subscribe { id, sql, options, events } => {
-                        subs.insert(id, Sub { sql, options, events, applied: None, floor: None });
+                    Command::Subscribe { id, sql, options, events, resync } => {
+                        let sub = Sub { sql, options, events, applied: None, floor: None, resync };
+                        subs.insert(id, sub);
                     }
                     Command::Unsubscribe { id } => { subs.remove(&id); }
                     Command::NextBatch { .. } => {}
@@ -412,6 +444,7 @@ async fn reconnect(
     client: &KalamClient,
     commands: &mpsc::UnboundedReceiver<Command>,
     subs: &mut HashMap<String, Sub>,
+    state: &StateTx,
 ) -> Option<Socket> {
     let mut attempt = 0;
     loop {
@@ -420,8 +453,17 @@ async fn reconnect(
             return None;
         }
         // The first retry is immediate: a dropped socket often reconnects at once.
+        let delay = if attempt > 0 {
+            backoff(attempt - 1)
+        } else {
+            Duration::ZERO
+        };
+        state.set(ConnectionState::Reconnecting {
+            attempt: attempt + 1,
+            delay,
+        });
         if attempt > 0 {
-            tokio::time::sleep(backoff(attempt - 1)).await;
+            tokio::time::sleep(delay).await;
         }
         match open_socket(client).await {
             Ok(socket) => return Some(socket),
@@ -435,6 +477,7 @@ async fn run(
     client: KalamClient,
     mut socket: Socket,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    state: Arc<StateTx>,
 ) {
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let reason = loop {
@@ -443,23 +486,31 @@ async fn run(
             Ended::Lost(reason) => reason,
         };
         tracing::debug!(%reason, "live connection lost, reconnecting");
+        state.set(ConnectionState::Disconnected {
+            reason: reason.clone(),
+        });
         for sub in subs.values() {
             let _ = sub.events.send(Incoming::Disconnected(reason.clone()));
         }
-        let Some(new_socket) = reconnect(&client, &commands, &mut subs).await else {
+        let Some(new_socket) = reconnect(&client, &commands, &mut subs, &state).await else {
+            state.set(ConnectionState::Idle);
             return;
         };
         socket = new_socket;
+        state.set(ConnectionState::Connected);
         let mut resent = Ok(());
         for (id, sub) in &mut subs {
             let options = sub.resume_options();
-            sub.floor = sub.applied;
+            sub.floor = if sub.resync { None } else { sub.applied };
             let _ = sub.events.send(Incoming::Resumed(sub.applied));
             let text = subscribe_message(id, &sub.sql, options.as_ref());
             resent = resent.and(socket.send(Message::text(text)).await);
         }
-        if let Err(e) = resent {
-            tracing::debug!("resubscribe failed: {e}");
+        match resent {
+            Ok(()) => state.set(ConnectionState::Resubscribed {
+                subscriptions: subs.len(),
+            }),
+            Err(e) => tracing::debug!("resubscribe failed: {e}"),
         }
     };
     tracing::debug!(%reason, "live connection ended");
@@ -467,6 +518,7 @@ async fn run(
         let _ = sub.events.send(Incoming::Closed(reason.clone()));
     }
     let _ = socket.close(None).await;
+    state.set(ConnectionState::Idle);
 }
 
 #[cfg(test)]
@@ -512,6 +564,7 @@ mod tests {
             events,
             applied: Some(10),
             floor: Some(10),
+            resync: false,
         };
         assert_eq!(
             sub.resume_options(),

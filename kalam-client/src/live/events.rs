@@ -1,5 +1,6 @@
 //! [`LiveEvents`]: the raw event stream of one subscription.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use kalam_schema::SqlType;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::connection::{self, Command, Connection, Incoming, ServerFrame};
@@ -41,6 +43,7 @@ impl LiveEvents {
         prefix: &str,
         sql: &str,
         options: &SubscriptionOptions,
+        resync: bool,
     ) -> Result<LiveEvents> {
         let conn = connection::shared(client).await?;
         let id = new_subscription_id(prefix);
@@ -50,6 +53,7 @@ impl LiveEvents {
             sql: sql.to_owned(),
             options: options.to_wire(),
             events: tx,
+            resync,
         });
         if !sent {
             return Err(Error::Protocol("the live connection has ended".to_owned()));
@@ -114,60 +118,66 @@ impl LiveEvents {
         &self.schema
     }
 
-    fn rows(
-        &self,
-        rows: Option<Vec<std::collections::HashMap<String, Box<serde_json::value::RawValue>>>>,
-    ) -> Vec<LiveRow> {
-        rows.unwrap_or_default()
-            .into_iter()
-            .map(|cells| LiveRow::new(cells, Arc::clone(&self.schema)))
-            .collect()
-    }
-
-    /// Turns a frame into an event; `None` for frames of no interest.
+    /// Turns a frame into an event; `None` for frames of no interest. Asks for the next
+    /// initial batch while `has_more` is set.
     fn event(&mut self, frame: Box<ServerFrame>) -> Option<LiveEvent> {
-        match frame.kind.as_str() {
-            "initial_data_batch" => {
-                let batch_control = frame.batch_control.unwrap_or_else(ready_control);
-                if batch_control.has_more {
-                    self.conn.send(Command::NextBatch {
-                        id: self.id.clone(),
-                        last_seq_id: batch_control.last_seq_id,
-                    });
-                }
-                Some(LiveEvent::InitialBatch {
-                    rows: self.rows(frame.rows),
-                    batch_control,
-                })
-            }
-            "change" => match frame.change_type.as_deref() {
-                Some("insert") => Some(LiveEvent::Insert {
-                    rows: self.rows(frame.rows),
-                }),
-                Some("update") => Some(LiveEvent::Update {
-                    rows: self.rows(frame.rows),
-                    old_values: self.rows(frame.old_values),
-                }),
-                Some("delete") => Some(LiveEvent::Delete {
-                    old_values: self.rows(frame.old_values),
-                }),
-                other => {
-                    tracing::debug!(?other, "skipping unknown change type");
-                    None
-                }
-            },
-            "error" => Some(LiveEvent::Error {
-                code: frame.code.unwrap_or_default(),
-                message: frame.message.unwrap_or_default(),
+        let event = frame_event(*frame, &self.schema)?;
+        if let LiveEvent::InitialBatch { batch_control, .. } = &event
+            && batch_control.has_more
+        {
+            self.conn.send(Command::NextBatch {
+                id: self.id.clone(),
+                last_seq_id: batch_control.last_seq_id,
+            });
+        }
+        Some(event)
+    }
+}
+
+fn live_rows(
+    rows: Option<Vec<HashMap<String, Box<RawValue>>>>,
+    schema: &Arc<[SchemaField]>,
+) -> Vec<LiveRow> {
+    rows.unwrap_or_default()
+        .into_iter()
+        .map(|cells| LiveRow::new(cells, Arc::clone(schema)))
+        .collect()
+}
+
+/// A decoded server frame as an event of a subscription with this result schema.
+pub(crate) fn frame_event(frame: ServerFrame, schema: &Arc<[SchemaField]>) -> Option<LiveEvent> {
+    match frame.kind.as_str() {
+        "initial_data_batch" => Some(LiveEvent::InitialBatch {
+            rows: live_rows(frame.rows, schema),
+            batch_control: frame.batch_control.unwrap_or_else(ready_control),
+        }),
+        "change" => match frame.change_type.as_deref() {
+            Some("insert") => Some(LiveEvent::Insert {
+                rows: live_rows(frame.rows, schema),
             }),
-            "subscription_ack" => Some(LiveEvent::Ack {
-                schema: Arc::clone(&self.schema),
-                batch_control: frame.batch_control.unwrap_or_else(ready_control),
+            Some("update") => Some(LiveEvent::Update {
+                rows: live_rows(frame.rows, schema),
+                old_values: live_rows(frame.old_values, schema),
+            }),
+            Some("delete") => Some(LiveEvent::Delete {
+                old_values: live_rows(frame.old_values, schema),
             }),
             other => {
-                tracing::debug!(other, "skipping unknown live frame");
+                tracing::debug!(?other, "skipping unknown change type");
                 None
             }
+        },
+        "error" => Some(LiveEvent::Error {
+            code: frame.code.unwrap_or_default(),
+            message: frame.message.unwrap_or_default(),
+        }),
+        "subscription_ack" => Some(LiveEvent::Ack {
+            schema: Arc::clone(schema),
+            batch_control: frame.batch_control.unwrap_or_else(ready_control),
+        }),
+        other => {
+            tracing::debug!(other, "skipping unknown live frame");
+            None
         }
     }
 }
@@ -220,7 +230,7 @@ impl Drop for LiveEvents {
     }
 }
 
-fn ready_control() -> BatchControl {
+pub(crate) fn ready_control() -> BatchControl {
     BatchControl {
         batch_num: 0,
         has_more: false,
@@ -230,7 +240,7 @@ fn ready_control() -> BatchControl {
 }
 
 /// The ack schema plus `_seq` (every row carries it, projections do not list it).
-fn result_schema(mut fields: Vec<SchemaField>) -> Arc<[SchemaField]> {
+pub(crate) fn result_schema(mut fields: Vec<SchemaField>) -> Arc<[SchemaField]> {
     if !fields.iter().any(|f| f.name == "_seq") {
         fields.push(SchemaField {
             name: "_seq".to_owned(),
@@ -278,6 +288,6 @@ impl KalamClient {
         sql: &str,
         options: SubscriptionOptions,
     ) -> Result<LiveEvents> {
-        LiveEvents::subscribe(self, "sub", sql, &options).await
+        LiveEvents::subscribe(self, "sub", sql, &options, false).await
     }
 }

@@ -4,6 +4,9 @@
 mod connection;
 mod events;
 mod rows;
+mod snapshot;
+mod state;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +19,12 @@ use crate::error::Result;
 use crate::wire::SchemaField;
 
 pub use events::LiveEvents;
-pub use rows::{LiveChange, LiveRows, LiveRowsConfig, LiveRowsEvent, LoadState, RowKey};
+pub use rows::{
+    LiveChange, LiveRows, LiveRowsConfig, LiveRowsEvent, LiveRowsMaterializer, LoadState, OrderBy,
+    RowOrder, Unordered,
+};
+pub use state::{ConnectionEvents, ConnectionState};
+pub use store::RowKey;
 
 /// Initial-data options of a subscription (protocol 3.4). `SubscriptionOptions::new()` asks
 /// for the current rows with the server's defaults.
@@ -81,6 +89,17 @@ impl SubscriptionOptions {
     /// The configured resume point.
     pub fn from(&self) -> Option<i64> {
         self.from
+    }
+
+    /// The configured `last_rows`.
+    pub fn last_rows(&self) -> Option<u32> {
+        self.last_rows
+    }
+
+    /// Whether initial data is requested (false for
+    /// [`SubscriptionOptions::without_initial_data`]).
+    pub fn initial_data(&self) -> bool {
+        self.initial_data
     }
 
     /// The `options` value of the `subscribe` message.
@@ -150,6 +169,10 @@ impl LiveRow {
 
     pub(crate) fn cells(&self) -> &HashMap<String, Box<RawValue>> {
         &self.cells
+    }
+
+    pub(crate) fn into_cells(self) -> HashMap<String, Box<RawValue>> {
+        self.cells
     }
 
     /// The raw JSON text of a column present in the row (exact name, then case-insensitive).

@@ -1,51 +1,111 @@
-//! [`LiveRows`]: a subscription materialized into a keyed, ordered set of typed rows.
+//! [`LiveRows`]: a subscription materialized into a keyed, ordered set of typed rows, and the
+//! [`LiveRowsMaterializer`] that does the bookkeeping (usable on its own with frames from
+//! anywhere).
 //!
-//! Storage: rows live in a `BTreeMap` keyed by an insertion counter (which gives the
-//! SDK's order: initial rows in arrival order, new rows appended, updated rows kept in
-//! place) plus a `HashMap` from row key to that counter. Each change costs O(log n) and
-//! copies nothing but the changed row; the current set is read through a borrowed view
-//! ([`LiveRows::rows`]) between two polls, so no snapshot copy is made per event. Values are
-//! kept as `Arc<T>` so that change events can hand them out without cloning `T`.
+//! Cost per change: decoding the changed row into `T`, one `HashMap` lookup by row key
+//! (O(1) expected) and, when the row is inserted, deleted or its sort key changes, one
+//! `BTreeMap` insert/remove in the ordered index (O(log n)). Rows are `Arc<T>`; no copy of
+//! the set is made per event. The set is read through borrowed views ([`LiveRows::rows`])
+//! between two polls.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::Stream;
 use serde_json::value::RawValue;
 
-use super::events::LiveEvents;
-use super::{LiveEvent, LiveRow, SubscriptionOptions, lookup};
+use super::connection::ServerFrame;
+use super::events::{LiveEvents, frame_event, result_schema};
+use super::snapshot::{MAX_PAGE, Snapshot, SnapshotPlan, split_live_sql};
+use super::store::{KeyPart, OrderFn, RowKey, RowSet, SortKey};
+use super::{Checkpoint, LiveEvent, LiveRow, SubscriptionOptions, lookup, seq_of};
 use crate::client::KalamClient;
 use crate::error::{Error, ErrorCode, Result};
 use crate::row::{KalamRow, RowRef, resolve_columns};
 use crate::wire::SchemaField;
 
-type RawCells = HashMap<String, Box<RawValue>>;
+type RawCells = std::collections::HashMap<String, Box<RawValue>>;
 
-/// How [`KalamClient::live_with_config`] materializes rows.
+/// A stored row version: the previous value (if any) and the new one.
+type Replaced<T> = (Option<Arc<T>>, Arc<T>);
+
+/// The default row order of a [`LiveRowsConfig`]: by primary key, ascending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unordered;
+
+/// A typed client-side row order, made by [`LiveRowsConfig::order_by`].
+pub struct OrderBy<T>(OrderFn<T>);
+
+impl<T> Clone for OrderBy<T> {
+    fn clone(&self) -> Self {
+        OrderBy(Arc::clone(&self.0))
+    }
+}
+
+impl<T> fmt::Debug for OrderBy<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OrderBy(..)")
+    }
+}
+
+/// A row order usable for rows of `T`: [`Unordered`] (primary key) or [`OrderBy<T>`].
+pub trait RowOrder<T> {
+    #[doc(hidden)]
+    fn into_order(self) -> Option<OrderFn<T>>;
+}
+
+impl<T> RowOrder<T> for Unordered {
+    fn into_order(self) -> Option<OrderFn<T>> {
+        None
+    }
+}
+
+impl<T> RowOrder<T> for OrderBy<T> {
+    fn into_order(self) -> Option<OrderFn<T>> {
+        Some(self.0)
+    }
+}
+
+/// How [`KalamClient::live_with_config`] materializes rows: key columns, a client-side
+/// order (the server allows no ORDER BY in live SQL) and a limit applied after ordering.
+///
+/// The whole matching set is always kept; `limit` only bounds the window that
+/// [`LiveRows::rows`] shows, so a row that leaves the top N and later climbs back is still
+/// correct.
 ///
 /// ```
 /// use kalam_client::live::LiveRowsConfig;
-/// let config = LiveRowsConfig::new().with_limit(100).with_key_columns(["Tenant", " id", "id"]);
+/// struct Message { id: i64, created_at: i64 }
+/// let newest_20 = LiveRowsConfig::new()
+///     .order_by_desc(|m: &Message| m.created_at)
+///     .with_limit(20);
+/// assert_eq!(newest_20.limit(), Some(20));
+/// let config = LiveRowsConfig::new().with_key_columns(["Tenant", " id", "id"]);
 /// assert_eq!(config.key_columns(), Some(&["tenant".to_owned(), "id".to_owned()][..]));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 #[must_use]
-pub struct LiveRowsConfig {
+pub struct LiveRowsConfig<O = Unordered> {
     limit: Option<usize>,
     key_columns: Option<Vec<String>>,
+    order: O,
 }
 
 impl LiveRowsConfig {
-    /// No limit; rows keyed by the table's primary key (from the ack schema), else `id`.
+    /// No limit; rows keyed and ordered by the table's primary key (from the ack schema,
+    /// else `id`).
     pub fn new() -> Self {
         LiveRowsConfig::default()
     }
+}
 
-    /// Keep at most `n` rows, dropping the oldest positions first.
+impl<O> LiveRowsConfig<O> {
+    /// Show at most `n` rows: the first `n` in the set's order (top-N).
     pub fn with_limit(mut self, n: usize) -> Self {
         self.limit = Some(n);
         self
@@ -68,6 +128,29 @@ impl LiveRowsConfig {
         self
     }
 
+    /// Orders rows by a key taken from each row, ascending; ties by primary key.
+    pub fn order_by<T, K, F>(self, key: F) -> LiveRowsConfig<OrderBy<T>>
+    where
+        K: Ord + Send + Sync + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let order: OrderFn<T> = Arc::new(move |row: &T| Box::new(key(row)) as Box<dyn SortKey>);
+        LiveRowsConfig {
+            limit: self.limit,
+            key_columns: self.key_columns,
+            order: OrderBy(order),
+        }
+    }
+
+    /// Orders rows by a key taken from each row, descending; ties by primary key.
+    pub fn order_by_desc<T, K, F>(self, key: F) -> LiveRowsConfig<OrderBy<T>>
+    where
+        K: Ord + Send + Sync + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.order_by(move |row: &T| std::cmp::Reverse(key(row)))
+    }
+
     /// The configured key columns, if any.
     pub fn key_columns(&self) -> Option<&[String]> {
         self.key_columns.as_deref()
@@ -79,54 +162,31 @@ impl LiveRowsConfig {
     }
 }
 
-/// Identity of a row: the raw JSON of its key cells, in key-column order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RowKey(Box<[Box<str>]>);
-
-impl RowKey {
-    /// The key cells as raw JSON text (a BIGINT key reads `"1"`, with the quotes).
-    pub fn parts(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|p| &**p)
-    }
-}
-
-impl fmt::Display for RowKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, part) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(part)?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether the initial snapshot is complete.
+/// Whether the set is complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoadState {
-    /// Initial batches are still arriving.
+    /// The initial rows (or, after a reconnect, the reloaded rows) are still being read.
     Loading,
-    /// The snapshot is complete; changes are live.
+    /// The set is complete; changes are live.
     Ready,
 }
 
-/// What changed in the set.
+/// What changed in the set (the whole set: a row outside the `limit` window changes too).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LiveChange<T> {
-    /// The ack (`rows == 0`) or an initial batch was applied.
+    /// Rows were loaded: the initial set, or the set reloaded after a reconnect.
     Snapshot {
-        /// Batch number (0 for the ack and the first batch).
+        /// Pages (HTTP) or batch number (WebSocket initial data); 0 for an ack.
         batch_num: u32,
-        /// Rows in the batch.
+        /// Rows loaded.
         rows: usize,
     },
-    /// A new row was added at the end.
+    /// A new row.
     Inserted(Arc<T>),
-    /// A row changed (in place); `before` is `None` when the row was not in the set (for
-    /// example it moved into the filter) and it was appended.
+    /// A row changed; `before` is `None` when the row was not in the set (for example it
+    /// moved into the filter).
     Updated {
         /// The previous value.
         before: Option<Arc<T>>,
@@ -138,8 +198,8 @@ pub enum LiveChange<T> {
         /// What happened.
         reason: String,
     },
-    /// Resubscribed after a reconnect; rows changed meanwhile follow as a snapshot batch
-    /// (upserted by key). Rows deleted meanwhile are not reported (protocol 3.9).
+    /// Resubscribed after a reconnect. The set is then reloaded and compared with what was
+    /// there: the differences arrive as `Inserted`/`Updated`/`Deleted`, then a `Snapshot`.
     Resumed {
         /// The resume point.
         from: Option<i64>,
@@ -148,7 +208,7 @@ pub enum LiveChange<T> {
     Deleted {
         /// Its key.
         key: RowKey,
-        /// Its last value, when it was in the set.
+        /// Its last value.
         before: Option<Arc<T>>,
     },
 }
@@ -159,52 +219,88 @@ pub enum LiveChange<T> {
 pub struct LiveRowsEvent<T> {
     /// The typed change.
     pub change: LiveChange<T>,
-    /// The largest `_seq` among the rows of the server event (ack: `batch_control.last_seq_id`).
+    /// The largest `_seq` among the rows of the server event (a snapshot: the checkpoint).
     pub last_seq_id: Option<i64>,
     /// Loading state after this event.
     pub state: LoadState,
 }
 
-struct Entry<T> {
-    key: Option<RowKey>,
-    raw: RawCells,
-    value: Arc<T>,
-}
-
-/// A live, materialized row set of `T`: a [`Stream`] of [`LiveRowsEvent`] plus a borrowed
-/// view of the current rows.
-#[must_use = "a subscription does nothing unless its stream is polled"]
-pub struct LiveRows<T> {
-    events: LiveEvents,
+/// The bookkeeping of [`LiveRows`] without a socket: feed it server frames (JSON text) and
+/// read the materialized set. Useful with a custom transport and for benchmarks.
+///
+/// Changes are applied only when their `_seq` is newer than the stored row's, so replayed
+/// frames are ignored.
+///
+/// ```
+/// use kalam_client::Row;
+/// use kalam_client::live::{LiveChange, LiveRowsConfig, LiveRowsMaterializer};
+/// let mut m = LiveRowsMaterializer::<Row>::new(LiveRowsConfig::new());
+/// m.apply_frame(r#"{"type":"subscription_ack","subscription_id":"s","total_rows":0,
+///     "batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null},
+///     "schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},
+///               {"name":"body","data_type":"Text","index":1}]}"#)?.for_each(drop);
+/// let events: Vec<_> = m
+///     .apply_frame(r#"{"type":"change","subscription_id":"s","change_type":"insert",
+///         "rows":[{"id":"1","body":"hi","_seq":"10"}]}"#)?
+///     .collect();
+/// assert!(matches!(&events[0].change, LiveChange::Inserted(row) if row.get::<String, _>("body") == "hi"));
+/// // A replay of the same version changes nothing.
+/// let replay = m.apply_frame(r#"{"type":"change","subscription_id":"s","change_type":"insert",
+///     "rows":[{"id":"1","body":"hi","_seq":"10"}]}"#)?;
+/// assert_eq!(replay.count(), 0);
+/// assert_eq!(m.len(), 1);
+/// assert_eq!(m.checkpoint().map(|c| c.0), Some(10));
+/// # Ok::<(), kalam_client::Error>(())
+/// ```
+pub struct LiveRowsMaterializer<T> {
     schema: Arc<[SchemaField]>,
     positions: Vec<usize>,
+    configured_keys: Option<Vec<String>>,
     key_columns: Vec<String>,
-    limit: Option<usize>,
-    entries: BTreeMap<u64, Entry<T>>,
-    index: HashMap<RowKey, u64>,
-    next_pos: u64,
-    queue: VecDeque<Result<LiveRowsEvent<T>>>,
+    key_integral: Vec<bool>,
+    has_deleted: bool,
+    set: RowSet<T>,
+    anonymous: u64,
+    last_seq: Option<i64>,
     state: LoadState,
     initial_data: bool,
-    last_seq: Option<i64>,
+    queue: VecDeque<LiveRowsEvent<T>>,
 }
 
-impl<T> fmt::Debug for LiveRows<T> {
+impl<T> fmt::Debug for LiveRowsMaterializer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LiveRows")
-            .field("subscription_id", &self.events.subscription_id())
-            .field("rows", &self.entries.len())
+        f.debug_struct("LiveRowsMaterializer")
+            .field("rows", &self.set.total())
             .field("key_columns", &self.key_columns)
             .field("state", &self.state)
+            .field("last_seq", &self.last_seq)
             .finish_non_exhaustive()
     }
 }
 
-impl<T: KalamRow> LiveRows<T> {
-    fn new(events: LiveEvents, config: LiveRowsConfig, initial_data: bool) -> Result<Self> {
-        let schema = Arc::clone(events.schema());
-        let positions = resolve_columns(T::columns(), &schema)?;
-        let key_columns = config.key_columns.unwrap_or_else(|| {
+impl<T: KalamRow> LiveRowsMaterializer<T> {
+    /// An empty set; the result columns come with the first `subscription_ack` frame.
+    pub fn new<O: RowOrder<T>>(config: LiveRowsConfig<O>) -> Self {
+        LiveRowsMaterializer {
+            schema: Arc::from(Vec::new()),
+            positions: Vec::new(),
+            configured_keys: config.key_columns,
+            key_columns: Vec::new(),
+            key_integral: Vec::new(),
+            has_deleted: false,
+            set: RowSet::new(config.order.into_order(), config.limit),
+            anonymous: 0,
+            last_seq: None,
+            state: LoadState::Ready,
+            initial_data: true,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// Sets the result columns (what a `subscription_ack` does).
+    fn set_schema(&mut self, schema: Arc<[SchemaField]>) -> Result<()> {
+        self.positions = resolve_columns(T::columns(), &schema)?;
+        self.key_columns = self.configured_keys.clone().unwrap_or_else(|| {
             let pk: Vec<String> = schema
                 .iter()
                 .filter(|f| f.is_primary_key())
@@ -216,70 +312,79 @@ impl<T: KalamRow> LiveRows<T> {
                 pk
             }
         });
-        Ok(LiveRows {
-            events,
-            schema,
-            positions,
-            key_columns,
-            limit: config.limit,
-            entries: BTreeMap::new(),
-            index: HashMap::new(),
-            next_pos: 0,
-            queue: VecDeque::new(),
-            state: LoadState::Loading,
-            initial_data,
-            last_seq: None,
+        self.key_integral = self
+            .key_columns
+            .iter()
+            .map(|k| {
+                schema
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(k))
+                    .is_some_and(|f| f.data_type.is_integer())
+            })
+            .collect();
+        self.has_deleted = schema.iter().any(|f| f.name == "_deleted");
+        self.schema = schema;
+        Ok(())
+    }
+
+    /// Applies one server frame (JSON text of `subscription_ack`, `initial_data_batch`,
+    /// `change` or `error`) and returns the typed events it produced.
+    pub fn apply_frame(
+        &mut self,
+        frame: &str,
+    ) -> Result<std::collections::vec_deque::Drain<'_, LiveRowsEvent<T>>> {
+        let frame: ServerFrame = serde_json::from_str(frame)
+            .map_err(|e| Error::Protocol(format!("malformed live frame: {e}")))?;
+        if frame.kind == "subscription_ack" {
+            self.set_schema(result_schema(frame.schema.clone().unwrap_or_default()))?;
+        }
+        let schema = Arc::clone(&self.schema);
+        if let Some(event) = frame_event(frame, &schema) {
+            self.apply_event(event, true)?;
+        }
+        Ok(self.queue.drain(..))
+    }
+
+    /// The rows in the window, in order.
+    pub fn rows(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.set.window().map(|v| &**v)
+    }
+
+    /// Rows in the window.
+    pub fn len(&self) -> usize {
+        self.set.visible()
+    }
+
+    /// True when the window is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The largest `_seq` applied.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.last_seq.map(Checkpoint)
+    }
+
+    fn bump(&mut self, seq: Option<i64>) {
+        if let Some(s) = seq {
+            self.last_seq = Some(self.last_seq.map_or(s, |l| l.max(s)));
+        }
+    }
+
+    /// The key of a raw row; a row missing a key column gets a unique anonymous key.
+    fn key_of(&mut self, cells: &RawCells) -> RowKey {
+        self.lookup_key(cells).unwrap_or_else(|| {
+            self.anonymous += 1;
+            RowKey(Box::new([KeyPart::Anonymous(self.anonymous)]))
         })
     }
 
-    /// The current rows, in the set's order (snapshot order, then arrival order).
-    pub fn rows(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
-        self.entries.values().map(|e| &*e.value)
-    }
-
-    /// The current rows as shared values (cheap to keep beyond the next poll).
-    pub fn shared_rows(&self) -> impl DoubleEndedIterator<Item = &Arc<T>> + ExactSizeIterator {
-        self.entries.values().map(|e| &e.value)
-    }
-
-    /// The row with this key.
-    pub fn get(&self, key: &RowKey) -> Option<&T> {
-        let pos = self.index.get(key)?;
-        self.entries.get(pos).map(|e| &*e.value)
-    }
-
-    /// Number of rows in the set.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Loading state.
-    pub fn state(&self) -> LoadState {
-        self.state
-    }
-
-    /// The columns that identify rows.
-    pub fn key_columns(&self) -> &[String] {
-        &self.key_columns
-    }
-
-    /// The largest `_seq` applied so far: resume from it with
-    /// [`SubscriptionOptions::with_from`].
-    pub fn checkpoint(&self) -> Option<super::Checkpoint> {
-        self.last_seq.map(super::Checkpoint)
-    }
-
-    /// The key of a raw row; `None` when a key column is missing (such a row never matches).
-    fn key_of(&self, cells: &RawCells) -> Option<RowKey> {
+    fn lookup_key(&self, cells: &RawCells) -> Option<RowKey> {
         self.key_columns
             .iter()
-            .map(|c| lookup(cells, c).map(|v| Box::from(v.get().trim())))
-            .collect::<Option<Vec<Box<str>>>>()
+            .zip(&self.key_integral)
+            .map(|(c, integral)| lookup(cells, c).map(|v| RowKey::part(v.get(), *integral)))
+            .collect::<Option<Vec<KeyPart>>>()
             .map(|parts| RowKey(parts.into()))
     }
 
@@ -296,58 +401,33 @@ impl<T: KalamRow> LiveRows<T> {
         })
     }
 
-    fn remove(&mut self, key: &RowKey) -> Option<Entry<T>> {
-        let pos = self.index.remove(key)?;
-        self.entries.remove(&pos)
+    fn push(&mut self, emit: bool, change: LiveChange<T>, last_seq_id: Option<i64>) {
+        if emit {
+            self.queue.push_back(LiveRowsEvent {
+                change,
+                last_seq_id,
+                state: self.state,
+            });
+        }
     }
 
-    /// Inserts or replaces (in place); returns the previous value.
-    fn upsert(&mut self, key: Option<RowKey>, raw: RawCells, value: Arc<T>) -> Option<Arc<T>> {
-        if let Some(pos) = key.as_ref().and_then(|k| self.index.get(k)).copied()
-            && let Some(entry) = self.entries.get_mut(&pos)
+    /// Stores a row version unless the stored one is as new (then `None`).
+    fn store(&mut self, key: RowKey, cells: &RawCells) -> Result<Option<Replaced<T>>> {
+        let seq = seq_of(cells);
+        if let (Some(stored), Some(seq)) = (self.set.get(&key), seq)
+            && stored.seq.is_some_and(|s| s >= seq)
         {
-            entry.raw = raw;
-            return Some(std::mem::replace(&mut entry.value, value));
+            return Ok(None);
         }
-        let pos = self.next_pos;
-        self.next_pos += 1;
-        if let Some(k) = &key {
-            self.index.insert(k.clone(), pos);
-        }
-        self.entries.insert(pos, Entry { key, raw, value });
-        None
+        let value = Arc::new(self.decode(cells)?);
+        let before = self.set.upsert(key, Arc::clone(&value), seq);
+        Ok(Some((before, value)))
     }
 
-    fn apply_limit(&mut self) {
-        let Some(limit) = self.limit else { return };
-        while self.entries.len() > limit {
-            if let Some((_, entry)) = self.entries.pop_first()
-                && let Some(k) = entry.key
-            {
-                self.index.remove(&k);
-            }
-        }
-    }
-
-    fn push(&mut self, change: LiveChange<T>, last_seq_id: Option<i64>) {
-        self.queue.push_back(Ok(LiveRowsEvent {
-            change,
-            last_seq_id,
-            state: self.state,
-        }));
-    }
-
-    fn take_row(row: LiveRow) -> RawCells {
-        let LiveRow { cells, .. } = row;
-        cells
-    }
-
-    /// Applies one raw event, queueing the typed events it produces.
-    fn apply(&mut self, event: LiveEvent) -> Result<()> {
+    /// Applies one raw event; `emit` queues the typed events it produces.
+    fn apply_event(&mut self, event: LiveEvent, emit: bool) -> Result<()> {
         let seq = event.max_seq();
-        if let Some(s) = seq {
-            self.last_seq = Some(self.last_seq.map_or(s, |l| l.max(s)));
-        }
+        self.bump(seq);
         match event {
             LiveEvent::Ack { batch_control, .. } => {
                 self.state = if self.initial_data {
@@ -355,13 +435,11 @@ impl<T: KalamRow> LiveRows<T> {
                 } else {
                     LoadState::Ready
                 };
-                self.push(
-                    LiveChange::Snapshot {
-                        batch_num: batch_control.batch_num,
-                        rows: 0,
-                    },
-                    batch_control.last_seq_id,
-                );
+                let change = LiveChange::Snapshot {
+                    batch_num: batch_control.batch_num,
+                    rows: 0,
+                };
+                self.push(emit, change, batch_control.last_seq_id);
             }
             LiveEvent::InitialBatch {
                 rows,
@@ -369,87 +447,84 @@ impl<T: KalamRow> LiveRows<T> {
             } => {
                 let n = rows.len();
                 for row in rows {
-                    let raw = Self::take_row(row);
-                    let value = Arc::new(self.decode(&raw)?);
-                    let key = self.key_of(&raw);
-                    self.upsert(key, raw, value);
+                    let cells = take_cells(row);
+                    let key = self.key_of(&cells);
+                    self.store(key, &cells)?;
                 }
-                self.apply_limit();
                 if !batch_control.has_more {
                     self.state = LoadState::Ready;
                 }
-                self.push(
-                    LiveChange::Snapshot {
-                        batch_num: batch_control.batch_num,
-                        rows: n,
-                    },
-                    seq.or(batch_control.last_seq_id),
-                );
+                let change = LiveChange::Snapshot {
+                    batch_num: batch_control.batch_num,
+                    rows: n,
+                };
+                self.push(emit, change, seq.or(batch_control.last_seq_id));
             }
             LiveEvent::Insert { rows } => {
                 for row in rows {
-                    let raw = Self::take_row(row);
-                    let value = Arc::new(self.decode(&raw)?);
-                    let key = self.key_of(&raw);
-                    let change = match self.upsert(key, raw, Arc::clone(&value)) {
-                        Some(before) => LiveChange::Updated {
+                    let cells = take_cells(row);
+                    let key = self.key_of(&cells);
+                    let change = match self.store(key, &cells)? {
+                        None => continue,
+                        Some((Some(before), after)) => LiveChange::Updated {
                             before: Some(before),
-                            after: value,
+                            after,
                         },
-                        None => LiveChange::Inserted(value),
+                        Some((None, after)) => LiveChange::Inserted(after),
                     };
-                    self.push(change, seq);
+                    self.push(emit, change, seq);
                 }
-                self.apply_limit();
             }
             LiveEvent::Update { rows, old_values } => {
                 let mut old_values = old_values.into_iter();
                 for row in rows {
-                    let mut raw = Self::take_row(row);
-                    let key = self.key_of(&raw);
-                    // A key change: the old row (by its old key) goes away.
-                    let old_key = old_values.next().and_then(|old| self.key_of(old.cells()));
-                    let moved = match (&old_key, &key) {
-                        (Some(old), new) if new.as_ref() != Some(old) => self.remove(old),
+                    let mut cells = take_cells(row);
+                    // Update rows omit NULL columns (absent decodes as NULL) and `_deleted`
+                    // (a live row is not deleted).
+                    if self.has_deleted && !cells.contains_key("_deleted") {
+                        cells.insert("_deleted".to_owned(), false_cell());
+                    }
+                    let key = self.key_of(&cells);
+                    // A key change: the row under the old key goes away.
+                    let old_key = old_values.next().and_then(|o| self.lookup_key(o.cells()));
+                    let moved = match old_key {
+                        Some(old) if old != key => self.set.remove(&old).map(|s| s.value),
                         _ => None,
                     };
-                    let previous = moved.as_ref().map(|e| &e.raw).or_else(|| {
-                        key.as_ref()
-                            .and_then(|k| self.index.get(k))
-                            .and_then(|pos| self.entries.get(pos))
-                            .map(|e| &e.raw)
-                    });
-                    // Update rows omit NULL columns (absent = NULL, which decoding already
-                    // gives) and `_deleted`, which keeps its previous value.
-                    if !raw.contains_key("_deleted")
-                        && let Some(deleted) = previous.and_then(|p| p.get("_deleted"))
-                    {
-                        raw.insert("_deleted".to_owned(), deleted.clone());
-                    }
-                    let after = Arc::new(self.decode(&raw)?);
-                    let replaced = self.upsert(key, raw, Arc::clone(&after));
-                    let before = replaced.or(moved.map(|e| e.value));
-                    self.push(LiveChange::Updated { before, after }, seq);
+                    let Some((before, after)) = self.store(key, &cells)? else {
+                        continue;
+                    };
+                    let before = before.or(moved);
+                    self.push(emit, LiveChange::Updated { before, after }, seq);
                 }
-                self.apply_limit();
             }
             LiveEvent::Delete { old_values } => {
                 for old in old_values {
-                    if let Some(key) = self.key_of(old.cells()) {
-                        let before = self.remove(&key).map(|e| e.value);
-                        self.push(LiveChange::Deleted { key, before }, seq);
+                    let Some(key) = self.lookup_key(old.cells()) else {
+                        continue;
+                    };
+                    let newer = match (self.set.get(&key), old.seq()) {
+                        (Some(stored), Some(seq)) => stored.seq.is_none_or(|s| s < seq),
+                        (stored, _) => stored.is_some(),
+                    };
+                    if newer && let Some(stored) = self.set.remove(&key) {
+                        let change = LiveChange::Deleted {
+                            key,
+                            before: Some(stored.value),
+                        };
+                        self.push(emit, change, seq);
                     }
                 }
             }
             LiveEvent::Disconnected { reason } => {
-                self.push(LiveChange::Disconnected { reason }, None);
+                self.push(emit, LiveChange::Disconnected { reason }, None);
             }
             LiveEvent::Resumed { from } => {
                 self.initial_data |= from.is_some();
-                self.push(LiveChange::Resumed { from }, from);
+                self.push(emit, LiveChange::Resumed { from }, from);
             }
             LiveEvent::Error { code, message } => {
-                let error = if code == "CONNECTION_CLOSED" {
+                return Err(if code == "CONNECTION_CLOSED" {
                     Error::Protocol(format!("the live connection closed: {message}"))
                 } else {
                     Error::Sql {
@@ -457,11 +532,261 @@ impl<T: KalamRow> LiveRows<T> {
                         message,
                         details: None,
                     }
-                };
-                self.queue.push_back(Err(error));
+                });
             }
         }
         Ok(())
+    }
+
+    /// Replaces the set with an HTTP snapshot plus the changes buffered while it was read
+    /// (merged by `_seq`). `diff`: report the differences to the previous set as events.
+    fn load_snapshot(
+        &mut self,
+        snapshot: Snapshot,
+        buffered: Vec<LiveEvent>,
+        diff: bool,
+    ) -> Result<()> {
+        let fresh = self.set.empty_like();
+        let old = std::mem::replace(&mut self.set, fresh);
+        let n = snapshot.rows.len();
+        let mut max_row_seq = None;
+        for cells in &snapshot.rows {
+            let key = self.key_of(cells);
+            let seq = seq_of(cells);
+            max_row_seq = max_row_seq.max(seq);
+            let value = Arc::new(self.decode(cells)?);
+            self.set.upsert(key, value, seq);
+        }
+        self.bump(snapshot.high_water.or(max_row_seq));
+        for event in buffered {
+            self.apply_event(event, false)?;
+        }
+        self.state = LoadState::Ready;
+        if diff {
+            let mut changes = Vec::new();
+            for (key, was) in old.entries() {
+                match self.set.get(key) {
+                    None => changes.push(LiveChange::Deleted {
+                        key: key.clone(),
+                        before: Some(Arc::clone(&was.value)),
+                    }),
+                    Some(now) if now.seq != was.seq || now.seq.is_none() => {
+                        changes.push(LiveChange::Updated {
+                            before: Some(Arc::clone(&was.value)),
+                            after: Arc::clone(&now.value),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (key, now) in self.set.entries() {
+                if old.get(key).is_none() {
+                    changes.push(LiveChange::Inserted(Arc::clone(&now.value)));
+                }
+            }
+            for change in changes {
+                self.push(true, change, self.last_seq);
+            }
+        }
+        let change = LiveChange::Snapshot {
+            batch_num: snapshot.pages,
+            rows: n,
+        };
+        self.push(true, change, self.last_seq);
+        Ok(())
+    }
+}
+
+fn take_cells(row: LiveRow) -> RawCells {
+    row.into_cells()
+}
+
+fn false_cell() -> Box<RawValue> {
+    // `false` is valid JSON, so this never fails; fall back to JSON null all the same.
+    RawValue::from_string("false".to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// How the rows are loaded.
+enum Phase {
+    /// Rows come from the server's initial data (options with `last_rows`) or not at all
+    /// (without initial data); reconnects resume from the last `_seq`.
+    Server,
+    /// HTTP snapshot in progress; changes are buffered.
+    Loading {
+        snapshot: Pin<Box<dyn Future<Output = Result<Snapshot>> + Send>>,
+        buffered: Vec<LiveEvent>,
+        diff: bool,
+        attempt: u32,
+    },
+    /// After a reconnect: waiting for the new subscription's ack before reloading.
+    AwaitingAck { buffered: Vec<LiveEvent> },
+    /// HTTP-loaded and live.
+    Live,
+}
+
+/// How many times a failed snapshot is retried before the error is reported.
+const SNAPSHOT_RETRIES: u32 = 3;
+
+/// A live, materialized row set of `T`: a [`Stream`] of [`LiveRowsEvent`] plus borrowed
+/// views of the current rows. Dropping it unsubscribes.
+#[must_use = "a subscription does nothing unless its stream is polled"]
+pub struct LiveRows<T> {
+    events: LiveEvents,
+    client: KalamClient,
+    plan: Option<Arc<SnapshotPlan>>,
+    phase: Phase,
+    rows: LiveRowsMaterializer<T>,
+    errors: VecDeque<Error>,
+}
+
+impl<T> fmt::Debug for LiveRows<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveRows")
+            .field("subscription_id", &self.events.subscription_id())
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: KalamRow> LiveRows<T> {
+    /// The rows in the window (all rows without a limit), in the configured order (default:
+    /// primary key).
+    pub fn rows(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.rows.rows()
+    }
+
+    /// The rows in the window as shared values (cheap to keep beyond the next poll).
+    pub fn shared_rows(&self) -> impl DoubleEndedIterator<Item = &Arc<T>> + ExactSizeIterator {
+        self.rows.set.window()
+    }
+
+    /// Every row of the set, ignoring the limit, in order.
+    pub fn all_rows(&self) -> impl DoubleEndedIterator<Item = &T> + ExactSizeIterator {
+        self.rows.set.all().map(|v| &**v)
+    }
+
+    /// The row with this key (also when it is outside the window).
+    pub fn get(&self, key: &RowKey) -> Option<&T> {
+        self.rows.set.get(key).map(|s| &*s.value)
+    }
+
+    /// Rows in the window.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Rows in the whole set (the window plus rows beyond the limit).
+    pub fn total_len(&self) -> usize {
+        self.rows.set.total()
+    }
+
+    /// True when the window is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Loading state.
+    pub fn state(&self) -> LoadState {
+        match self.phase {
+            Phase::Server => self.rows.state,
+            Phase::Live => LoadState::Ready,
+            Phase::Loading { .. } | Phase::AwaitingAck { .. } => LoadState::Loading,
+        }
+    }
+
+    /// The columns that identify rows.
+    pub fn key_columns(&self) -> &[String] {
+        &self.rows.key_columns
+    }
+
+    /// The resume point: every change up to it is reflected in the set. Save it and pass it
+    /// to [`SubscriptionOptions::with_from`] in a new process to receive only later changes.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.rows.checkpoint()
+    }
+
+    fn start_snapshot(&mut self, buffered: Vec<LiveEvent>, diff: bool, attempt: u32) {
+        let Some(plan) = self.plan.clone() else {
+            self.phase = Phase::Live;
+            return;
+        };
+        let client = self.client.clone();
+        let snapshot = Box::pin(async move {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+            }
+            plan.run(client).await
+        });
+        self.rows.state = LoadState::Loading;
+        self.phase = Phase::Loading {
+            snapshot,
+            buffered,
+            diff,
+            attempt,
+        };
+    }
+
+    /// Routes one raw event by phase.
+    fn on_event(&mut self, event: LiveEvent) -> Result<()> {
+        match (&mut self.phase, event) {
+            (Phase::Server, event) => return self.rows.apply_event(event, true),
+            (_, LiveEvent::Disconnected { reason }) => {
+                self.phase = Phase::AwaitingAck {
+                    buffered: Vec::new(),
+                };
+                self.rows.state = LoadState::Loading;
+                self.rows
+                    .push(true, LiveChange::Disconnected { reason }, None);
+            }
+            (_, LiveEvent::Resumed { from }) => {
+                self.rows.push(true, LiveChange::Resumed { from }, from);
+            }
+            (Phase::AwaitingAck { buffered }, LiveEvent::Ack { .. }) => {
+                let buffered = std::mem::take(buffered);
+                self.start_snapshot(buffered, true, 0);
+            }
+            (_, LiveEvent::Ack { .. }) => {}
+            (_, event @ LiveEvent::Error { .. }) => return self.rows.apply_event(event, true),
+            (Phase::Loading { buffered, .. } | Phase::AwaitingAck { buffered }, event) => {
+                buffered.push(event);
+            }
+            (Phase::Live, event) => return self.rows.apply_event(event, true),
+        }
+        Ok(())
+    }
+
+    /// Polls the snapshot in progress.
+    fn poll_snapshot(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Phase::Loading {
+            snapshot,
+            buffered,
+            diff,
+            attempt,
+        } = &mut self.phase
+        else {
+            return Poll::Pending;
+        };
+        let result = match snapshot.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        let buffered = std::mem::take(buffered);
+        let (diff, attempt) = (*diff, *attempt);
+        match result {
+            Ok(snapshot) => {
+                self.phase = Phase::Live;
+                Poll::Ready(self.rows.load_snapshot(snapshot, buffered, diff))
+            }
+            Err(e) if attempt < SNAPSHOT_RETRIES => {
+                tracing::debug!(attempt, "live snapshot failed, retrying: {e}");
+                self.start_snapshot(buffered, diff, attempt + 1);
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => {
+                self.phase = Phase::Live;
+                Poll::Ready(Err(e))
+            }
+        }
     }
 }
 
@@ -471,25 +796,37 @@ impl<T: KalamRow> Stream for LiveRows<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(event) = this.queue.pop_front() {
-                return Poll::Ready(Some(event));
+            if let Some(e) = this.errors.pop_front() {
+                return Poll::Ready(Some(Err(e)));
+            }
+            if let Some(event) = this.rows.queue.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
             }
             match Pin::new(&mut this.events).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Ready(Some(event)) => {
-                    if let Err(e) = this.apply(event) {
-                        return Poll::Ready(Some(Err(e)));
+                    if let Err(e) = this.on_event(event) {
+                        this.errors.push_back(e);
                     }
+                    continue;
                 }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {}
+            }
+            match this.poll_snapshot(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => this.errors.push_back(e),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
 }
 
 impl KalamClient {
-    /// Subscribes with initial data and materializes the rows as `T`, keyed by the table's
-    /// primary key (else `id`).
+    /// Subscribes and materializes the rows as `T`, keyed and ordered by the table's primary
+    /// key (else `id`). The first event is the complete initial set ([`LiveChange::Snapshot`],
+    /// read over HTTP with keyset paging, so it is complete even beyond the server's
+    /// 1,000-row initial-data cap); changes follow. After a reconnect the set is reloaded
+    /// and the differences are reported as changes.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -503,11 +840,10 @@ impl KalamClient {
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.items (id BIGINT PRIMARY KEY, name TEXT)").execute().await?;
-    /// client.query::<()>("INSERT INTO doc.items (id, name) VALUES (1, 'a')").execute().await?;
+    /// client.query::<()>("INSERT INTO doc.items (id, name) VALUES (2, 'b'), (1, 'a')").execute().await?;
     /// let mut live = client.live::<Row>("SELECT * FROM doc.items").await?;
-    /// live.next().await.transpose()?; // ack
-    /// live.next().await.transpose()?; // initial batch
-    /// assert_eq!(live.rows().map(|r| r.get::<String, _>("name")).collect::<Vec<_>>(), ["a"]);
+    /// live.next().await.transpose()?; // the initial set
+    /// assert_eq!(live.rows().map(|r| r.get::<String, _>("name")).collect::<Vec<_>>(), ["a", "b"]);
     /// # Ok(())
     /// # }
     /// ```
@@ -516,15 +852,91 @@ impl KalamClient {
             .await
     }
 
-    /// [`KalamClient::live`] with a [`LiveRowsConfig`] and [`SubscriptionOptions`].
-    pub async fn live_with_config<T: KalamRow>(
+    /// [`KalamClient::live`] with a [`LiveRowsConfig`] (key columns, order, limit) and
+    /// [`SubscriptionOptions`]:
+    ///
+    /// - [`SubscriptionOptions::new`] (default) or `with_batch_size(n)`: the complete set over
+    ///   HTTP, `n` rows per page (at most 1,000);
+    /// - `with_from(checkpoint)`: only the rows changed after the checkpoint (merge them into
+    ///   the rows you saved with it), then changes;
+    /// - `with_last_rows(n)`: the server's initial data, with its quirks (protocol 3.6);
+    /// - [`SubscriptionOptions::without_initial_data`]: changes only.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use futures_util::StreamExt;
+    /// use kalam_client::live::{LiveRowsConfig, SubscriptionOptions};
+    /// use kalam_client::{AuthProvider, KalamClient};
+    /// let client = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .build()?;
+    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
+    /// client.query::<()>("CREATE SHARED TABLE doc.scores (id BIGINT PRIMARY KEY, score INT)").execute().await?;
+    /// client.query::<()>("INSERT INTO doc.scores (id, score) VALUES (1, 5), (2, 9), (3, 7)").execute().await?;
+    /// let top2 = LiveRowsConfig::new().order_by_desc(|r: &(i64, i32)| r.1).with_limit(2);
+    /// let mut live = client
+    ///     .live_with_config("SELECT id, score FROM doc.scores", top2, SubscriptionOptions::new())
+    ///     .await?;
+    /// live.next().await.transpose()?;
+    /// assert_eq!(live.rows().map(|r| r.0).collect::<Vec<_>>(), [2, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn live_with_config<T: KalamRow, O: RowOrder<T>>(
         &self,
         sql: &str,
-        config: LiveRowsConfig,
+        config: LiveRowsConfig<O>,
         options: SubscriptionOptions,
     ) -> Result<LiveRows<T>> {
-        let initial_data = options.to_wire().is_some();
-        let events = LiveEvents::subscribe(self, "live_rows", sql, &options).await?;
-        LiveRows::new(events, config, initial_data)
+        let http = options.initial_data() && options.last_rows().is_none();
+        let (wire_options, plan_parts) = if http {
+            (
+                SubscriptionOptions::without_initial_data(),
+                Some(split_live_sql(sql)?),
+            )
+        } else {
+            (options.clone(), None)
+        };
+        let events = LiveEvents::subscribe(self, "live_rows", sql, &wire_options, http).await?;
+        let mut rows = LiveRowsMaterializer::new(config);
+        rows.initial_data = options.initial_data();
+        if rows.initial_data {
+            rows.state = LoadState::Loading;
+        }
+        rows.set_schema(Arc::clone(events.schema()))?;
+        let plan = plan_parts.map(|parts| {
+            let key = match &rows.key_columns[..] {
+                [one]
+                    if events
+                        .schema()
+                        .iter()
+                        .any(|f| f.is_primary_key() && f.name.eq_ignore_ascii_case(one)) =>
+                {
+                    Some(one.clone())
+                }
+                _ => None,
+            };
+            Arc::new(SnapshotPlan {
+                parts,
+                key,
+                after_seq: options.from(),
+                page: options.batch_size().unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
+            })
+        });
+        let mut live = LiveRows {
+            events,
+            client: self.clone(),
+            plan,
+            phase: Phase::Server,
+            rows,
+            errors: VecDeque::new(),
+        };
+        if live.plan.is_some() {
+            live.start_snapshot(Vec::new(), false, 0);
+        }
+        Ok(live)
     }
 }
