@@ -2,11 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::auth::{self, ArcDynAuthProvider, AuthProvider, AuthSource, Http, TokenManager};
-use crate::error::{Error, Result};
-use crate::wire::{HealthCheckResponse, LoginResponse};
+use bytes::Bytes;
+
+use crate::auth::{self, ArcDynAuthProvider, AuthProvider, AuthSource, Http, Secret, TokenManager};
+use crate::error::{Error, ErrorCode, Result};
+use crate::wire::{HealthCheckResponse, LoginResponse, error_from_body};
 
 /// HTTP protocol version for the SQL and auth endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,20 +50,265 @@ pub struct KalamClient {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
-    pub(crate) base: String,
+    /// The server's node URLs; `Display` shows the one in use.
+    pub(crate) base: Nodes,
     pub(crate) auth: TokenManager,
     pub(crate) namespace: Option<String>,
     pub(crate) max_retries: u32,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    #[cfg(feature = "healthcheck")]
+    pub(crate) health: crate::health::HealthCache,
+}
+
+/// The base URLs of the server's nodes (one unless the `cluster` feature configured several)
+/// and the one in use. The node in use stays the same until a request to it fails to
+/// connect or gets 502/503/504; then the next node is tried (and kept).
+#[derive(Debug)]
+pub(crate) struct Nodes {
+    urls: Box<[String]>,
+    current: AtomicUsize,
+}
+
+impl Nodes {
+    fn new(urls: Vec<String>) -> Nodes {
+        Nodes {
+            urls: urls.into_boxed_slice(),
+            current: AtomicUsize::new(0),
+        }
+    }
+
+    fn index(&self) -> usize {
+        self.current.load(Ordering::Acquire) % self.urls.len().max(1)
+    }
+
+    fn url(&self, index: usize) -> &str {
+        self.urls.get(index).map_or("", String::as_str)
+    }
+
+    /// The base URL in use.
+    pub(crate) fn current(&self) -> &str {
+        self.url(self.index())
+    }
+
+    /// Every configured base URL, in order.
+    pub(crate) fn all(&self) -> &[String] {
+        &self.urls
+    }
+
+    /// Moves on from `failed` when it is still the node in use; true when it moved.
+    fn advance(&self, failed: usize) -> bool {
+        let n = self.urls.len();
+        n > 1
+            && self
+                .current
+                .compare_exchange(
+                    failed,
+                    (failed + 1) % n,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+}
+
+impl fmt::Display for Nodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.current())
+    }
+}
+
+/// A request that reached a node (or failed on the last node tried).
+pub(crate) struct Sent {
+    /// The bearer token the request carried.
+    pub(crate) token: Option<Secret>,
+    /// The answer, or the transport error of the last attempt.
+    pub(crate) response: std::result::Result<reqwest::Response, reqwest::Error>,
+}
+
+/// A node that cannot be reached (as opposed to one that answered with an error).
+fn unreachable(e: &reqwest::Error) -> bool {
+    e.is_connect()
+}
+
+fn overloaded(status: u16) -> bool {
+    matches!(status, 502..=504)
 }
 
 impl Inner {
     pub(crate) fn http(&self) -> Http<'_> {
         Http {
             client: &self.http,
-            base: &self.base,
+            base: self.base.current(),
         }
+    }
+
+    /// Switches away from node `failed` (when it is still in use). Tokens are forgotten on a
+    /// switch: another node may not accept them (each node signs its own unless the cluster
+    /// shares `jwt_secret`), and renewing costs one login.
+    async fn fail_over(&self, failed: usize) {
+        if self.base.advance(failed) {
+            tracing::warn!(
+                from = %self.base.url(failed),
+                to = %self.base.current(),
+                "node unreachable, failing over"
+            );
+            self.auth.clear().await;
+        }
+    }
+
+    /// Sends a request built by `build` (given the node's base URL) to the node in use,
+    /// adding the bearer token when `authed`. With several nodes, a node that refuses the
+    /// connection or answers 502/503/504 is left for the next one (each node is tried once
+    /// per call); the node that answers stays in use. Only credential failures are `Err`.
+    pub(crate) async fn send(
+        &self,
+        authed: bool,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<Sent> {
+        let nodes = self.base.all().len();
+        let mut tried = 1;
+        loop {
+            let index = self.base.index();
+            let base = self.base.url(index);
+            let more = tried < nodes;
+            let token = if authed {
+                let http = Http {
+                    client: &self.http,
+                    base,
+                };
+                match self.auth.bearer(&http).await {
+                    Ok(token) => token,
+                    Err(Error::Http {
+                        source: Some(e), ..
+                    }) if more && unreachable(&e) => {
+                        self.fail_over(index).await;
+                        tried += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
+            let mut request = build(base);
+            if let Some(t) = &token {
+                request = request.bearer_auth(t.expose());
+            }
+            let response = request.send().await;
+            let failed = match &response {
+                Err(e) => unreachable(e),
+                Ok(r) => overloaded(r.status().as_u16()),
+            };
+            if failed && more {
+                self.fail_over(index).await;
+                tried += 1;
+                continue;
+            }
+            return Ok(Sent { token, response });
+        }
+    }
+
+    /// Sends a request (see [`Inner::send`]) and returns the answer when it is 2xx. Other
+    /// answers become errors from their body; `TOKEN_EXPIRED` renews the token and resends
+    /// once. `what` names the call in transport errors.
+    pub(crate) async fn call(
+        &self,
+        authed: bool,
+        what: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let mut renewed = false;
+        loop {
+            let sent = self.send(authed, &build).await?;
+            let response = sent.response.map_err(|e| self.transport_error(what, e))?;
+            let status = response.status().as_u16();
+            if (200..300).contains(&status) {
+                return Ok(response);
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            let err = error_from_body(status, &body);
+            if let (
+                Error::Auth {
+                    code: ErrorCode::TokenExpired,
+                    ..
+                },
+                Some(used),
+            ) = (&err, &sent.token)
+                && !renewed
+                && self.auth.renewable()
+            {
+                renewed = true;
+                self.auth.expired(used).await;
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    /// [`Inner::call`], then the whole body.
+    pub(crate) async fn call_bytes(
+        &self,
+        authed: bool,
+        what: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<Bytes> {
+        let response = self.call(authed, what, build).await?;
+        response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(what, e))
+    }
+
+    /// [`Inner::call_bytes`], then JSON.
+    pub(crate) async fn call_json<T: serde::de::DeserializeOwned>(
+        &self,
+        authed: bool,
+        what: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let body = self.call_bytes(authed, what, build).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Protocol(format!("malformed {what} response: {e}")))
+    }
+
+    pub(crate) fn transport_error(&self, what: &str, e: reqwest::Error) -> Error {
+        if e.is_timeout() {
+            let after = if e.is_connect() {
+                self.connect_timeout
+            } else {
+                self.request_timeout
+            };
+            return Error::Timeout {
+                operation: what.to_owned(),
+                after,
+            };
+        }
+        Error::Http {
+            status: None,
+            message: format!("{what} failed ({})", self.base),
+            source: Some(e),
+        }
+    }
+
+    /// The base URL for a new WebSocket. With several nodes, the node in use is probed
+    /// (`GET /health`, any answer counts) and skipped when it does not accept connections.
+    pub(crate) async fn live_base(&self) -> String {
+        let nodes = self.base.all().len();
+        for _ in 1..nodes {
+            let index = self.base.index();
+            let probe = self
+                .http
+                .get(format!("{}/health", self.base.url(index)))
+                .timeout(self.connect_timeout)
+                .send()
+                .await;
+            match probe {
+                Err(e) if unreachable(&e) || e.is_timeout() => self.fail_over(index).await,
+                _ => break,
+            }
+        }
+        self.base.current().to_owned()
     }
 }
 
@@ -85,9 +333,9 @@ impl KalamClient {
         KalamClientBuilder::default()
     }
 
-    /// The server's base URL (without a trailing `/`).
+    /// The base URL of the node in use (without a trailing `/`).
     pub fn base_url(&self) -> &str {
-        &self.inner.base
+        self.inner.base.current()
     }
 
     /// The namespace used for unqualified table names, if one was configured.
@@ -144,29 +392,11 @@ impl KalamClient {
     /// # }
     /// ```
     pub async fn health_check(&self) -> Result<HealthCheckResponse> {
-        let url = format!("{}/v1/api/healthcheck", self.inner.base);
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .send()
+        self.inner
+            .call_json(false, "health check", |base| {
+                self.inner.http.get(format!("{base}/v1/api/healthcheck"))
+            })
             .await
-            .map_err(|e| Error::Http {
-                status: None,
-                message: "health check failed".to_owned(),
-                source: Some(e),
-            })?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| Error::Http {
-            status: Some(status),
-            message: "health check body could not be read".to_owned(),
-            source: Some(e),
-        })?;
-        if !(200..300).contains(&status) {
-            return Err(crate::wire::error_from_body(status, &body));
-        }
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol(format!("malformed health response: {e}")))
     }
 
     /// Forgets the cached tokens; the next request authenticates again. HTTP connections are
@@ -214,7 +444,7 @@ impl KalamClient {
 #[derive(Debug)]
 #[must_use]
 pub struct KalamClientBuilder {
-    base_url: Option<String>,
+    pub(crate) base_urls: Vec<String>,
     auth: AuthSource,
     namespace: Option<String>,
     connect_timeout: Duration,
@@ -222,12 +452,14 @@ pub struct KalamClientBuilder {
     http_version: HttpVersion,
     user_agent: String,
     max_retries: u32,
+    #[cfg(feature = "healthcheck")]
+    pub(crate) health_cache_ttl: Duration,
 }
 
 impl Default for KalamClientBuilder {
     fn default() -> Self {
         KalamClientBuilder {
-            base_url: None,
+            base_urls: Vec::new(),
             auth: AuthSource::Static(AuthProvider::None),
             namespace: None,
             connect_timeout: Duration::from_secs(10),
@@ -235,14 +467,17 @@ impl Default for KalamClientBuilder {
             http_version: HttpVersion::Http1,
             user_agent: concat!("kalam-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_retries: 3,
+            #[cfg(feature = "healthcheck")]
+            health_cache_ttl: crate::health::DEFAULT_HEALTH_CACHE_TTL,
         }
     }
 }
 
 impl KalamClientBuilder {
-    /// The server URL, e.g. `http://localhost:2900` (required).
+    /// The server URL, e.g. `http://localhost:2900` (required, unless
+    /// [`base_urls`](KalamClientBuilder::base_urls) names several nodes).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_urls = vec![url.into()];
         self
     }
 
@@ -302,30 +537,14 @@ impl KalamClientBuilder {
 
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<KalamClient> {
-        let raw = self
-            .base_url
-            .ok_or_else(|| Error::Config("base_url is required".to_owned()))?;
-        let url = reqwest::Url::parse(raw.trim())
-            .map_err(|e| Error::Config(format!("invalid base_url `{raw}`: {e}")))?;
-        match url.scheme() {
-            "http" => {}
-            "https" if cfg!(feature = "rustls") => {}
-            "https" => {
-                return Err(Error::Config(
-                    "https URLs need the `rustls` feature".to_owned(),
-                ));
-            }
-            other => {
-                return Err(Error::Config(format!(
-                    "unsupported URL scheme `{other}` (use http or https)"
-                )));
-            }
+        if self.base_urls.is_empty() {
+            return Err(Error::Config("base_url is required".to_owned()));
         }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::Config(format!(
-                "base_url `{raw}` must not have a query or fragment"
-            )));
-        }
+        let nodes = self
+            .base_urls
+            .iter()
+            .map(|raw| validate_base_url(raw))
+            .collect::<Result<Vec<_>>>()?;
         if self.namespace.as_ref().is_some_and(String::is_empty) {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
@@ -348,15 +567,43 @@ impl KalamClientBuilder {
         Ok(KalamClient {
             inner: Arc::new(Inner {
                 http,
-                base: url.as_str().trim_end_matches('/').to_owned(),
+                base: Nodes::new(nodes),
                 auth: TokenManager::new(self.auth),
                 namespace: self.namespace,
                 max_retries: self.max_retries,
                 request_timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
+                #[cfg(feature = "healthcheck")]
+                health: crate::health::HealthCache::new(self.health_cache_ttl),
             }),
         })
     }
+}
+
+/// Checks one base URL and returns it without a trailing `/`.
+fn validate_base_url(raw: &str) -> Result<String> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("invalid base_url `{raw}`: {e}")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" if cfg!(feature = "rustls") => {}
+        "https" => {
+            return Err(Error::Config(
+                "https URLs need the `rustls` feature".to_owned(),
+            ));
+        }
+        other => {
+            return Err(Error::Config(format!(
+                "unsupported URL scheme `{other}` (use http or https)"
+            )));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "base_url `{raw}` must not have a query or fragment"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

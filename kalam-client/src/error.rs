@@ -250,6 +250,16 @@ error_codes! {
     Forbidden => "forbidden",
     /// Login `rate_limited` (429).
     RateLimited => "rate_limited",
+    /// First-run setup `already_configured` (409): the root password is already set.
+    AlreadyConfigured => "already_configured",
+    /// First-run setup `user_exists` (409).
+    UserExists => "user_exists",
+    /// First-run setup `weak_password` (400).
+    WeakPassword => "weak_password",
+    /// First-run setup `invalid_user` (400): a bad user id, or `root`.
+    InvalidUser => "invalid_user",
+    /// Topics and files: `NOT_FOUND` (404), e.g. an unknown topic.
+    NotFound => "NOT_FOUND",
 }
 
 impl ErrorCode {

@@ -3,15 +3,29 @@
 
 mod auth;
 mod client;
+#[cfg(feature = "cluster")]
+pub mod cluster;
+#[cfg(feature = "consumer")]
+pub mod consumer;
+#[cfg(feature = "consumer")]
+mod consumer_record;
+#[cfg(feature = "consumer")]
+mod consumer_worker;
 pub mod decode;
 pub mod encode;
 mod envelope;
 mod error;
+#[cfg(feature = "file-uploads")]
+pub mod files;
+#[cfg(feature = "healthcheck")]
+mod health;
 mod integrations;
 pub mod live;
 mod macros;
 mod query;
 mod row;
+#[cfg(feature = "setup")]
+pub mod setup;
 mod sql;
 pub mod types;
 mod wire;
@@ -24,6 +38,8 @@ pub use client::{HttpVersion, KalamClient, KalamClientBuilder};
 pub use decode::FromCell;
 pub use encode::{QueryParam, ToParam};
 pub use error::{Error, ErrorCode, Result};
+#[cfg(feature = "healthcheck")]
+pub use health::DEFAULT_HEALTH_CACHE_TTL;
 pub use query::Query;
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;

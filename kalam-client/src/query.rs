@@ -10,7 +10,7 @@ use crate::encode::{QueryParam, ToParam};
 use crate::envelope::{Decoded, decode_envelope};
 use crate::error::{Error, Result};
 use crate::row::{KalamRow, Scalar};
-use crate::sql::{encode_params, post_sql};
+use crate::sql::{bind_param, encode_params, post_sql};
 
 /// A statement with its parameters; run it with a fetch verb.
 ///
@@ -104,18 +104,7 @@ impl KalamClient {
 impl<T> Query<T> {
     /// Binds the next `$n` parameter.
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
-        match value.to_param() {
-            Ok(p) => self.params.push(p),
-            Err(e) => {
-                if self.error.is_none() {
-                    self.error = Some(Error::Param {
-                        index: self.params.len() + 1,
-                        message: e.to_string(),
-                    });
-                }
-                self.params.push(QueryParam::Null);
-            }
-        }
+        bind_param(&mut self.params, &mut self.error, value);
         self
     }
 

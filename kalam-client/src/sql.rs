@@ -7,7 +7,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::client::{Inner, KalamClient};
-use crate::encode::{QueryParam, ToParam as _};
+use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, ErrorCode, Result};
 use crate::wire::{QueryRequest, QueryResponse, ResponseStatus, error_from_body};
 
@@ -109,16 +109,17 @@ pub(crate) async fn post_sql(
         let mut failures = 0u32;
         let mut renewed = false;
         loop {
-            let token = inner.auth.bearer(&inner.http()).await?;
-            let mut request = inner
-                .http
-                .post(format!("{}/v1/api/sql", inner.base))
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            if let Some(t) = &token {
-                request = request.bearer_auth(t.expose());
-            }
-            let answer = match request.send().await {
+            let sent = inner
+                .send(true, |base| {
+                    inner
+                        .http
+                        .post(format!("{base}/v1/api/sql"))
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                })
+                .await?;
+            let token = sent.token;
+            let answer = match sent.response {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     response.bytes().await.map(|b| (status, b))
@@ -208,17 +209,43 @@ impl KalamClient {
     ) -> Result<QueryResponse> {
         let params = encode_params(params.as_deref().unwrap_or_default())?;
         let body = post_sql(&self.inner, sql, &params, namespace).await?;
-        let response: QueryResponse = serde_json::from_slice(&body)
-            .map_err(|e| Error::Protocol(format!("malformed SQL response: {e}")))?;
-        if let Some(detail) = response.error {
-            return Err(detail.into_error());
+        untyped_response(&body)
+    }
+}
+
+/// Parses a 2xx SQL answer into the untyped response; an error envelope becomes `Err`.
+pub(crate) fn untyped_response(body: &[u8]) -> Result<QueryResponse> {
+    let response: QueryResponse = serde_json::from_slice(body)
+        .map_err(|e| Error::Protocol(format!("malformed SQL response: {e}")))?;
+    if let Some(detail) = response.error {
+        return Err(detail.into_error());
+    }
+    if response.status == ResponseStatus::Error {
+        return Err(Error::Protocol(
+            "error response without an error object".to_owned(),
+        ));
+    }
+    Ok(response)
+}
+
+/// Binds `value` as the next parameter; a value that cannot be encoded is sent as NULL and
+/// the first such failure is kept in `error` (reported when the statement runs).
+pub(crate) fn bind_param<V: ToParam>(
+    params: &mut Vec<QueryParam>,
+    error: &mut Option<Error>,
+    value: V,
+) {
+    match value.to_param() {
+        Ok(p) => params.push(p),
+        Err(e) => {
+            if error.is_none() {
+                *error = Some(Error::Param {
+                    index: params.len() + 1,
+                    message: e.to_string(),
+                });
+            }
+            params.push(QueryParam::Null);
         }
-        if response.status == ResponseStatus::Error {
-            return Err(Error::Protocol(
-                "error response without an error object".to_owned(),
-            ));
-        }
-        Ok(response)
     }
 }
 
