@@ -258,6 +258,71 @@ async fn ops_routes_and_key_payloads() {
     assert_eq!(delete["_table"], "app:board");
 }
 
+#[tokio::test]
+async fn route_where_filters_and_diff_payloads() {
+    let f = fixture(Emulator::builder()).await;
+    let (c, admin) = (&f.c, &f.admin);
+    c.ok(admin, TODOS).await;
+    c.ok(admin, "CREATE TOPIC app.open_todos").await;
+    // Insert: only open todos; update: only titles starting with 'Buy'; delete: a filter the
+    // live evaluator cannot evaluate (IN), so nothing is published.
+    for route in [
+        "ON INSERT WHERE done = false AND title <> 'skip' WITH (payload = 'full')",
+        "ON UPDATE WHERE title LIKE 'Buy%' WITH (payload = 'diff')",
+        "ON DELETE WHERE id IN (1, 2)",
+    ] {
+        c.ok(
+            admin,
+            &format!("ALTER TOPIC app.open_todos ADD SOURCE app.todos {route}"),
+        )
+        .await;
+    }
+    let routes = c
+        .rows(
+            admin,
+            "SELECT routes FROM system.topics WHERE topic_id = 'app.open_todos'",
+        )
+        .await;
+    let routes: Value = serde_json::from_str(routes[0][0].as_str().unwrap()).unwrap();
+    assert_eq!(routes[0]["filter_expr"], "done = false AND title <> 'skip'");
+    c.ok(
+        &f.alice,
+        "INSERT INTO app.todos (id, title, done) VALUES (1, 'Buy milk', false), (2, 'Done', true), (3, 'skip', false)",
+    )
+    .await;
+    c.ok(&f.alice, "UPDATE app.todos SET price = 2.5 WHERE id = 1")
+        .await;
+    c.ok(
+        &f.alice,
+        "UPDATE app.todos SET title = 'Sell car' WHERE id = 3",
+    )
+    .await;
+    c.ok(&f.alice, "DELETE FROM app.todos WHERE id = 1").await;
+    let msgs = drain(c, admin, "app.open_todos", "g", 0).await;
+    let got: Vec<(String, String)> = msgs
+        .iter()
+        .map(|m| {
+            (
+                m["op"].as_str().unwrap().to_owned(),
+                m["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("Insert".to_owned(), "1".to_owned()),
+            ("Update".to_owned(), "1".to_owned())
+        ]
+    );
+    // A diff payload is the whole row map with `_table`, like `full` (protocol 5.2).
+    let diff = payload(&msgs[1]);
+    assert_eq!(diff["_table"], "app:todos");
+    assert_eq!(diff["title"], "Buy milk");
+    assert_eq!(diff["price"], "2.50");
+    assert_eq!(diff["done"], false);
+}
+
 /// Consumes one partition to the end with `limit`-sized polls, acking each batch.
 async fn drain(c: &Client, tok: &str, topic: &str, group: &str, partition: u32) -> Vec<Value> {
     let mut all = Vec::new();

@@ -15,6 +15,7 @@ use kalam_schema::{Catalog, PayloadMode, Table, TopicOp};
 use crate::changes::{ChangeEvent, ChangeKind};
 use crate::store::Row;
 use crate::store::value::display_value;
+use crate::ws::filter::{LiveFilter, RowData};
 
 /// One published message.
 #[derive(Debug, Clone)]
@@ -56,6 +57,22 @@ struct Inner {
     /// Per topic: one message vector per partition.
     logs: HashMap<TopicKey, Vec<Vec<Message>>>,
     groups: HashMap<GroupKey, GroupState>,
+    /// Compiled route `WHERE` filters, by SQL text.
+    filters: HashMap<String, LiveFilter>,
+}
+
+/// The compiled `WHERE` of a route. The live-query evaluator decides (protocol 3.7: comparisons
+/// with literals, `AND`/`OR`/`NOT`, `LIKE`); a filter it cannot evaluate publishes nothing, and
+/// one that does not parse at all publishes everything, as for live queries.
+fn route_filter<'a>(cache: &'a mut HashMap<String, LiveFilter>, sql: &str) -> &'a LiveFilter {
+    cache.entry(sql.to_owned()).or_insert_with(|| {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let expr = sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+            .ok();
+        LiveFilter::new(expr.as_ref())
+    })
 }
 
 /// Where a consume starts when the group has no committed offset (protocol 5.3).
@@ -194,6 +211,12 @@ impl Topics {
                             continue;
                         };
                         let g = inner.get_or_insert_with(|| self.lock());
+                        if let Some(f) = &src.filter
+                            && !route_filter(&mut g.filters, f)
+                                .matches(&RowData::new(&ev.table_def, row))
+                        {
+                            continue;
+                        }
                         append(g, topic, src.payload, ev, row, op);
                     }
                 }

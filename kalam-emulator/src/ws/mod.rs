@@ -8,7 +8,7 @@
 
 mod codec;
 mod conn;
-mod filter;
+pub(crate) mod filter;
 mod initial;
 mod proto;
 mod query;
