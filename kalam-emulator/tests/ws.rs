@@ -1647,3 +1647,75 @@ async fn rate_limits_on_messages_and_authentication() {
         (1008, "Authentication failed".to_owned())
     );
 }
+
+/// An emulator where alice's socket subscribes to `app.big` and then reads nothing while
+/// alice inserts 200 rows of 64 KiB (13 MB of frames: several times what the socket buffers
+/// hold, so the socket's task blocks on its send and the notifications pile up behind it).
+async fn burst_to_a_stalled_subscriber(settings: WsSettings) -> (Env, Ws) {
+    let e = env_with(settings.max_subscriptions_per_user(1000)).await;
+    e.sql(&e.admin, "CREATE NAMESPACE app").await;
+    for t in [
+        "big (id BIGINT PRIMARY KEY, body TEXT)",
+        "small (id BIGINT PRIMARY KEY)",
+    ] {
+        e.sql(
+            &e.admin,
+            &format!("CREATE TABLE app.{t} WITH (TYPE = 'USER')"),
+        )
+        .await;
+    }
+    let mut ws = e.authed(&e.alice).await; // compress=false: the frames stay 64 KiB
+    ws.live("big", "SELECT id, body FROM app.big").await;
+    let values: Vec<String> = (1..=200)
+        .map(|i| format!("({i}, repeat('x', 65536))"))
+        .collect();
+    e.sql(
+        &e.alice,
+        &format!(
+            "INSERT INTO app.big (id, body) VALUES {}",
+            values.join(", ")
+        ),
+    )
+    .await;
+    (e, ws)
+}
+
+#[tokio::test]
+async fn notification_queue_drops_for_a_slow_subscriber() {
+    let (e, mut ws) =
+        burst_to_a_stalled_subscriber(WsSettings::default().notification_queue(Some(8))).await;
+    // Unsubscribing discards what is still queued; the ack of a new subscription then marks
+    // the end of what was delivered.
+    ws.send(json!({"type": "unsubscribe", "subscription_id": "big"}))
+        .await;
+    ws.subscribe("small", "SELECT id FROM app.small", None)
+        .await;
+    let mut delivered = 0;
+    loop {
+        let f = ws.json().await;
+        match (f["type"].as_str(), f["subscription_id"].as_str()) {
+            (Some("change"), Some("big")) => delivered += 1,
+            (Some("subscription_ack"), Some("small")) => break,
+            _ => panic!("unexpected frame {f}"),
+        }
+    }
+    assert!(delivered < 200, "{delivered} of 200 delivered");
+    // Nothing was reported to the client, and the socket keeps working.
+    e.sql(&e.alice, "INSERT INTO app.small (id) VALUES (1)")
+        .await;
+    let f = ws.json().await;
+    assert_eq!(
+        (f["subscription_id"].as_str(), kind_id(&f)),
+        (Some("small"), ("insert", "1"))
+    );
+}
+
+#[tokio::test]
+async fn notification_queue_is_unbounded_by_default() {
+    let (_e, mut ws) = burst_to_a_stalled_subscriber(WsSettings::default()).await;
+    for id in 1..=200 {
+        let f = ws.json().await;
+        assert_eq!(kind_id(&f), ("insert", id.to_string().as_str()));
+        assert_eq!(f["rows"][0]["body"].as_str().map(str::len), Some(65536));
+    }
+}

@@ -103,7 +103,7 @@ type Flow = ControlFlow<()>;
 /// Runs one socket until it closes.
 pub(crate) async fn serve(mut socket: WebSocket, app: App, params: ConnParams, peer: IpAddr) {
     let hub = app.live.clone();
-    let (id, mut rx) = hub.add_conn();
+    let (id, mut rx, queued) = hub.add_conn();
     let now = Instant::now();
     let rate = app.limits.ws_window();
     let mut c = Conn {
@@ -133,7 +133,10 @@ pub(crate) async fn serve(mut socket: WebSocket, app: App, params: ConnParams, p
                     _ => Flow::Break(()),
                 },
                 ev = rx.recv() => match ev {
-                    Some(ConnEvent::Change(key, ev)) => c.on_change(&mut socket, key, ev).await,
+                    Some(ConnEvent::Change(key, ev)) => {
+                        queued.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        c.on_change(&mut socket, key, ev).await
+                    }
                     Some(ConnEvent::Shutdown) | None => {
                         c.close(&mut socket, 1001, "Server shutting down").await
                     }

@@ -15,7 +15,7 @@ mod query;
 mod shape;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -52,6 +52,7 @@ pub struct WsSettings {
     max_message_size: usize,
     compression: bool,
     projection_quirks: bool,
+    notification_queue: Option<usize>,
 }
 
 impl Default for WsSettings {
@@ -65,6 +66,7 @@ impl Default for WsSettings {
             max_message_size: 1024 * 1024,
             compression: true,
             projection_quirks: true,
+            notification_queue: None,
         }
     }
 }
@@ -127,6 +129,17 @@ impl WsSettings {
         self
     }
 
+    /// How many change notifications may wait for one socket before new ones are dropped
+    /// (silently: no error frame), as the server's per-socket queue of 128 does for a
+    /// subscriber that cannot keep up (protocol 3.7). Default `None`: unbounded, nothing is
+    /// dropped — whether a burst overflows depends on scheduling, so a bounded queue makes
+    /// tests that write bursts while subscribed nondeterministic. `Some(128)` mirrors the
+    /// server.
+    pub fn notification_queue(mut self, capacity: Option<usize>) -> Self {
+        self.notification_queue = capacity;
+        self
+    }
+
     /// The configured idle timeout.
     pub fn get_client_timeout(&self) -> Duration {
         self.client_timeout
@@ -149,10 +162,17 @@ struct Route {
     user: String,
 }
 
+/// A socket's event channel and the number of change notifications waiting in it.
+#[derive(Debug)]
+struct ConnTx {
+    tx: mpsc::UnboundedSender<ConnEvent>,
+    queued: Arc<AtomicUsize>,
+}
+
 #[derive(Debug, Default)]
 struct HubState {
     next: u64,
-    conns: HashMap<u64, mpsc::UnboundedSender<ConnEvent>>,
+    conns: HashMap<u64, ConnTx>,
     routes: HashMap<TableId, Vec<Route>>,
     per_user: HashMap<String, usize>,
 }
@@ -230,20 +250,40 @@ impl Hub {
                 TableKind::Shared => true,
                 TableKind::System => false,
             };
-            if wanted && let Some(tx) = st.conns.get(&r.conn) {
-                let _ = tx.send(ConnEvent::Change(r.key, ev.clone()));
+            if wanted && let Some(c) = st.conns.get(&r.conn) {
+                if let Some(cap) = self.settings.notification_queue
+                    && c.queued.load(Ordering::SeqCst) >= cap
+                {
+                    tracing::warn!(
+                        "notification queue of socket {} full ({cap}): change on {}.{} dropped",
+                        r.conn,
+                        ev.namespace,
+                        ev.table
+                    );
+                    continue;
+                }
+                c.queued.fetch_add(1, Ordering::SeqCst);
+                let _ = c.tx.send(ConnEvent::Change(r.key, ev.clone()));
             }
         }
     }
 
-    /// Registers a socket.
-    pub(crate) fn add_conn(&self) -> (u64, mpsc::UnboundedReceiver<ConnEvent>) {
+    /// Registers a socket: its id, its event channel, and the counter of change
+    /// notifications waiting in it (the socket decrements it for each one it takes).
+    pub(crate) fn add_conn(&self) -> (u64, mpsc::UnboundedReceiver<ConnEvent>, Arc<AtomicUsize>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let mut st = self.lock();
         st.next += 1;
         let id = st.next;
-        st.conns.insert(id, tx);
-        (id, rx)
+        st.conns.insert(
+            id,
+            ConnTx {
+                tx,
+                queued: queued.clone(),
+            },
+        );
+        (id, rx, queued)
     }
 
     /// Forgets a socket and all its subscriptions.
@@ -297,8 +337,8 @@ impl Hub {
             if st.conns.is_empty() {
                 return;
             }
-            for tx in st.conns.values() {
-                let _ = tx.send(ConnEvent::Shutdown);
+            for c in st.conns.values() {
+                let _ = c.tx.send(ConnEvent::Shutdown);
             }
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), emptied).await;
