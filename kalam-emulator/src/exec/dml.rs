@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
 use kalam_schema::{AccessLevel, Column, DefaultValue, Literal, Table, TableKind};
 use sqlparser::ast::{
@@ -68,13 +69,7 @@ pub(crate) async fn execute(
                         "Invalid operation: tuple assignments are not supported",
                     ));
                 };
-                let cname = c
-                    .to_string()
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                let idx = user_index(&target.def, &cname)?;
+                let idx = user_index(&target.def, &column_name(c))?;
                 cols.push(idx);
                 exprs.push(a.value.to_string());
             }
@@ -240,17 +235,12 @@ fn number(n: &str, ty: kalam_schema::SqlType) -> ScalarValue {
     }
 }
 
-/// Evaluates expressions that are not literals with one `SELECT e1, e2, …` in DataFusion.
-async fn eval_exprs(
+/// Plans and runs a query (functions rewritten, `$n` bound) as the statement's effective user.
+async fn run_query(
     req: &Request<'_>,
     ident: &Ident2,
-    exprs: &[String],
-) -> Result<Vec<ScalarValue>, StmtError> {
-    if exprs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!("SELECT {}", exprs.join(", "));
-    let mut stmt = crate::sql::classify::parse_one(&sql).map_err(StmtError::exec)?;
+    mut stmt: Statement,
+) -> Result<Vec<RecordBatch>, StmtError> {
     rewrite_functions(&mut stmt);
     let viewer = Viewer {
         user: ident.user.clone(),
@@ -267,16 +257,49 @@ async fn eval_exprs(
         .run(&state, plan)
         .await
         .map_err(super::error::from_datafusion)?;
-    let batch = out
-        .batches
+    Ok(out.batches)
+}
+
+/// The cells of row `i` of `b`, from column `from` on.
+fn row_scalars(b: &RecordBatch, i: usize, from: usize) -> Result<Vec<ScalarValue>, StmtError> {
+    (from..b.num_columns())
+        .map(|k| ScalarValue::try_from_array(b.column(k), i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(super::error::from_datafusion)
+}
+
+/// The lower-case column name of a (possibly qualified) column reference.
+fn column_name(c: &impl std::fmt::Display) -> String {
+    c.to_string()
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+fn count_mismatch(expected: usize, got: usize) -> StmtError {
+    StmtError::exec(format!(
+        "Invalid operation: Column count mismatch: expected {expected} values, got {got}"
+    ))
+}
+
+/// Evaluates expressions that are not literals with one `SELECT e1, e2, …` in DataFusion.
+async fn eval_exprs(
+    req: &Request<'_>,
+    ident: &Ident2,
+    exprs: &[String],
+) -> Result<Vec<ScalarValue>, StmtError> {
+    if exprs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT {}", exprs.join(", "));
+    let stmt = crate::sql::classify::parse_one(&sql).map_err(StmtError::exec)?;
+    let batches = run_query(req, ident, stmt).await?;
+    let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
         .ok_or_else(|| StmtError::exec("Invalid operation: expression produced no value"))?;
-    (0..batch.num_columns())
-        .map(|i| {
-            ScalarValue::try_from_array(batch.column(i), 0).map_err(super::error::from_datafusion)
-        })
-        .collect()
+    row_scalars(batch, 0, 0)
 }
 
 fn default_value(
@@ -329,15 +352,7 @@ async fn insert(
     } else {
         columns
             .iter()
-            .map(|c| {
-                let name = c
-                    .to_string()
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                user_index(&def, &name)
-            })
+            .map(|c| user_index(&def, &column_name(c)))
             .collect::<Result<_, _>>()?
     };
     let Some(source) = source else {
@@ -348,11 +363,7 @@ async fn insert(
     if let SetExpr::Values(values) = source.body.as_ref() {
         for row in &values.rows {
             if row.len() != col_idx.len() {
-                return Err(StmtError::exec(format!(
-                    "Invalid operation: Column count mismatch: expected {} values, got {}",
-                    col_idx.len(),
-                    row.len()
-                )));
+                return Err(count_mismatch(col_idx.len(), row.len()));
             }
             let mut out = vec![ScalarValue::Null; row.len()];
             let mut slow: Vec<(usize, String)> = Vec::new();
@@ -373,37 +384,13 @@ async fn insert(
             input.push(out);
         }
     } else {
-        let mut stmt = Statement::Query(Box::new(source.clone()));
-        rewrite_functions(&mut stmt);
-        let viewer = Viewer {
-            user: ident.user.clone(),
-            role: ident.role,
-        };
-        let state = req.engine.session(&viewer, &req.namespace);
-        let plan = req
-            .engine
-            .plan(&state, stmt, &req.params)
-            .await
-            .map_err(super::error::from_datafusion)?;
-        let out = req
-            .engine
-            .run(&state, plan)
-            .await
-            .map_err(super::error::from_datafusion)?;
-        for b in &out.batches {
+        let stmt = Statement::Query(Box::new(source.clone()));
+        for b in &run_query(req, ident, stmt).await? {
             if b.num_columns() != col_idx.len() {
-                return Err(StmtError::exec(format!(
-                    "Invalid operation: Column count mismatch: expected {} values, got {}",
-                    col_idx.len(),
-                    b.num_columns()
-                )));
+                return Err(count_mismatch(col_idx.len(), b.num_columns()));
             }
             for i in 0..b.num_rows() {
-                let row = (0..b.num_columns())
-                    .map(|k| ScalarValue::try_from_array(b.column(k), i))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(super::error::from_datafusion)?;
-                input.push(row);
+                input.push(row_scalars(b, i, 0)?);
             }
         }
     }
@@ -465,34 +452,16 @@ async fn select_rows(
     if let Some(w) = selection {
         sql.push_str(&format!(" WHERE {w}"));
     }
-    let mut stmt = crate::sql::classify::parse_one(&sql).map_err(StmtError::exec)?;
-    rewrite_functions(&mut stmt);
-    let viewer = Viewer {
-        user: ident.user.clone(),
-        role: ident.role,
-    };
-    let state = req.engine.session(&viewer, &req.namespace);
-    let plan = req
-        .engine
-        .plan(&state, stmt, &req.params)
-        .await
-        .map_err(super::error::from_datafusion)?;
-    let out = req
-        .engine
-        .run(&state, plan)
-        .await
-        .map_err(super::error::from_datafusion)?;
+    let stmt = crate::sql::classify::parse_one(&sql).map_err(StmtError::exec)?;
+    let batches = run_query(req, ident, stmt).await?;
     let pk_ty = def.primary_key().map(|c| c.ty);
     let mut rows = Vec::new();
     let mut seqs = Vec::new();
-    for b in &out.batches {
+    for b in &batches {
         for i in 0..b.num_rows() {
             let k = ScalarValue::try_from_array(b.column(0), i)
                 .map_err(super::error::from_datafusion)?;
-            let vals = (1..b.num_columns())
-                .map(|c| ScalarValue::try_from_array(b.column(c), i))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(super::error::from_datafusion)?;
+            let vals = row_scalars(b, i, 1)?;
             match pk_ty {
                 Some(ty) => {
                     let v = crate::store::value::from_scalar(&k, ty).map_err(StmtError::exec)?;
