@@ -135,9 +135,9 @@ impl<K: Ord + Send + Sync + 'static> SortKey for K {
 /// The user's sort-key extractor, type-erased.
 pub(crate) type OrderFn<T> = Arc<dyn Fn(&T) -> Box<dyn SortKey> + Send + Sync>;
 
-/// A position in the ordered index: the user's sort key (if any), then the row key.
-struct Slot {
-    sort: Option<Box<dyn SortKey>>,
+/// A position in a custom-ordered index: the user's sort key, then the row key.
+pub(crate) struct Slot {
+    sort: Box<dyn SortKey>,
     key: RowKey,
 }
 
@@ -157,11 +157,9 @@ impl PartialOrd for Slot {
 
 impl Ord for Slot {
     fn cmp(&self, other: &Self) -> Ordering {
-        let by_sort = match (&self.sort, &other.sort) {
-            (Some(a), Some(b)) => a.cmp_dyn(&**b),
-            _ => Ordering::Equal,
-        };
-        by_sort.then_with(|| self.key.cmp(&other.key))
+        self.sort
+            .cmp_dyn(&*other.sort)
+            .then_with(|| self.key.cmp(&other.key))
     }
 }
 
@@ -171,34 +169,74 @@ pub(crate) struct Stored<T> {
     pub(crate) seq: Option<i64>,
 }
 
+/// The ordered index: by row key (the default) or by the user's sort key.
+enum Index<T> {
+    ByKey(BTreeMap<RowKey, Arc<T>>),
+    Sorted(OrderFn<T>, BTreeMap<Slot, Arc<T>>),
+}
+
+/// The rows of an index in order.
+pub(crate) enum Values<'a, T> {
+    ByKey(std::collections::btree_map::Values<'a, RowKey, Arc<T>>),
+    Sorted(std::collections::btree_map::Values<'a, Slot, Arc<T>>),
+}
+
+impl<'a, T> Iterator for Values<'a, T> {
+    type Item = &'a Arc<T>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Values::ByKey(v) => v.next(),
+            Values::Sorted(v) => v.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Values::ByKey(v) => v.size_hint(),
+            Values::Sorted(v) => v.size_hint(),
+        }
+    }
+}
+
+impl<T> DoubleEndedIterator for Values<'_, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Values::ByKey(v) => v.next_back(),
+            Values::Sorted(v) => v.next_back(),
+        }
+    }
+}
+
+impl<T> ExactSizeIterator for Values<'_, T> {}
+
 /// The full row set with its ordered index and window.
 pub(crate) struct RowSet<T> {
     by_key: HashMap<RowKey, Stored<T>>,
-    ordered: BTreeMap<Slot, Arc<T>>,
-    order: Option<OrderFn<T>>,
+    index: Index<T>,
     limit: Option<usize>,
 }
 
 impl<T> RowSet<T> {
     pub(crate) fn new(order: Option<OrderFn<T>>, limit: Option<usize>) -> Self {
+        let index = match order {
+            Some(f) => Index::Sorted(f, BTreeMap::new()),
+            None => Index::ByKey(BTreeMap::new()),
+        };
         RowSet {
             by_key: HashMap::new(),
-            ordered: BTreeMap::new(),
-            order,
+            index,
             limit,
         }
     }
 
     /// An empty set with the same order and limit.
     pub(crate) fn empty_like(&self) -> Self {
-        RowSet::new(self.order.clone(), self.limit)
-    }
-
-    fn slot(&self, key: RowKey, value: &T) -> Slot {
-        Slot {
-            sort: self.order.as_ref().map(|f| f(value)),
-            key,
-        }
+        let order = match &self.index {
+            Index::ByKey(_) => None,
+            Index::Sorted(f, _) => Some(Arc::clone(f)),
+        };
+        RowSet::new(order, self.limit)
     }
 
     pub(crate) fn get(&self, key: &RowKey) -> Option<&Stored<T>> {
@@ -212,44 +250,81 @@ impl<T> RowSet<T> {
         value: Arc<T>,
         seq: Option<i64>,
     ) -> Option<Arc<T>> {
-        let new_slot = self.slot(key.clone(), &value);
-        let previous = self.by_key.insert(
-            key.clone(),
-            Stored {
-                value: Arc::clone(&value),
-                seq,
-            },
-        );
-        if let Some(prev) = &previous {
-            let old_slot = self.slot(key, &prev.value);
-            if old_slot == new_slot {
-                if let Some(v) = self.ordered.get_mut(&old_slot) {
-                    *v = value;
+        if let Some(stored) = self.by_key.get_mut(&key) {
+            let before = std::mem::replace(&mut stored.value, Arc::clone(&value));
+            stored.seq = seq;
+            match &mut self.index {
+                Index::ByKey(map) => {
+                    if let Some(v) = map.get_mut(&key) {
+                        *v = value;
+                    }
                 }
-                return previous.map(|p| p.value);
+                Index::Sorted(order, map) => {
+                    let old = Slot {
+                        sort: order(&before),
+                        key: key.clone(),
+                    };
+                    let new = Slot {
+                        sort: order(&value),
+                        key,
+                    };
+                    if old == new {
+                        if let Some(v) = map.get_mut(&old) {
+                            *v = value;
+                        }
+                    } else {
+                        map.remove(&old);
+                        map.insert(new, value);
+                    }
+                }
             }
-            self.ordered.remove(&old_slot);
+            return Some(before);
         }
-        self.ordered.insert(new_slot, value);
-        previous.map(|p| p.value)
+        match &mut self.index {
+            Index::ByKey(map) => {
+                map.insert(key.clone(), Arc::clone(&value));
+            }
+            Index::Sorted(order, map) => {
+                let slot = Slot {
+                    sort: order(&value),
+                    key: key.clone(),
+                };
+                map.insert(slot, Arc::clone(&value));
+            }
+        }
+        self.by_key.insert(key, Stored { value, seq });
+        None
     }
 
     /// Removes a row; returns it.
     pub(crate) fn remove(&mut self, key: &RowKey) -> Option<Stored<T>> {
         let stored = self.by_key.remove(key)?;
-        let slot = self.slot(key.clone(), &stored.value);
-        self.ordered.remove(&slot);
+        match &mut self.index {
+            Index::ByKey(map) => {
+                map.remove(key);
+            }
+            Index::Sorted(order, map) => {
+                let slot = Slot {
+                    sort: order(&stored.value),
+                    key: key.clone(),
+                };
+                map.remove(&slot);
+            }
+        }
         Some(stored)
     }
 
     /// Every row (ignoring the limit), in order.
-    pub(crate) fn all(&self) -> impl DoubleEndedIterator<Item = &Arc<T>> + ExactSizeIterator {
-        self.ordered.values()
+    pub(crate) fn all(&self) -> Values<'_, T> {
+        match &self.index {
+            Index::ByKey(map) => Values::ByKey(map.values()),
+            Index::Sorted(_, map) => Values::Sorted(map.values()),
+        }
     }
 
     /// The first `limit` rows in order.
-    pub(crate) fn window(&self) -> impl DoubleEndedIterator<Item = &Arc<T>> + ExactSizeIterator {
-        self.ordered.values().take(self.limit.unwrap_or(usize::MAX))
+    pub(crate) fn window(&self) -> std::iter::Take<Values<'_, T>> {
+        self.all().take(self.limit.unwrap_or(usize::MAX))
     }
 
     /// Rows in the whole set.
