@@ -189,6 +189,13 @@ async fn typed_rows_follow_initial_load_and_changes() {
     assert_eq!(ids(&live, |t| t.id), [1, 2]);
     assert_eq!(live.rows().next().unwrap().note.as_deref(), Some("x"));
     let loaded_seq = live.checkpoint().unwrap().0;
+    // The checkpoint of a fresh set is the table's high-water mark, read after subscribing.
+    let max_seq: i64 = alice
+        .query("SELECT MAX(_seq) AS max_seq FROM app.todos")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(loaded_seq, max_seq);
 
     exec(
         &alice,

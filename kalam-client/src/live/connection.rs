@@ -191,6 +191,8 @@ async fn open(client: &KalamClient, state: Arc<StateTx>) -> Result<Connection> {
 /// Opens a socket and waits for `auth_success`.
 async fn open_socket(client: &KalamClient) -> Result<Socket> {
     let inner = &client.inner;
+    // The node first (with several nodes, an unreachable one is skipped), then its token.
+    let base = inner.live_base().await;
     let token = inner
         .auth
         .bearer(&inner.http())
@@ -199,7 +201,7 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             code: ErrorCode::parse("AUTH_REQUIRED"),
             message: "live queries need credentials (the WebSocket accepts only JWTs)".to_owned(),
         })?;
-    let mut request = ws_url(&inner.live_base().await)?
+    let mut request = ws_url(&base)?
         .into_client_request()
         .map_err(|e| ws_error("request", e))?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))

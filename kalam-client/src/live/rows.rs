@@ -637,6 +637,8 @@ pub struct LiveRows<T> {
     phase: Phase,
     rows: LiveRowsMaterializer<T>,
     errors: VecDeque<Error>,
+    /// A snapshot has been applied: later reloads report their differences.
+    loaded: bool,
 }
 
 impl<T> fmt::Debug for LiveRows<T> {
@@ -743,7 +745,7 @@ impl<T: KalamRow> LiveRows<T> {
             }
             (Phase::AwaitingAck { buffered }, LiveEvent::Ack { .. }) => {
                 let buffered = std::mem::take(buffered);
-                self.start_snapshot(buffered, true, 0);
+                self.start_snapshot(buffered, self.loaded, 0);
             }
             (_, LiveEvent::Ack { .. }) => {}
             (_, event @ LiveEvent::Error { .. }) => return self.rows.apply_event(event, true),
@@ -775,6 +777,7 @@ impl<T: KalamRow> LiveRows<T> {
         match result {
             Ok(snapshot) => {
                 self.phase = Phase::Live;
+                self.loaded = true;
                 Poll::Ready(self.rows.load_snapshot(snapshot, buffered, diff))
             }
             Err(e) if attempt < SNAPSHOT_RETRIES => {
@@ -933,6 +936,7 @@ impl KalamClient {
             phase: Phase::Server,
             rows,
             errors: VecDeque::new(),
+            loaded: false,
         };
         if live.plan.is_some() {
             live.start_snapshot(Vec::new(), false, 0);
