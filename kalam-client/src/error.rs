@@ -246,8 +246,8 @@ error_codes! {
     AuthenticationError => "AUTHENTICATION_ERROR",
     /// Login/refresh `unauthorized` (401): wrong password, unknown user, bad refresh token.
     Unauthorized => "unauthorized",
-    /// Login `forbidden` (403).
-    Forbidden => "forbidden",
+    /// Login/setup `forbidden` (403), and topics' `FORBIDDEN` (a role without topic access).
+    Forbidden => "forbidden" | "FORBIDDEN",
     /// Login `rate_limited` (429).
     RateLimited => "rate_limited",
     /// First-run setup `already_configured` (409): the root password is already set.
@@ -306,6 +306,7 @@ mod tests {
             assert_eq!(ErrorCode::parse(text).as_str(), text);
         }
         assert_eq!(ErrorCode::parse("setup_required"), ErrorCode::SetupRequired);
+        assert_eq!(ErrorCode::parse("FORBIDDEN"), ErrorCode::Forbidden);
         assert!(ErrorCode::TokenExpired.is_auth());
         assert!(!ErrorCode::InvalidSql.is_auth());
     }

@@ -276,6 +276,25 @@ async fn multi_source_topics_decode_into_an_enum_with_ops_and_users() {
     assert_eq!(seen[3].0, TopicOp::Delete);
     assert_eq!(seen[3].1.as_deref(), Some(alice.id.as_str()));
     consumer.ack(records.last().unwrap()).await.unwrap();
+
+    // Topics are for service, dba and system roles.
+    let mut denied = alice_client
+        .consumer()
+        .group_id("audit")
+        .topic(format!("{ns}.activity"))
+        .build()
+        .unwrap();
+    let err = denied.consume_batch().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Auth {
+                code: ErrorCode::Forbidden,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -879,7 +898,7 @@ fn note_ids(event: &LiveEvent) -> Vec<i64> {
 #[tokio::test]
 async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
     let (a, b, client) = two_nodes().await;
-    let b_url = b.url();
+    let (a_url, b_url) = (a.url(), b.url());
     let mut events = client.live_events("SELECT * FROM app.notes").await.unwrap();
     exec(
         &client,
@@ -937,6 +956,27 @@ async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
             .unwrap()
             .unwrap();
         if note_ids(&event).contains(&3) {
+            break;
+        }
+    }
+    // A client whose first contact is a live subscription skips the dead node too.
+    let fresh = KalamClient::builder()
+        .base_urls([a_url, b_url.clone()])
+        .auth(AuthProvider::basic_auth(
+            "admin".into(),
+            "AdminPass123!".into(),
+        ))
+        .build()
+        .unwrap();
+    let mut events = fresh.live_events("SELECT * FROM app.notes").await.unwrap();
+    assert_eq!(fresh.base_url(), b_url);
+    loop {
+        let event = tokio::time::timeout(wait, events.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!matches!(event, LiveEvent::Error { .. }), "{event:?}");
+        if note_ids(&event).len() == 2 {
             break;
         }
     }
