@@ -449,6 +449,45 @@ async fn failing_handlers_are_retried_then_stop_the_worker() {
         "everything before the failure is committed"
     );
     assert_eq!(*calls.lock().unwrap(), [1, 2, 2, 3, 3, 3]);
+
+    // Another group skips the record instead, commits past it, and stops on the signal.
+    let consumer = admin
+        .consumer()
+        .group_id("lenient")
+        .topic(format!("{ns}.jobs_t"))
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut stop = Some(stop);
+    let report = consumer
+        .worker()
+        .max_retries(1)
+        .retry_backoff(Duration::from_millis(1))
+        .skip_failed(true)
+        .run(
+            async {
+                let _ = stopped.await;
+            },
+            |record| {
+                let job: Job = record.decode().unwrap();
+                if job.id == 3 {
+                    stop.take().map(|s| s.send(()));
+                }
+                async move {
+                    if job.name == "broken" {
+                        Err("always broken")
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.processed, report.retries), (2, 1));
+    assert_eq!(report.skipped, [(2, "always broken".to_owned())]);
+    assert_eq!(report.committed, Some(2));
 }
 
 #[tokio::test]
