@@ -43,6 +43,29 @@ pub enum AutoOffsetReset {
     Offset(u64),
 }
 
+impl<'de> Deserialize<'de> for AutoOffsetReset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        match &value {
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("earliest") => {
+                Ok(AutoOffsetReset::Earliest)
+            }
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("latest") => {
+                Ok(AutoOffsetReset::Latest)
+            }
+            serde_json::Value::Object(map) if map.len() == 1 => map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("offset"))
+                .and_then(|(_, v)| v.as_u64())
+                .map(AutoOffsetReset::Offset)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid offset reset {value}"))),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected Earliest, Latest or {{\"Offset\": n}}, found {value}"
+            ))),
+        }
+    }
+}
+
 /// The answer to a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub struct CommitResult {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use bytes::Bytes;
 use kalam_schema::SqlType;
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
@@ -274,30 +274,6 @@ pub trait TopicPayload: Sized {
 impl<T: KalamRow> TopicPayload for T {
     fn from_record(record: &TopicRecord) -> Result<Self> {
         record.decode_row()
-    }
-}
-
-impl<'de> Deserialize<'de> for crate::consumer::AutoOffsetReset {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use crate::consumer::AutoOffsetReset;
-        let value = serde_json::Value::deserialize(d)?;
-        match &value {
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("earliest") => {
-                Ok(AutoOffsetReset::Earliest)
-            }
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("latest") => {
-                Ok(AutoOffsetReset::Latest)
-            }
-            serde_json::Value::Object(map) if map.len() == 1 => map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("offset"))
-                .and_then(|(_, v)| v.as_u64())
-                .map(AutoOffsetReset::Offset)
-                .ok_or_else(|| de::Error::custom(format!("invalid offset reset {value}"))),
-            _ => Err(de::Error::custom(format!(
-                "expected Earliest, Latest or {{\"Offset\": n}}, found {value}"
-            ))),
-        }
     }
 }
 
