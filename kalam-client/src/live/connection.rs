@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -54,9 +53,9 @@ pub(crate) struct ServerFrame {
     #[serde(default)]
     pub(crate) change_type: Option<String>,
     #[serde(default)]
-    pub(crate) rows: Option<Vec<HashMap<String, Box<RawValue>>>>,
+    pub(crate) rows: Option<Vec<super::Cells>>,
     #[serde(default)]
-    pub(crate) old_values: Option<Vec<HashMap<String, Box<RawValue>>>>,
+    pub(crate) old_values: Option<Vec<super::Cells>>,
     #[serde(default)]
     pub(crate) batch_control: Option<super::BatchControl>,
     #[serde(default)]
@@ -548,7 +547,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(frame.kind, "initial_data_batch");
-        assert_eq!(frame.rows.unwrap()[0]["t"].get().len(), 602);
+        assert_eq!(frame.rows.unwrap()[0].get("t").unwrap().get().len(), 602);
         assert!(decode_message(Message::Binary(vec![1, 2, 3].into())).is_err());
         assert!(
             decode_message(Message::Ping(Vec::new().into()))

@@ -1,6 +1,5 @@
 //! [`LiveEvents`]: the raw event stream of one subscription.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -8,7 +7,6 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use kalam_schema::SqlType;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::connection::{self, Command, Connection, Incoming, ServerFrame};
@@ -134,10 +132,7 @@ impl LiveEvents {
     }
 }
 
-fn live_rows(
-    rows: Option<Vec<HashMap<String, Box<RawValue>>>>,
-    schema: &Arc<[SchemaField]>,
-) -> Vec<LiveRow> {
+fn live_rows(rows: Option<Vec<super::Cells>>, schema: &Arc<[SchemaField]>) -> Vec<LiveRow> {
     rows.unwrap_or_default()
         .into_iter()
         .map(|cells| LiveRow::new(cells, Arc::clone(schema)))

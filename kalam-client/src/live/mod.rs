@@ -8,7 +8,6 @@ mod snapshot;
 mod state;
 mod store;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -158,20 +157,20 @@ pub struct BatchControl {
 /// `old_values` rows hold only the changed columns; a missing column reads as NULL.
 #[derive(Debug, Clone)]
 pub struct LiveRow {
-    cells: HashMap<String, Box<RawValue>>,
+    cells: Cells,
     schema: Arc<[SchemaField]>,
 }
 
 impl LiveRow {
-    pub(crate) fn new(cells: HashMap<String, Box<RawValue>>, schema: Arc<[SchemaField]>) -> Self {
+    pub(crate) fn new(cells: Cells, schema: Arc<[SchemaField]>) -> Self {
         LiveRow { cells, schema }
     }
 
-    pub(crate) fn cells(&self) -> &HashMap<String, Box<RawValue>> {
+    pub(crate) fn cells(&self) -> &Cells {
         &self.cells
     }
 
-    pub(crate) fn into_cells(self) -> HashMap<String, Box<RawValue>> {
+    pub(crate) fn into_cells(self) -> Cells {
         self.cells
     }
 
@@ -187,7 +186,7 @@ impl LiveRow {
 
     /// The column names present in the row (unordered).
     pub fn column_names(&self) -> impl Iterator<Item = &str> {
-        self.cells.keys().map(String::as_str)
+        self.cells.names()
     }
 
     /// Decodes a column; an absent column decodes as NULL.
@@ -214,22 +213,102 @@ impl LiveRow {
     }
 }
 
-pub(crate) fn lookup<'a>(
-    cells: &'a HashMap<String, Box<RawValue>>,
-    column: &str,
-) -> Option<&'a RawValue> {
-    cells.get(column).map(|b| &**b).or_else(|| {
-        cells
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(column))
-            .map(|(_, v)| &**v)
-    })
+pub(crate) fn lookup<'a>(cells: &'a Cells, column: &str) -> Option<&'a RawValue> {
+    cells.get(column)
 }
 
 /// `_seq` as a string (row data) or a number (lenient).
-pub(crate) fn seq_of(cells: &HashMap<String, Box<RawValue>>) -> Option<i64> {
-    let raw = cells.get("_seq")?.get().trim();
+pub(crate) fn seq_of(cells: &Cells) -> Option<i64> {
+    let raw = cells.get_exact("_seq")?.get().trim();
     raw.trim_matches('"').parse().ok()
+}
+
+/// The cells of one row object, in wire order. A row has a handful of columns, so a linear
+/// scan beats hashing (and a `Vec` needs one allocation instead of a table's rehashes).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cells(Vec<(Box<str>, Box<RawValue>)>);
+
+impl Cells {
+    /// The cell of `column`: exact name, then case-insensitive.
+    pub(crate) fn get(&self, column: &str) -> Option<&RawValue> {
+        self.get_exact(column).or_else(|| {
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(column))
+                .map(|(_, v)| &**v)
+        })
+    }
+
+    fn get_exact(&self, column: &str) -> Option<&RawValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| &**k == column)
+            .map(|(_, v)| &**v)
+    }
+
+    pub(crate) fn contains_key(&self, column: &str) -> bool {
+        self.get_exact(column).is_some()
+    }
+
+    /// Sets a cell (replacing one of the same name).
+    pub(crate) fn insert(&mut self, column: &str, value: Box<RawValue>) {
+        match self.0.iter_mut().find(|(k, _)| &**k == column) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((column.into(), value)),
+        }
+    }
+
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| &**k)
+    }
+}
+
+impl FromIterator<(String, Box<RawValue>)> for Cells {
+    fn from_iter<I: IntoIterator<Item = (String, Box<RawValue>)>>(iter: I) -> Self {
+        Cells(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for Cells {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Cells;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a row object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Cells, A::Error> {
+                let mut cells = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some((Key(k), v)) = map.next_entry::<Key, Box<RawValue>>()? {
+                    cells.push((k, v));
+                }
+                Ok(Cells(cells))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+/// A column name read straight into a `Box<str>` (no intermediate `String`).
+struct Key(Box<str>);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a column name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Key, E> {
+                Ok(Key(v.into()))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
 }
 
 /// One raw subscription event (a server frame for this subscription).

@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::row::{KalamRow, RowRef, resolve_columns};
 use crate::wire::SchemaField;
 
-type RawCells = std::collections::HashMap<String, Box<RawValue>>;
+type RawCells = super::Cells;
 
 /// A stored row version: the previous value (if any) and the new one.
 type Replaced<T> = (Option<Arc<T>>, Arc<T>);
@@ -482,7 +482,7 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
                     // Update rows omit NULL columns (absent decodes as NULL) and `_deleted`
                     // (a live row is not deleted).
                     if self.has_deleted && !cells.contains_key("_deleted") {
-                        cells.insert("_deleted".to_owned(), false_cell());
+                        cells.insert("_deleted", false_cell());
                     }
                     let key = self.key_of(&cells);
                     // A key change: the row under the old key goes away.

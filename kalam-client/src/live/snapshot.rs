@@ -6,7 +6,6 @@
 //! cap and its primary-key re-sort, protocol 1.3 step 9). Changes that arrive meanwhile are
 //! merged by `_seq` afterwards.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -15,7 +14,7 @@ use crate::client::KalamClient;
 use crate::error::{Error, Result};
 use crate::row::Row;
 
-type RawCells = HashMap<String, Box<RawValue>>;
+type RawCells = super::Cells;
 
 /// Rows per keyset page: the server's `max_query_limit` default (protocol 1.3).
 pub(crate) const MAX_PAGE: u32 = 1000;
