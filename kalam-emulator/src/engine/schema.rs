@@ -20,7 +20,8 @@ pub(crate) fn data_type_json(field: &Field) -> String {
     arrow_to_kalam(field.data_type())
 }
 
-fn arrow_to_kalam(dt: &DataType) -> String {
+/// The KalamDataType JSON the server derives from an Arrow type.
+pub(crate) fn arrow_to_kalam(dt: &DataType) -> String {
     let simple = |s: &str| format!("\"{s}\"");
     match dt {
         DataType::Boolean => simple("Boolean"),

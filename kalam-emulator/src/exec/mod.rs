@@ -448,6 +448,11 @@ fn job_hex() -> String {
 
 /// Encodes a query result; an unencodable cell becomes a [`StmtError::unencodable`].
 pub(crate) fn rows_output(out: &QueryOutput, as_user: String) -> Result<Output, StmtError> {
+    if let Some(why) = described_wrongly(out) {
+        return Err(StmtError::unencodable(format!(
+            "Failed to serialize SQL result: Failed to convert batch to JSON: {why}"
+        )));
+    }
     let (rows, row_count) = encode_rows(&out.batches)?;
     Ok(Output::Rows {
         schema: schema_json(&out.schema),
@@ -456,6 +461,31 @@ pub(crate) fn rows_output(out: &QueryOutput, as_user: String) -> Result<Output, 
         as_user,
         buffered: false,
     })
+}
+
+/// Quirk (protocol 1.7): an expression that kept its source column's metadata — a CAST given
+/// an alias, `CAST(qty AS BIGINT) AS q` — is described as that column (`Int`, `["nn"]`), which
+/// is harmless on an empty result; once rows come back their values do not match the described
+/// type and the server cannot encode them, failing as for NaN (1.5: dropped connection on the
+/// streamed path, 500 on the buffered one). JSON/FILE columns hold text and match `Text`.
+fn described_wrongly(out: &QueryOutput) -> Option<String> {
+    let batch = out.batches.iter().find(|b| b.num_rows() > 0)?;
+    let text_like = |t: &str| matches!(t, "\"Text\"" | "\"Json\"" | "\"File\"");
+    out.schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .find_map(|(f, col)| {
+            let declared = f.metadata().get(crate::engine::schema::META_TYPE)?;
+            let actual = crate::engine::schema::arrow_to_kalam(col.data_type());
+            (*declared != actual && !(text_like(declared) && text_like(&actual))).then(|| {
+                format!(
+                    "column '{}' is described as {declared} but holds {}",
+                    f.name(),
+                    col.data_type()
+                )
+            })
+        })
 }
 
 fn batch_output(batch: RecordBatch, as_user: String) -> Result<Output, StmtError> {
