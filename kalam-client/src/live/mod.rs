@@ -1,5 +1,7 @@
 //! Live queries over the WebSocket (protocol section 3): raw subscription events
-//! ([`KalamClient::live_events`]) and materialized, typed row sets ([`KalamClient::live`]).
+//! ([`KalamClient::live_events`](crate::KalamClient::live_events)) and materialized, typed
+//! row sets ([`KalamClient::live`](crate::KalamClient::live)), plus the connection's state
+//! ([`KalamClient::connection_events`](crate::KalamClient::connection_events)).
 
 mod connection;
 mod events;
