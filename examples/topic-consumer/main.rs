@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kalam_client::consumer::{AutoOffsetReset, TopicOp, TopicPayload, TopicRecord};
-use kalam_client::{AuthProvider, Error, KalamClient, KalamRow};
+use kalam_client::consumer::{AutoOffsetReset, TopicOp, TopicRecord};
+use kalam_client::{AuthProvider, Error, KalamClient, KalamRow, topic_payload};
 
 #[derive(Debug, KalamRow)]
 struct Order {
@@ -30,24 +30,12 @@ struct Refund {
     reason: String,
 }
 
-/// The topic's events: one variant per source table, chosen by the record's `_table`.
-#[derive(Debug)]
-enum ShopEvent {
-    Order(Order),
-    Refund(Refund),
-}
-
-impl TopicPayload for ShopEvent {
-    fn from_record(record: &TopicRecord) -> kalam_client::Result<Self> {
-        match record.source_table().as_deref() {
-            Some("shop_demo.orders") => record.decode_row().map(ShopEvent::Order),
-            Some("shop_demo.refunds") => record.decode_row().map(ShopEvent::Refund),
-            other => Err(Error::Decode {
-                column: "_table".into(),
-                expected: "shop_demo.orders or shop_demo.refunds".into(),
-                found: format!("{other:?}"),
-            }),
-        }
+topic_payload! {
+    /// The topic's events: one variant per source table, chosen by the record's `_table`.
+    #[derive(Debug)]
+    enum ShopEvent {
+        "shop_demo.orders" => Order(Order),
+        "shop_demo.refunds" => Refund(Refund),
     }
 }
 

@@ -271,6 +271,73 @@ pub trait TopicPayload: Sized {
     fn from_record(record: &TopicRecord) -> Result<Self>;
 }
 
+/// Declares an enum over the source tables of a multi-source topic and its
+/// [`TopicPayload`] impl: each variant wraps the [`KalamRow`] type of one table, chosen by
+/// [`TopicRecord::source_table`] (`namespace.table`). A record of another table is an
+/// [`Error::Decode`] naming `_table`.
+///
+/// ```
+/// use kalam_client::{ColumnSpec, KalamRow, Result, RowRef, topic_payload};
+/// # struct Order { id: i64 }
+/// # impl KalamRow for Order {
+/// #     fn columns() -> &'static [ColumnSpec] { const C: &[ColumnSpec] = &[ColumnSpec::named::<i64>("id")]; C }
+/// #     fn from_row(row: &RowRef<'_>) -> Result<Self> { Ok(Order { id: row.get(0)? }) }
+/// # }
+/// # struct Refund { id: i64 }
+/// # impl KalamRow for Refund {
+/// #     fn columns() -> &'static [ColumnSpec] { const C: &[ColumnSpec] = &[ColumnSpec::named::<i64>("id")]; C }
+/// #     fn from_row(row: &RowRef<'_>) -> Result<Self> { Ok(Refund { id: row.get(0)? }) }
+/// # }
+/// topic_payload! {
+///     /// Everything that happens in the shop.
+///     pub enum ShopEvent {
+///         "shop.orders" => Order(Order),
+///         "shop.refunds" => Refund(Refund),
+///     }
+/// }
+/// # fn handle(record: &kalam_client::consumer::TopicRecord) -> Result<()> {
+/// match record.decode::<ShopEvent>()? {
+///     ShopEvent::Order(order) => println!("order {}", order.id),
+///     ShopEvent::Refund(refund) => println!("refund {}", refund.id),
+/// }
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! topic_payload {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($table:literal => $variant:ident($row:ty)),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $(
+                #[doc = concat!("A change of `", $table, "`.")]
+                $variant($row),
+            )+
+        }
+
+        impl $crate::consumer::TopicPayload for $name {
+            fn from_record(
+                record: &$crate::consumer::TopicRecord,
+            ) -> $crate::Result<Self> {
+                let table = record.source_table();
+                $(
+                    if table.as_deref() == Some($table) {
+                        return record.decode_row::<$row>().map($name::$variant);
+                    }
+                )+
+                Err($crate::Error::Decode {
+                    column: "_table".to_owned(),
+                    expected: concat!($($table, " "),+).trim_end().replace(' ', " or "),
+                    found: table.unwrap_or_else(|| "no source table".to_owned()),
+                })
+            }
+        }
+    };
+}
+
 impl<T: KalamRow> TopicPayload for T {
     fn from_record(record: &TopicRecord) -> Result<Self> {
         record.decode_row()
@@ -312,6 +379,46 @@ mod tests {
         let not_json = record("nope");
         assert!(not_json.get::<i64>("id").is_err());
         assert_eq!(not_json.source_table(), None);
+    }
+
+    struct Todo {
+        title: String,
+    }
+
+    impl KalamRow for Todo {
+        fn columns() -> &'static [crate::ColumnSpec] {
+            const C: &[crate::ColumnSpec] = &[crate::ColumnSpec::named::<String>("title")];
+            C
+        }
+        fn from_row(row: &RowRef<'_>) -> Result<Self> {
+            Ok(Todo { title: row.get(0)? })
+        }
+    }
+
+    crate::topic_payload! {
+        enum Activity {
+            "app.todos" => Todo(Todo),
+            "app.notes" => Note(Row),
+        }
+    }
+
+    #[test]
+    fn topic_payload_enums_pick_the_variant_by_table() {
+        let todo = record(r#"{"title":"x","_table":"app:todos"}"#);
+        assert!(matches!(todo.decode::<Activity>(), Ok(Activity::Todo(t)) if t.title == "x"));
+        let note = record(r#"{"body":"y","_table":"app:notes"}"#);
+        assert!(matches!(note.decode::<Activity>(), Ok(Activity::Note(r)) if r.len() == 2));
+        let other = record(r#"{"id":1,"_table":"app:users"}"#);
+        let Err(Error::Decode {
+            expected, found, ..
+        }) = other.decode::<Activity>()
+        else {
+            panic!("expected a decode error");
+        };
+        assert_eq!(
+            (expected.as_str(), found.as_str()),
+            ("app.todos or app.notes", "app.users")
+        );
     }
 
     #[test]
