@@ -163,6 +163,10 @@ impl<O> LiveRowsConfig<O> {
 }
 
 /// Whether the set is complete.
+///
+/// One server limit applies while `Ready` (protocol 3.7): an UPDATE that moves a row out of
+/// the subscription's WHERE is not delivered, so such a row stays until the next reload (a
+/// reconnect, or a new subscription).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoadState {
@@ -860,8 +864,9 @@ impl KalamClient {
     ///
     /// - [`SubscriptionOptions::new`] (default) or `with_batch_size(n)`: the complete set over
     ///   HTTP, `n` rows per page (at most 1,000);
-    /// - `with_from(checkpoint)`: only the rows changed after the checkpoint (merge them into
-    ///   the rows you saved with it), then changes;
+    /// - `with_from(checkpoint)`: only the rows inserted or updated after the checkpoint
+    ///   (merge them into the rows you saved with it; rows deleted meanwhile are not reported,
+    ///   a server limit, protocol 3.9), then changes;
     /// - `with_last_rows(n)`: the server's initial data, with its quirks (protocol 3.6);
     /// - [`SubscriptionOptions::without_initial_data`]: changes only.
     ///
