@@ -267,7 +267,8 @@ pub struct Consumer {
     position: Option<u64>,
     /// The highest offset this consumer committed.
     committed: Option<u64>,
-    pending: Vec<JoinHandle<std::result::Result<CommitResult, AckError>>>,
+    /// Background commits: the offset and the task.
+    pending: Vec<(u64, JoinHandle<std::result::Result<CommitResult, AckError>>)>,
     failed: Vec<AckError>,
 }
 
@@ -440,6 +441,7 @@ impl Consumer {
     /// for [`take_ack_errors`](Consumer::take_ack_errors)/[`flush_acks`](Consumer::flush_acks)
     /// and passed to the [`on_ack_error`](ConsumerBuilder::on_ack_error) callback.
     /// Outside a Tokio runtime the commit fails at once (and is reported the same way).
+    /// Dropping the consumer does not cancel commits still running.
     pub fn commit_async(&mut self, offset: u64) {
         self.collect_finished();
         let client = self.client.clone();
@@ -470,23 +472,24 @@ impl Consumer {
             }
         };
         let topic_name = self.topic.clone();
-        self.pending.push(handle.spawn(async move {
+        let task = handle.spawn(async move {
             send_ack(&client, &topic_name, &group, partition, offset)
                 .await
                 .map_err(report)
-        }));
+        });
+        self.pending.push((offset, task));
     }
 
     /// Moves finished background commits into `committed` / the failure list.
     fn collect_finished(&mut self) {
         let mut still = Vec::with_capacity(self.pending.len());
-        for handle in std::mem::take(&mut self.pending) {
+        for (offset, handle) in std::mem::take(&mut self.pending) {
             if handle.is_finished() {
                 if let Some(done) = handle.now_or_never() {
-                    self.settle(done);
+                    self.settle(offset, done);
                 }
             } else {
-                still.push(handle);
+                still.push((offset, handle));
             }
         }
         self.pending = still;
@@ -494,6 +497,7 @@ impl Consumer {
 
     fn settle(
         &mut self,
+        offset: u64,
         done: std::result::Result<
             std::result::Result<CommitResult, AckError>,
             tokio::task::JoinError,
@@ -505,7 +509,7 @@ impl Consumer {
             Err(join) => self.failed.push(AckError {
                 topic: self.topic.clone(),
                 partition: self.partition,
-                upto_offset: self.committed.unwrap_or(0),
+                upto_offset: offset,
                 error: Error::Protocol(format!("background commit task failed: {join}")),
             }),
         }
@@ -545,9 +549,9 @@ impl Consumer {
     /// # }
     /// ```
     pub async fn flush_acks(&mut self) -> Vec<AckError> {
-        for handle in std::mem::take(&mut self.pending) {
+        for (offset, handle) in std::mem::take(&mut self.pending) {
             let done = handle.await;
-            self.settle(done);
+            self.settle(offset, done);
         }
         std::mem::take(&mut self.failed)
     }
