@@ -949,3 +949,107 @@ impl KalamClient {
         Ok(live)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Row;
+
+    const ACK: &str = r#"{"type":"subscription_ack","subscription_id":"s","total_rows":0,"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null},"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"n","data_type":"Int","index":1},{"name":"_deleted","data_type":"Boolean","index":2}]}"#;
+
+    fn change(kind: &str, rows: &str, old: &str) -> String {
+        format!(
+            r#"{{"type":"change","subscription_id":"s","change_type":"{kind}","rows":[{rows}],"old_values":[{old}]}}"#
+        )
+    }
+
+    fn apply(m: &mut LiveRowsMaterializer<Row>, frame: &str) -> Vec<LiveChange<Row>> {
+        m.apply_frame(frame).unwrap().map(|e| e.change).collect()
+    }
+
+    fn ns(m: &LiveRowsMaterializer<Row>) -> Vec<(i64, Option<i32>)> {
+        m.rows().map(|r| (r.get("id"), r.get("n"))).collect()
+    }
+
+    #[test]
+    fn stale_and_replayed_changes_are_skipped() {
+        let mut m = LiveRowsMaterializer::<Row>::new(LiveRowsConfig::new());
+        apply(&mut m, ACK);
+        let insert = change(
+            "insert",
+            r#"{"id":"2","n":1,"_seq":"10","_deleted":false}"#,
+            "",
+        );
+        assert!(matches!(
+            apply(&mut m, &insert)[..],
+            [LiveChange::Inserted(_)]
+        ));
+        assert!(apply(&mut m, &insert).is_empty());
+        // Update rows omit NULL columns and `_deleted`.
+        let update = change(
+            "update",
+            r#"{"id":"2","_seq":"12"}"#,
+            r#"{"id":"2","n":1,"_seq":"10"}"#,
+        );
+        let changes = apply(&mut m, &update);
+        let [
+            LiveChange::Updated {
+                before: Some(before),
+                after,
+            },
+        ] = &changes[..]
+        else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(before.get::<Option<i32>, _>("n"), Some(1));
+        assert_eq!(after.get::<Option<i32>, _>("n"), None);
+        assert!(!after.get::<bool, _>("_deleted"));
+        // An older version (a replay from before the update) changes nothing.
+        let stale = change(
+            "update",
+            r#"{"id":"2","n":5,"_seq":"11"}"#,
+            r#"{"id":"2","_seq":"10"}"#,
+        );
+        assert!(apply(&mut m, &stale).is_empty());
+        assert_eq!(ns(&m), [(2, None)]);
+        // Deleting a row that is not in the set reports nothing.
+        let gone = r#"{"type":"change","subscription_id":"s","change_type":"delete","old_values":[{"id":"9","_seq":"13"}]}"#;
+        assert!(apply(&mut m, gone).is_empty());
+        let delete = r#"{"type":"change","subscription_id":"s","change_type":"delete","old_values":[{"id":"2","_seq":"14"}]}"#;
+        let changes = apply(&mut m, delete);
+        assert!(
+            matches!(&changes[..], [LiveChange::Deleted { key, before: Some(_) }] if key.as_i64() == Some(2))
+        );
+        assert!(m.is_empty());
+        assert_eq!(m.checkpoint(), Some(Checkpoint(14)));
+    }
+
+    #[test]
+    fn a_key_change_moves_the_row() {
+        let mut m = LiveRowsMaterializer::<Row>::new(LiveRowsConfig::new());
+        apply(&mut m, ACK);
+        apply(
+            &mut m,
+            &change("insert", r#"{"id":"1","n":1,"_seq":"1"}"#, ""),
+        );
+        apply(
+            &mut m,
+            &change("insert", r#"{"id":"3","n":3,"_seq":"2"}"#, ""),
+        );
+        let moved = change(
+            "update",
+            r#"{"id":"5","n":1,"_seq":"3"}"#,
+            r#"{"id":"1","_seq":"1"}"#,
+        );
+        let changes = apply(&mut m, &moved);
+        assert!(matches!(
+            &changes[..],
+            [LiveChange::Updated {
+                before: Some(_),
+                ..
+            }]
+        ));
+        assert_eq!(ns(&m), [(3, Some(3)), (5, Some(1))]);
+        assert!(m.apply_frame("not json").is_err());
+    }
+}
