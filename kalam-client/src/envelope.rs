@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::row::{KalamRow, RowRef, resolve_columns};
+use crate::row::{ColumnSpec, KalamRow, RowRef, resolve_columns};
 use crate::wire::{ErrorDetail, ResponseStatus, SchemaField};
 
 /// What a typed request yields.
@@ -26,8 +26,15 @@ pub(crate) struct Decoded<T> {
     pub(crate) row_count: u64,
 }
 
-struct State<T> {
-    rows: Option<Vec<T>>,
+/// Receives each decoded row of the first row set.
+type Sink<'a> = &'a mut dyn FnMut(&RowRef<'_>) -> Result<()>;
+
+struct State<'a> {
+    /// The columns the rows are read as (`KalamRow::columns` of the row type).
+    columns: &'a [ColumnSpec],
+    sink: Sink<'a>,
+    /// Whether a row set was decoded already (only the first one is).
+    rows_taken: bool,
     row_count: u64,
     status: Option<ResponseStatus>,
     error: Option<ErrorDetail>,
@@ -35,7 +42,7 @@ struct State<T> {
     failure: Option<Error>,
 }
 
-impl<T> State<T> {
+impl State<'_> {
     fn fail<E: de::Error>(&mut self, err: Error) -> E {
         let msg = err.to_string();
         self.failure = Some(err);
@@ -43,14 +50,34 @@ impl<T> State<T> {
     }
 }
 
-type Shared<'s, T> = &'s RefCell<State<T>>;
+type Shared<'s, 'a> = &'s RefCell<State<'a>>;
 
 /// Decodes a 2xx SQL response body into rows of `T`.
+///
+/// A thin generic layer over [`decode_rows`]: only the per-row closure is instantiated for
+/// each row type, not the envelope walk (this keeps the code each `query!` adds small).
 pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
+    let mut rows = Vec::new();
+    let row_count = decode_rows(body, T::columns(), &mut |row| {
+        rows.push(T::from_row(row)?);
+        Ok(())
+    })?;
+    Ok(Decoded { rows, row_count })
+}
+
+/// Decodes a 2xx SQL response body: each row of the first row set, read as `columns`, is
+/// handed to `sink`; returns the sum of `row_count` over all results.
+pub(crate) fn decode_rows(
+    body: &[u8],
+    columns: &[ColumnSpec],
+    sink: &mut dyn FnMut(&RowRef<'_>) -> Result<()>,
+) -> Result<u64> {
     let text = std::str::from_utf8(body)
         .map_err(|e| Error::Protocol(format!("response is not UTF-8: {e}")))?;
     let state = RefCell::new(State {
-        rows: None,
+        columns,
+        sink,
+        rows_taken: false,
         row_count: 0,
         status: None,
         error: None,
@@ -71,10 +98,7 @@ pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
         return Err(detail.into_error());
     }
     match state.status {
-        Some(ResponseStatus::Success) => Ok(Decoded {
-            rows: state.rows.unwrap_or_default(),
-            row_count: state.row_count,
-        }),
+        Some(ResponseStatus::Success) => Ok(state.row_count),
         Some(ResponseStatus::Error) => Err(Error::Protocol(
             "error response without an error object".to_owned(),
         )),
@@ -82,16 +106,16 @@ pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
     }
 }
 
-struct EnvelopeSeed<'s, T>(Shared<'s, T>);
+struct EnvelopeSeed<'s, 'a>(Shared<'s, 'a>);
 
-impl<'de, T: KalamRow> DeserializeSeed<'de> for EnvelopeSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, T: KalamRow> Visitor<'de> for EnvelopeSeed<'_, T> {
+impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a SQL response envelope")
@@ -111,16 +135,16 @@ impl<'de, T: KalamRow> Visitor<'de> for EnvelopeSeed<'_, T> {
     }
 }
 
-struct ResultsSeed<'s, T>(Shared<'s, T>);
+struct ResultsSeed<'s, 'a>(Shared<'s, 'a>);
 
-impl<'de, T: KalamRow> DeserializeSeed<'de> for ResultsSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for ResultsSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, T: KalamRow> Visitor<'de> for ResultsSeed<'_, T> {
+impl<'de> Visitor<'de> for ResultsSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of results")
@@ -131,22 +155,22 @@ impl<'de, T: KalamRow> Visitor<'de> for ResultsSeed<'_, T> {
     }
 }
 
-struct ResultSeed<'s, T>(Shared<'s, T>);
+struct ResultSeed<'s, 'a>(Shared<'s, 'a>);
 
-impl<'de, T: KalamRow> DeserializeSeed<'de> for ResultSeed<'_, T> {
+impl<'de> DeserializeSeed<'de> for ResultSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, T: KalamRow> Visitor<'de> for ResultSeed<'_, T> {
+impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a statement result")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let wanted = self.0.borrow().rows.is_none();
+        let wanted = !self.0.borrow().rows_taken;
         let mut schema: Option<Arc<[SchemaField]>> = None;
         let mut positions: Option<Vec<usize>> = None;
         let mut late_rows: Option<&'de RawValue> = None;
@@ -160,17 +184,18 @@ impl<'de, T: KalamRow> Visitor<'de> for ResultSeed<'_, T> {
                 "rows" if wanted => {
                     rows_seen = true;
                     if let Some(schema) = &schema {
-                        let pos = match resolve_for::<T>(schema) {
+                        let columns = self.0.borrow().columns;
+                        let pos = match resolve_for(columns, schema) {
                             Ok(p) => p,
                             Err(e) => return Err(self.0.borrow_mut().fail(e)),
                         };
-                        let rows = map.next_value_seed(RowsSeed {
+                        self.0.borrow_mut().rows_taken = true;
+                        map.next_value_seed(RowsSeed {
                             state: self.0,
                             positions: &pos,
                             schema,
                         })?;
                         positions = Some(pos);
-                        self.0.borrow_mut().rows = Some(rows);
                     } else {
                         late_rows = map.next_value::<Option<&'de RawValue>>()?;
                     }
@@ -190,30 +215,27 @@ impl<'de, T: KalamRow> Visitor<'de> for ResultSeed<'_, T> {
         }
         // `rows` came before `schema` (or without one).
         let schema = schema.unwrap_or_else(|| Vec::new().into());
-        let pos = match resolve_for::<T>(&schema) {
+        let columns = self.0.borrow().columns;
+        let pos = match resolve_for(columns, &schema) {
             Ok(p) => p,
             Err(e) => return Err(self.0.borrow_mut().fail(e)),
         };
-        let rows = match late_rows {
-            None => Vec::new(),
-            Some(raw) => {
-                let mut de = serde_json::Deserializer::from_str(raw.get());
-                RowsSeed {
-                    state: self.0,
-                    positions: &pos,
-                    schema: &schema,
-                }
-                .deserialize(&mut de)
-                .map_err(de::Error::custom)?
+        self.0.borrow_mut().rows_taken = true;
+        if let Some(raw) = late_rows {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            RowsSeed {
+                state: self.0,
+                positions: &pos,
+                schema: &schema,
             }
-        };
-        self.0.borrow_mut().rows = Some(rows);
+            .deserialize(&mut de)
+            .map_err(de::Error::custom)?;
+        }
         Ok(())
     }
 }
 
-fn resolve_for<T: KalamRow>(schema: &[SchemaField]) -> Result<Vec<usize>> {
-    let specs = T::columns();
+fn resolve_for(specs: &[ColumnSpec], schema: &[SchemaField]) -> Result<Vec<usize>> {
     if schema.is_empty() && !specs.is_empty() {
         return Err(Error::Protocol(
             "the result has rows but no schema".to_owned(),
@@ -222,30 +244,30 @@ fn resolve_for<T: KalamRow>(schema: &[SchemaField]) -> Result<Vec<usize>> {
     resolve_columns(specs, schema)
 }
 
-struct RowsSeed<'s, T> {
-    state: Shared<'s, T>,
+struct RowsSeed<'s, 'a> {
+    state: Shared<'s, 'a>,
     positions: &'s [usize],
     schema: &'s Arc<[SchemaField]>,
 }
 
-impl<'de, T: KalamRow> DeserializeSeed<'de> for RowsSeed<'_, T> {
-    type Value = Vec<T>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, T: KalamRow> Visitor<'de> for RowsSeed<'_, T> {
-    type Value = Vec<T>;
+impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of rows")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let width = self.schema.len();
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut n = 0usize;
         let mut cells: Vec<&'de RawValue> = Vec::with_capacity(width);
         while seq
             .next_element_seed(CellsSeed { cells: &mut cells })?
@@ -253,8 +275,7 @@ impl<'de, T: KalamRow> Visitor<'de> for RowsSeed<'_, T> {
         {
             if cells.len() != width {
                 let err = Error::Protocol(format!(
-                    "row {} has {} cells but the schema has {width} columns",
-                    out.len(),
+                    "row {n} has {} cells but the schema has {width} columns",
                     cells.len()
                 ));
                 return Err(self.state.borrow_mut().fail(err));
@@ -264,12 +285,16 @@ impl<'de, T: KalamRow> Visitor<'de> for RowsSeed<'_, T> {
                 positions: self.positions,
                 schema: self.schema,
             };
-            match T::from_row(&row) {
-                Ok(v) => out.push(v),
-                Err(e) => return Err(self.state.borrow_mut().fail(e)),
+            let delivered = {
+                let mut state = self.state.borrow_mut();
+                (state.sink)(&row)
+            };
+            if let Err(e) = delivered {
+                return Err(self.state.borrow_mut().fail(e));
             }
+            n += 1;
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -2,20 +2,26 @@
 //!
 //! [`CheckedQuery`] is the value `query!`, `query_as!`, `query_scalar!` and `execute_as!`
 //! return; [`KalamTable`] is implemented by `#[derive(KalamRow)]` with `#[kalam(table = …)]`;
-//! [`LiveSql`] is what `live!` returns. Everything else here is called by generated code only
+//! [`LiveSql`] is what `live!` returns (await it for the typed [`LiveRows`] stream). Everything else here is called by generated code only
 //! and re-exported through `__private`.
 
 use std::fmt;
+use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
+use std::pin::Pin;
 
+use bytes::Bytes;
 use kalam_schema::{Literal, SqlType, TableKind};
 
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{EncodeError, QueryParam, ToParam};
+use crate::envelope::{decode_envelope, decode_rows};
 use crate::error::{Error, Result};
+use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
-use crate::row::{KalamRow, RowRef};
+use crate::row::{KalamRow, RowRef, Scalar};
+use crate::sql::{encode_params, post_sql};
 
 /// A statement checked at compile time, with its parameters already encoded.
 ///
@@ -110,9 +116,16 @@ impl<T> CheckedQuery<T> {
         query
     }
 
+    /// Sends the statement: one non-generic function for every row type, boxed so that it
+    /// is compiled once rather than per `query!` (see BENCHMARKS.md, kalam-macros).
+    fn send(self, client: &KalamClient) -> BodyFuture<'_> {
+        send_checked(client, self.sql, self.params, self.as_user)
+    }
+
     /// Runs the statement and returns the rows affected.
     pub async fn execute(self, client: &KalamClient) -> Result<u64> {
-        self.query(client).execute().await
+        let body = self.send(client).await?;
+        decode_rows(&body, &[], &mut |_| Ok(()))
     }
 
     /// Runs the query and returns the first column of the first row (`query_scalar!`).
@@ -120,25 +133,66 @@ impl<T> CheckedQuery<T> {
     where
         T: FromCell,
     {
-        self.query(client).fetch_scalar().await
+        let body = self.send(client).await?;
+        let mut first = None;
+        decode_rows(&body, Scalar::<T>::columns(), &mut |row| {
+            if first.is_none() {
+                first = Some(Scalar::<T>::from_row(row)?.0);
+            }
+            Ok(())
+        })?;
+        first.ok_or(Error::RowNotFound)
     }
 }
 
 impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns every row.
     pub async fn fetch_all(self, client: &KalamClient) -> Result<Vec<T>> {
-        self.query(client).fetch_all().await
+        let body = self.send(client).await?;
+        Ok(decode_envelope::<T>(&body)?.rows)
     }
 
     /// Runs the query and returns the first row, or [`Error::RowNotFound`].
     pub async fn fetch_one(self, client: &KalamClient) -> Result<T> {
-        self.query(client).fetch_one().await
+        self.fetch_optional(client).await?.ok_or(Error::RowNotFound)
     }
 
     /// Runs the query and returns the first row, if any.
     pub async fn fetch_optional(self, client: &KalamClient) -> Result<Option<T>> {
-        self.query(client).fetch_optional().await
+        let body = self.send(client).await?;
+        Ok(decode_envelope::<T>(&body)?.rows.into_iter().next())
     }
+}
+
+type BodyFuture<'c> = Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'c>>;
+
+/// The request of a [`CheckedQuery`], without its row type.
+fn send_checked<'c>(
+    client: &'c KalamClient,
+    sql: &'static str,
+    params: Vec<std::result::Result<QueryParam, EncodeError>>,
+    as_user: Option<String>,
+) -> BodyFuture<'c> {
+    Box::pin(async move {
+        let params = params
+            .into_iter()
+            .enumerate()
+            .map(|(k, p)| {
+                p.map_err(|e| Error::Param {
+                    index: k + 1,
+                    message: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let values = encode_params(&params)?;
+        match as_user {
+            Some(user) => {
+                let query = client.execute_as_user::<()>(&user, sql);
+                post_sql(&client.inner, query.sql(), &values, None).await
+            }
+            None => post_sql(&client.inner, sql, &values, None).await,
+        }
+    })
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with
@@ -164,30 +218,107 @@ pub trait KalamTable: KalamRow {
     const KIND: TableKind;
 }
 
-/// The validated, rendered SQL of a live query, made by `live!` for rows of `T`.
+/// A live query checked at compile time, made by `live!` for rows of `T`: `.await` it (or
+/// call [`LiveSql::subscribe`]) to get the typed [`LiveRows`] stream.
 ///
 /// Live subscriptions take no bind parameters, so `live!` renders each `{value}` as a
-/// literal checked against its column's type. Pass [`LiveSql::sql`] to the subscription API.
-pub struct LiveSql<T> {
-    sql: String,
+/// literal checked against its column's type; a value that cannot be rendered (say, a NaN
+/// for a DOUBLE column) is reported when subscribing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::builder()
+/// #     .schemas_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas"))
+/// #     .start()
+/// #     .await?;
+/// # let client = kalam_client::KalamClient::builder()
+/// #     .base_url(emulator.url())
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .build()?;
+/// use futures_util::StreamExt;
+/// use kalam_client::live::LiveRowsConfig;
+/// use kalam_client::{KalamRow, live};
+///
+/// #[derive(Debug, KalamRow)]
+/// #[kalam(table = "support.messages")]
+/// struct Message { id: i64, room: String, body: String }
+///
+/// let room = "lobby";
+/// let mut inbox = live!(client, Message, "SELECT id, room, body FROM support.messages WHERE room = {room}")
+///     .with_config(LiveRowsConfig::new().with_limit(100))
+///     .await?;
+/// inbox.next().await.transpose()?; // the subscription is acknowledged
+/// assert!(inbox.rows().all(|m| m.room == "lobby"));
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a live query does nothing until it is awaited"]
+pub struct LiveSql<T, O = Unordered> {
+    client: KalamClient,
+    sql: Result<String>,
+    config: LiveRowsConfig<O>,
+    options: SubscriptionOptions,
     _row: PhantomData<fn() -> T>,
 }
 
-impl<T> fmt::Debug for LiveSql<T> {
+impl<T, O> fmt::Debug for LiveSql<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LiveSql").field("sql", &self.sql).finish()
+        f.debug_struct("LiveSql")
+            .field("sql", &self.sql)
+            .finish_non_exhaustive()
     }
 }
 
-impl<T> LiveSql<T> {
-    /// The SQL text to subscribe with.
-    pub fn sql(&self) -> &str {
-        &self.sql
+impl<T, O> LiveSql<T, O> {
+    /// The SQL text to subscribe with, or the error rendering one of its values.
+    pub fn sql(&self) -> std::result::Result<&str, &Error> {
+        self.sql.as_deref()
     }
 
     /// The SQL text, owned.
-    pub fn into_sql(self) -> String {
+    pub fn into_sql(self) -> Result<String> {
         self.sql
+    }
+
+    /// How the rows are materialized (limit, key columns, order).
+    pub fn with_config<P>(self, config: LiveRowsConfig<P>) -> LiveSql<T, P> {
+        LiveSql {
+            client: self.client,
+            sql: self.sql,
+            config,
+            options: self.options,
+            _row: PhantomData,
+        }
+    }
+
+    /// Subscription options (batch size, resuming from a checkpoint, …).
+    pub fn with_options(mut self, options: SubscriptionOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl<T: KalamRow, O: RowOrder<T>> LiveSql<T, O> {
+    /// Subscribes: [`KalamClient::live_with_config`] with this SQL, config and options.
+    pub async fn subscribe(self) -> Result<LiveRows<T>> {
+        let sql = self.sql?;
+        self.client
+            .live_with_config(&sql, self.config, self.options)
+            .await
+    }
+}
+
+impl<T, O> IntoFuture for LiveSql<T, O>
+where
+    T: KalamRow + Send + 'static,
+    O: RowOrder<T> + Send + 'static,
+{
+    type Output = Result<LiveRows<T>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<LiveRows<T>>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.subscribe())
     }
 }
 
@@ -201,6 +332,8 @@ impl<T> LiveSql<T> {
 pub trait KalamShape {
     /// The fields, in declaration order.
     const SHAPE: &'static [FieldShape];
+    /// `ns.table` from `#[kalam(table = …)]`, checked by `live!` against the query's table.
+    const TABLE: Option<&'static str> = None;
 }
 
 /// One field of a [`KalamShape`].
@@ -385,6 +518,14 @@ pub const fn shape_reads_other(shape: &[FieldShape], columns: &[&str]) -> bool {
     false
 }
 
+/// Reads column `k` of a `query!` record. Kept out of line, so that each record's
+/// `from_row` is a few calls: the decoding code is compiled once per Rust type rather than
+/// inlined once per `query!` (see BENCHMARKS.md, kalam-macros).
+#[inline(never)]
+pub fn read_column<T: FromCell>(row: &RowRef<'_>, k: usize) -> Result<T> {
+    row.get::<T>(k)
+}
+
 /// The rows of a `#[kalam(flatten)]` field: `len` columns starting at `start`.
 pub fn sub_row<'r>(row: &RowRef<'r>, start: usize, len: usize) -> RowRef<'r> {
     RowRef {
@@ -508,7 +649,21 @@ pub fn live_literal<V: ToParam + ?Sized>(index: usize, value: &V, ty: SqlType) -
 }
 
 /// Joins the SQL pieces of a `live!` query with its rendered values.
-pub fn live_sql<T>(pieces: &[&str], values: Vec<Result<String>>) -> Result<LiveSql<T>> {
+pub fn live_sql<T>(
+    client: &KalamClient,
+    pieces: &[&str],
+    values: Vec<Result<String>>,
+) -> LiveSql<T> {
+    LiveSql {
+        client: client.clone(),
+        sql: join_live_sql(pieces, values),
+        config: LiveRowsConfig::new(),
+        options: SubscriptionOptions::new(),
+        _row: PhantomData,
+    }
+}
+
+fn join_live_sql(pieces: &[&str], values: Vec<Result<String>>) -> Result<String> {
     let mut sql = String::new();
     let mut values = values.into_iter();
     for (k, piece) in pieces.iter().enumerate() {
@@ -520,8 +675,13 @@ pub fn live_sql<T>(pieces: &[&str], values: Vec<Result<String>>) -> Result<LiveS
         }
         sql.push_str(piece);
     }
-    Ok(LiveSql {
-        sql,
-        _row: PhantomData,
-    })
+    Ok(sql)
+}
+
+/// Whether a row type's `#[kalam(table = …)]` (if any) names `qualified` (`ns.table`).
+pub const fn table_matches(declared: Option<&str>, qualified: &str) -> bool {
+    match declared {
+        Some(t) => str_eq(t, qualified, true),
+        None => true,
+    }
 }

@@ -1,6 +1,7 @@
 //! `live!(client, Type, "SELECT … FROM ns.t WHERE col = {value}")`: the live-query shape
 //! checked as the server restricts it, `{value}`s typed by their column and rendered as
-//! literals at run time (subscriptions take no bind parameters).
+//! literals at run time (subscriptions take no bind parameters). The result is a `LiveSql<T>`
+//! bound to the client: awaiting it subscribes and yields the typed `LiveRows<T>` stream.
 
 use kalam_schema::SqlType;
 use proc_macro2::TokenStream;
@@ -108,7 +109,8 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
     let schema = schema::load(span)?;
     // Shape first (with neutral literals), then types (with `$n` in each hole).
     let shape_sql = fill_holes(&sql, &holes, |_| "0".into());
-    kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
+    let live =
+        kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
     let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
     let desc = kalam_schema::describe(&schema.catalog, &param_sql, None)
         .map_err(|e| schema::sql_error(span, &sql, &e))?;
@@ -144,17 +146,41 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
         }});
     }
     let target = &input.target;
-    let checks = crate::query::shape_checks(target, &desc.columns, &[], false);
+    // An explicit projection is read like query_as! reads it; `SELECT *` may be read in part.
+    let checks =
+        crate::query::shape_checks("live!", target, &desc.columns, &[], live.columns.is_some());
+    let table_check = table_check(target, &desc);
     let client = &input.client;
-    let includes = schema.includes();
-    let client_check =
-        quote_spanned!(client.span()=> let _: &::kalam_client::KalamClient = &(#client););
+    let includes = schema.include_statement();
+    let client_ref =
+        quote_spanned!(client.span()=> let __client: &::kalam_client::KalamClient = &(#client););
     Ok(quote! {{
         #includes
         #checks
-        #client_check
-        #p::live_sql::<#target>(&[#(#pieces),*], ::std::vec![#(#values),*])
+        #table_check
+        #client_ref
+        #p::live_sql::<#target>(__client, &[#(#pieces),*], ::std::vec![#(#values),*])
     }})
+}
+
+/// With `#[kalam(table = …)]` on the row type, the query must read that table.
+fn table_check(target: &Type, desc: &kalam_schema::QueryDescription) -> TokenStream {
+    let p = quote!(::kalam_client::__private);
+    let Some(table) = desc.tables.first() else {
+        return TokenStream::new();
+    };
+    let qualified = format!("{}.{}", table.namespace, table.name);
+    let message = format!(
+        "live!: `{}` is declared for another table with #[kalam(table = …)], but this query \
+         subscribes to {qualified}",
+        crate::row::type_text(target)
+    );
+    quote_spanned! {target.span()=>
+        const _: () = ::core::assert!(
+            #p::table_matches(<#target as #p::KalamShape>::TABLE, #qualified),
+            #message
+        );
+    }
 }
 
 #[cfg(test)]

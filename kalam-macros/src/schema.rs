@@ -17,10 +17,25 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    /// One `include_bytes!` per schema file, so editing a file re-expands the macro.
+    /// The schema files as one `include_bytes!` each, in one unnamed constant: rustc records
+    /// them as inputs of the crate, so editing a file makes Cargo rebuild it and the macros
+    /// expand again (stable Rust has no other way to declare a proc macro's input files).
+    /// One item per expansion rather than one per file keeps this cheap.
     pub(crate) fn includes(&self) -> TokenStream {
         let files = self.files.iter().filter_map(|f| f.to_str());
-        quote! { #( const _: &[u8] = ::core::include_bytes!(#files); )* }
+        quote! { const _: &[&[u8]] = &[#(::core::include_bytes!(#files)),*]; }
+    }
+
+    /// The same, as a statement for the block a function-like macro expands to: the files
+    /// become doc attributes of an empty `let`, which rustc reads and records but does not
+    /// type-check or evaluate (cheaper than a constant).
+    pub(crate) fn include_statement(&self) -> TokenStream {
+        let files = self.files.iter().filter_map(|f| f.to_str());
+        quote! {
+            #[allow(unused_doc_comments)]
+            #(#[doc = ::core::include_str!(#files)])*
+            let _: () = ();
+        }
     }
 }
 
@@ -34,6 +49,10 @@ static CACHE: OnceLock<Cache> = OnceLock::new();
 /// `schema-dir`) in the calling crate's Cargo.toml, else the nearest `schemas/` walking up
 /// from `CARGO_MANIFEST_DIR`.
 pub(crate) fn schema_dir() -> Result<PathBuf, String> {
+    #[cfg(test)]
+    if let Some(dir) = test_dir::get() {
+        return Ok(dir);
+    }
     if let Some(dir) = std::env::var_os("KALAM_SCHEMA_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
@@ -157,6 +176,24 @@ pub(crate) fn sql_error(span: Span, sql: &str, e: &SchemaError) -> syn::Error {
         span,
         format!("{}{position}\n{detail}", e.message).trim_end(),
     )
+}
+
+/// Unit tests pick the schema directory per thread (setting `KALAM_SCHEMA_DIR` would need
+/// `unsafe` and would leak into other tests).
+#[cfg(test)]
+pub(crate) mod test_dir {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    thread_local!(static DIR: RefCell<Option<PathBuf>> = const { RefCell::new(None) });
+
+    pub(crate) fn set(dir: PathBuf) {
+        DIR.with(|d| *d.borrow_mut() = Some(dir));
+    }
+
+    pub(crate) fn get() -> Option<PathBuf> {
+        DIR.with(|d| d.borrow().clone())
+    }
 }
 
 #[cfg(test)]

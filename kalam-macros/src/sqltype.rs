@@ -2,15 +2,46 @@
 //! Rust types (by `FromCell::EXPECTED`) a row field may use for it.
 
 use kalam_schema::SqlType;
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 /// The default Rust type for a column (`Option<_>` when nullable), as tokens.
 pub(crate) fn rust_type(ty: SqlType, nullable: bool) -> TokenStream {
-    let text = kalam_schema::rust_type_for(ty, nullable);
-    // The type table only holds valid paths; fall back to the display name defensively.
-    text.parse()
-        .unwrap_or_else(|_| quote!(::std::string::String))
+    path_tokens(&kalam_schema::rust_type_for(ty, nullable))
+}
+
+/// Tokens of a type path from the type table (`::std::vec::Vec<u8>`): identifiers, `::`,
+/// `<`, `>` and `,`. Built directly: parsing a string into tokens makes the compiler lex a
+/// new source file, which costs more than the rest of a `query!` expansion.
+fn path_tokens(text: &str) -> TokenStream {
+    let mut out = TokenStream::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            out.extend([TokenTree::Ident(Ident::new(
+                &rest[..end],
+                Span::call_site(),
+            ))]);
+            rest = &rest[end..];
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix("::") {
+            out.extend([
+                TokenTree::Punct(Punct::new(':', Spacing::Joint)),
+                TokenTree::Punct(Punct::new(':', Spacing::Alone)),
+            ]);
+            rest = after;
+            continue;
+        }
+        if matches!(c, '<' | '>' | ',') {
+            out.extend([TokenTree::Punct(Punct::new(c, Spacing::Alone))]);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// `::kalam_client::__private::sql::BigInt` for BIGINT, and so on.
@@ -124,7 +155,13 @@ mod tests {
             let path = ty.rust_type();
             let last = path.rsplit("::").next().unwrap_or(path);
             assert!(accepted(ty).contains(&last), "{ty:?}: {last}");
-            assert!(!rust_type(ty, true).is_empty());
+            for nullable in [false, true] {
+                // Same tokens as parsing the text (spacing aside: `<` before `::`).
+                let squash = |t: TokenStream| t.to_string().replace(' ', "");
+                let parsed: TokenStream =
+                    kalam_schema::rust_type_for(ty, nullable).parse().unwrap();
+                assert_eq!(squash(rust_type(ty, nullable)), squash(parsed), "{ty:?}");
+            }
             assert!(!sql_type_value(ty).is_empty());
         }
     }

@@ -153,12 +153,12 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
                 return Err(syn::Error::new(span, "query_as! needs a row type"));
             };
             (
-                shape_checks(target, &desc.columns, &found, true),
+                shape_checks(mode.name(), target, &desc.columns, &found, true),
                 quote!(#target),
             )
         }
     };
-    let includes = schema.includes();
+    let includes = schema.include_statement();
     let as_user = input
         .user
         .as_ref()
@@ -307,8 +307,22 @@ fn field_ident(span: Span, name: &str) -> syn::Result<Ident> {
             ),
         ));
     }
-    Ok(syn::parse_str::<Ident>(name).unwrap_or_else(|_| Ident::new_raw(name, span)))
+    // Built directly rather than parsed (see `sqltype::path_tokens`); keywords become raw
+    // identifiers (`r#type`).
+    if KEYWORDS.contains(&name) {
+        return Ok(Ident::new_raw(name, span));
+    }
+    Ok(Ident::new(name, span))
 }
+
+/// Rust keywords (strict and reserved, all editions) that are valid as raw identifiers.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
+];
 
 /// The anonymous `Record` struct and its `KalamRow` impl.
 fn record(
@@ -336,7 +350,7 @@ fn record(
         let name = &col.name;
         fields.push(quote!(pub #ident: #ty));
         specs.push(quote!(#p::ColumnSpec::named::<#ty>(#name)));
-        reads.push(quote!(#ident: row.get::<#ty>(#k)?));
+        reads.push(quote!(#ident: #p::read_column::<#ty>(row, #k)?));
     }
     let name = format_ident!("Record");
     let items = quote! {
@@ -358,8 +372,10 @@ fn record(
 
 /// `query_as!`: compile-time checks that the row type reads exactly these columns, with
 /// compatible nullability and types (via the `KalamShape` the derive writes).
-/// With `require_all` false (live!), the type may leave columns unread.
+/// With `require_all` false (live! over `SELECT *`), the type may leave columns unread.
+/// `who` names the macro in messages.
 pub(crate) fn shape_checks(
+    who: &str,
     target: &Type,
     columns: &[OutputColumn],
     found: &[(String, Override)],
@@ -367,7 +383,6 @@ pub(crate) fn shape_checks(
 ) -> TokenStream {
     let p = quote!(::kalam_client::__private);
     let target_text = crate::row::type_text(target);
-    let who = if require_all { "query_as!" } else { "live!" };
     let mut checks = Vec::new();
     for col in columns {
         let name = &col.name;

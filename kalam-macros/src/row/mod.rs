@@ -186,7 +186,7 @@ fn generate(
     input: &DeriveInput,
     krate: &TokenStream,
     models: &[FieldModel<'_>],
-    table: Option<TokenStream>,
+    table: Option<(TokenStream, String)>,
 ) -> TokenStream {
     let name = &input.ident;
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
@@ -265,6 +265,13 @@ fn generate(
             COLUMNS.get_or_init(|| #p::concat_columns(&[#(#parts),*])).as_slice()
         }
     };
+    let (table, table_const) = match table {
+        Some((tokens, qualified)) => (
+            tokens,
+            quote!(const TABLE: ::core::option::Option<&'static str> = ::core::option::Option::Some(#qualified);),
+        ),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -282,6 +289,7 @@ fn generate(
             #[automatically_derived]
             impl #impl_g #p::KalamShape for #name #ty_g #where_c {
                 const SHAPE: &'static [#p::FieldShape] = &[#(#shape),*];
+                #table_const
             }
             #table
         };
@@ -289,14 +297,14 @@ fn generate(
 }
 
 /// With `#[kalam(table = "ns.table")]`: every field checked against the schema, plus
-/// `impl KalamTable`. Problems go into `cx`.
+/// `impl KalamTable`, and the table's qualified name. Problems go into `cx`.
 fn table_checks(
     cx: &mut Ctxt,
     input: &DeriveInput,
     lit: &syn::LitStr,
     models: &[FieldModel<'_>],
     krate: &TokenStream,
-) -> Option<TokenStream> {
+) -> Option<(TokenStream, String)> {
     let p = quote!(#krate::__private);
     let schema = match crate::schema::load(lit.span()) {
         Ok(s) => s,
@@ -393,7 +401,7 @@ fn table_checks(
         },
         Span::call_site(),
     );
-    Some(quote! {
+    let tokens = quote! {
         #includes
         #(#asserts)*
         #[automatically_derived]
@@ -403,5 +411,6 @@ fn table_checks(
             const PRIMARY_KEY: ::core::option::Option<&'static str> = #pk;
             const KIND: #p::TableKind = #p::TableKind::#kind;
         }
-    })
+    };
+    Some((tokens, qualified))
 }

@@ -10,9 +10,9 @@ struct Todo {
 async fn run(client: &kalam_client::KalamClient) -> kalam_client::Result<()> {
     let owner = "o'brien";
     let done = false;
-    let live = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE owner = {owner} AND done = {done} AND priority > {1_i16}")?;
+    let live = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE owner = {owner} AND done = {done} AND priority > {1_i16}");
     assert_eq!(
-        live.sql(),
+        live.sql().unwrap(),
         "SELECT id, title FROM app.todos WHERE owner = 'o''brien' AND done = FALSE AND priority > 1"
     );
     Ok(())

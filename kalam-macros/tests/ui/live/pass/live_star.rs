@@ -6,8 +6,9 @@ struct Todo {
 }
 
 fn check(client: &kalam_client::KalamClient) -> kalam_client::Result<()> {
-    let live = kalam_client::live!(client, Todo, "SELECT * FROM app.todos WHERE title LIKE 'a%' OR NOT (done = true)")?;
-    assert!(live.sql().starts_with("SELECT * FROM app.todos"));
+    // `SELECT *`: the row type may read some of the columns only.
+    let live = kalam_client::live!(client, Todo, "SELECT * FROM app.todos WHERE title LIKE 'a%' OR NOT (done = true)");
+    assert!(live.sql().unwrap().starts_with("SELECT * FROM app.todos"));
     Ok(())
 }
 
