@@ -51,7 +51,7 @@ pub use kalam_macros::{
     KalamRow, execute_as, live, query, query_as, query_file, query_file_as, query_scalar,
 };
 pub use kalam_schema::TableKind;
-pub use macros::{CheckedQuery, KalamTable, LiveSql};
+pub use macros::{CheckedQuery, Fetch, KalamTable, LiveSql};
 pub use wire::{
     ErrorDetail, HealthCheckResponse, KalamDataType, LoginResponse, LoginUserInfo, QueryResponse,
     QueryResult, ResponseStatus, SchemaField,

@@ -9,6 +9,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use kalam_schema::{Literal, SqlType, TableKind};
@@ -16,7 +17,7 @@ use kalam_schema::{Literal, SqlType, TableKind};
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{EncodeError, QueryParam, ToParam};
-use crate::envelope::{decode_envelope, decode_rows};
+use crate::envelope::decode_rows;
 use crate::error::{Error, Result};
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
@@ -116,51 +117,136 @@ impl<T> CheckedQuery<T> {
         query
     }
 
-    /// Sends the statement: one non-generic function for every row type, boxed so that it
-    /// is compiled once rather than per `query!` (see BENCHMARKS.md, kalam-macros).
-    fn send(self, client: &KalamClient) -> BodyFuture<'_> {
-        send_checked(client, self.sql, self.params, self.as_user)
-    }
-
     /// Runs the statement and returns the rows affected.
-    pub async fn execute(self, client: &KalamClient) -> Result<u64> {
-        let body = self.send(client).await?;
-        decode_rows(&body, &[], &mut |_| Ok(()))
+    pub fn execute(self, client: &KalamClient) -> Fetch<'_, u64> {
+        Fetch {
+            body: send_checked(client, self.sql, self.params, self.as_user),
+            decode: decode_count,
+        }
     }
 
     /// Runs the query and returns the first column of the first row (`query_scalar!`).
-    pub async fn fetch_scalar(self, client: &KalamClient) -> Result<T>
+    pub fn fetch_scalar(self, client: &KalamClient) -> Fetch<'_, T>
     where
         T: FromCell,
     {
-        let body = self.send(client).await?;
-        let mut first = None;
-        decode_rows(&body, Scalar::<T>::columns(), &mut |row| {
-            if first.is_none() {
-                first = Some(Scalar::<T>::from_row(row)?.0);
-            }
-            Ok(())
-        })?;
-        first.ok_or(Error::RowNotFound)
+        Fetch {
+            body: send_checked(client, self.sql, self.params, self.as_user),
+            decode: decode_scalar::<T>,
+        }
     }
+}
+
+/// The first column of the first row (`query_scalar!`).
+fn decode_scalar<T: FromCell>(body: &[u8]) -> Result<T> {
+    let mut first = None;
+    decode_rows(body, Scalar::<T>::columns(), &mut |row| {
+        if first.is_none() {
+            first = Some(Scalar::<T>::from_row(row)?.0);
+        }
+        Ok(())
+    })?;
+    first.ok_or(Error::RowNotFound)
 }
 
 impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns every row.
-    pub async fn fetch_all(self, client: &KalamClient) -> Result<Vec<T>> {
-        let body = self.send(client).await?;
-        Ok(decode_envelope::<T>(&body)?.rows)
+    pub fn fetch_all(self, client: &KalamClient) -> Fetch<'_, Vec<T>> {
+        Fetch {
+            body: send_checked(client, self.sql, self.params, self.as_user),
+            decode: decode_all::<T>,
+        }
     }
 
     /// Runs the query and returns the first row, or [`Error::RowNotFound`].
-    pub async fn fetch_one(self, client: &KalamClient) -> Result<T> {
-        self.fetch_optional(client).await?.ok_or(Error::RowNotFound)
+    pub fn fetch_one(self, client: &KalamClient) -> Fetch<'_, T> {
+        Fetch {
+            body: send_checked(client, self.sql, self.params, self.as_user),
+            decode: decode_one::<T>,
+        }
     }
 
     /// Runs the query and returns the first row, if any.
-    pub async fn fetch_optional(self, client: &KalamClient) -> Result<Option<T>> {
-        let body = self.send(client).await?;
-        Ok(decode_envelope::<T>(&body)?.rows.into_iter().next())
+    pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'_, Option<T>> {
+        Fetch {
+            body: send_checked(client, self.sql, self.params, self.as_user),
+            decode: decode_first::<T>,
+        }
+    }
+}
+
+// The decoders below are plain generic functions (no closures, no `Result` combinators): each
+// is one item per row type, which is what a `query!` adds to the build.
+
+/// Every row of the first row set.
+fn decode_all<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {
+    let mut rows = Vec::new();
+    decode_rows(body, T::columns(), &mut |row| match T::from_row(row) {
+        Ok(value) => {
+            rows.push(value);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    })?;
+    Ok(rows)
+}
+
+/// The first row, or [`Error::RowNotFound`].
+fn decode_one<T: KalamRow>(body: &[u8]) -> Result<T> {
+    match decode_first::<T>(body)? {
+        Some(row) => Ok(row),
+        None => Err(Error::RowNotFound),
+    }
+}
+
+/// The first row of the first row set, if any (every row is decoded, as `fetch_all` would,
+/// but only the first is kept).
+fn decode_first<T: KalamRow>(body: &[u8]) -> Result<Option<T>> {
+    let mut first = None;
+    decode_rows(body, T::columns(), &mut |row| {
+        let value = T::from_row(row)?;
+        if first.is_none() {
+            first = Some(value);
+        }
+        Ok(())
+    })?;
+    Ok(first)
+}
+
+/// The rows affected.
+fn decode_count(body: &[u8]) -> Result<u64> {
+    decode_rows(body, &[], &mut |_| Ok(()))
+}
+
+/// The future of a [`CheckedQuery`] fetch verb: the request (one non-generic boxed future
+/// for every row type), then the decoding of the response body into `O`.
+///
+/// A plain future rather than an `async fn`, so that a `query!` adds no state machine of
+/// its own to the build (see BENCHMARKS.md, kalam-macros).
+#[must_use = "futures do nothing unless awaited"]
+pub struct Fetch<'c, O> {
+    body: BodyFuture<'c>,
+    decode: fn(&[u8]) -> Result<O>,
+}
+
+impl<O> fmt::Debug for Fetch<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetch").finish_non_exhaustive()
+    }
+}
+
+impl<O> Future for Fetch<'_, O> {
+    type Output = Result<O>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<O>> {
+        // `Fetch` is `Unpin`; `get_mut` is one small item per output type, where going
+        // through `Pin`'s `DerefMut` would be several.
+        let this = self.get_mut();
+        match this.body.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(body)) => Poll::Ready((this.decode)(&body)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
     }
 }
 

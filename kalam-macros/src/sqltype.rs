@@ -46,14 +46,19 @@ fn path_tokens(text: &str) -> TokenStream {
 
 /// `::kalam_client::__private::sql::BigInt` for BIGINT, and so on.
 pub(crate) fn marker(ty: SqlType) -> TokenStream {
+    let name = marker_ident(ty);
+    quote!(::kalam_client::__private::sql::#name)
+}
+
+/// The name of `ty`'s marker type inside `__private::sql`.
+pub(crate) fn marker_ident(ty: SqlType) -> Ident {
     // Marker names are the variant names; the two variants with data are named explicitly.
     let name = match ty {
         SqlType::Embedding(_) => "Embedding".to_owned(),
         SqlType::Decimal { .. } => "Decimal".to_owned(),
         other => format!("{other:?}"),
     };
-    let name = format_ident!("{name}");
-    quote!(::kalam_client::__private::sql::#name)
+    format_ident!("{name}")
 }
 
 /// The `FromCell::EXPECTED` names of the Rust types a field may use to hold a column of `ty`:

@@ -132,7 +132,7 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
     let desc = kalam_schema::describe(&schema.catalog, &sql, None)
         .map_err(|e| schema::sql_error(span, &original, &e))?;
     check_execute_as(mode, span, &desc)?;
-    let p = quote!(::kalam_client::__private);
+    let p = private();
     let binds = bind_args(span, &desc, &input.args)?;
     let (items, row) = match mode {
         Mode::Record | Mode::FileRecord | Mode::ExecuteAs => record(span, &desc.columns, &found)?,
@@ -164,6 +164,7 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
         .as_ref()
         .map(|u| quote!(let __q = __q.__as_user(#u);));
     Ok(quote! {{
+        use ::kalam_client::__private as #p;
         #includes
         #file_include
         #items
@@ -172,6 +173,13 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
         #(#binds)*
         __q
     }})
+}
+
+/// The alias a query expansion gives `::kalam_client::__private` (`use … as __kalam;` at the
+/// top of its block): a third of the tokens of the full path at each use, and every token a
+/// proc macro emits costs build time (see BENCHMARKS.md, kalam-macros).
+fn private() -> TokenStream {
+    quote!(__kalam)
 }
 
 /// Writes to SHARED tables cannot run as another user (protocol 7.7).
@@ -229,15 +237,15 @@ fn bind_args(span: Span, desc: &QueryDescription, args: &[Expr]) -> syn::Result<
             ),
         ));
     }
-    let p = quote!(::kalam_client::__private);
+    let p = private();
     Ok(desc
         .params
         .iter()
         .zip(args)
         .map(|(param, arg)| {
-            let marker = sqltype::marker(param.ty);
+            let marker = sqltype::marker_ident(param.ty);
             let check = quote_spanned! {arg.span()=>
-                #p::check_param::<#marker, _>(__arg);
+                #p::check_param::<#p::sql::#marker, _>(__arg);
             };
             quote! {
                 let __q = {
@@ -330,7 +338,7 @@ fn record(
     columns: &[OutputColumn],
     found: &[(String, Override)],
 ) -> syn::Result<(TokenStream, TokenStream)> {
-    let p = quote!(::kalam_client::__private);
+    let p = private();
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
     let mut specs = Vec::new();
@@ -350,12 +358,22 @@ fn record(
         let name = &col.name;
         fields.push(quote!(pub #ident: #ty));
         specs.push(quote!(#p::ColumnSpec::named::<#ty>(#name)));
-        reads.push(quote!(#ident: #p::read_column::<#ty>(row, #k)?));
+        // The field's type drives inference: no second copy of the type tokens.
+        reads.push(quote!(#ident: #p::read_column(row, #k)?));
     }
     let name = format_ident!("Record");
+    // Only where a field name is not snake case (aliases keep their case; the server folds
+    // other names): every attribute costs build time.
+    let allow = columns
+        .iter()
+        .any(|c| {
+            c.name.chars().any(|ch| ch.is_ascii_uppercase())
+                || c.name.trim_matches('_').contains("__")
+        })
+        .then(|| quote!(#[allow(non_snake_case)]));
     let items = quote! {
         #[derive(Debug, Clone)]
-        #[allow(non_camel_case_types, non_snake_case)]
+        #allow
         struct #name { #(#fields),* }
         #[automatically_derived]
         impl #p::KalamRow for #name {
