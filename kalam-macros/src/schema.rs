@@ -1,7 +1,7 @@
 //! Finding the schema directory, loading it once per compilation, and turning
 //! `SchemaError`s into `syn::Error`s spanned on the macro's SQL literal.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
@@ -30,16 +30,12 @@ impl Schema {
     /// become doc attributes of an empty `let`, which rustc reads and records but does not
     /// type-check or evaluate (cheaper than a constant).
     ///
-    /// Rustc needs each file once per compilation for its dep-info, so only the first
-    /// expansion of a crate that reads a file includes it (the rest of the expansion does
-    /// not depend on this; see BENCHMARKS.md, kalam-macros: each include costs build time).
+    /// Every expansion includes every file it read. Including them only in a crate's first
+    /// expansion was measured as slightly cheaper, but it made an expansion depend on the
+    /// order macros are expanded in, and expansions must be deterministic (rust-analyzer
+    /// re-expands single macros in a long-lived process).
     pub(crate) fn include_statement(&self) -> TokenStream {
-        let files: Vec<&str> = self
-            .files
-            .iter()
-            .filter(|f| first_inclusion(f))
-            .filter_map(|f| f.to_str())
-            .collect();
+        let files: Vec<&str> = self.files.iter().filter_map(|f| f.to_str()).collect();
         if files.is_empty() {
             return TokenStream::new();
         }
@@ -49,24 +45,6 @@ impl Schema {
             let _: () = ();
         }
     }
-}
-
-/// Schema files an expansion of the current compilation already included, per crate (a
-/// proc-macro server such as rust-analyzer's expands for many crates in one process).
-static INCLUDED: OnceLock<Mutex<HashSet<(String, PathBuf)>>> = OnceLock::new();
-
-/// Whether `file` is not yet included in this crate's compilation (and records it).
-/// Unit tests always include (their snapshots must not depend on test order).
-fn first_inclusion(file: &Path) -> bool {
-    if cfg!(test) {
-        return true;
-    }
-    let krate = ["CARGO_MANIFEST_DIR", "CARGO_CRATE_NAME"]
-        .map(|k| std::env::var(k).unwrap_or_default())
-        .join("|");
-    let set = INCLUDED.get_or_init(Mutex::default);
-    let mut set = set.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    set.insert((krate, file.to_path_buf()))
 }
 
 type Stamp = Vec<(PathBuf, Option<SystemTime>)>;
