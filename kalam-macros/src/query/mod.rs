@@ -111,7 +111,13 @@ fn sql_text(mode: Mode, lit: &LitStr) -> syn::Result<(String, TokenStream)> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         syn::Error::new(
             lit.span(),
-            format!("cannot read query file {}: {e}", path.display()),
+            // The path as written, not the absolute one: it reads the same on every machine
+            // (and in the UI tests' expected output wherever the target directory lives).
+            format!(
+                "cannot read query file `{}` (paths are relative to the crate's directory, \
+                 CARGO_MANIFEST_DIR): {e}",
+                lit.value()
+            ),
         )
     })?;
     let abs = path.to_string_lossy().into_owned();
