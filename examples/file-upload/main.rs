@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use kalam_client::files::{FileUpload, UploadProgress};
 use kalam_client::types::FileRef;
-use kalam_client::{AuthProvider, Error, ErrorCode, KalamClient, KalamRow};
+use kalam_client::{Error, ErrorCode, KalamRow};
+use kalam_examples::Server;
 
 #[derive(Debug, KalamRow)]
 struct Document {
@@ -42,31 +43,8 @@ fn progress_bar(p: &UploadProgress) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (url, user, password, _emulator) = match std::env::var("KALAMDB_SERVER_URL") {
-        Ok(url) => (
-            url,
-            std::env::var("KALAMDB_USER")?,
-            std::env::var("KALAMDB_PASSWORD")?,
-            None,
-        ),
-        Err(_) => {
-            let emulator = kalam_emulator::Emulator::start().await?;
-            println!(
-                "no KALAMDB_SERVER_URL set: started the emulator at {}",
-                emulator.url()
-            );
-            (
-                emulator.url(),
-                "admin".to_owned(),
-                "AdminPass123!".to_owned(),
-                Some(emulator),
-            )
-        }
-    };
-    let client = KalamClient::builder()
-        .base_url(url)
-        .auth(AuthProvider::basic_auth(user, password))
-        .build()?;
+    let server = Server::from_env(kalam_emulator::Emulator::builder()).await?;
+    let client = server.client()?;
     client
         .query::<()>("CREATE NAMESPACE IF NOT EXISTS files_demo")
         .execute()

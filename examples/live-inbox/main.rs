@@ -16,9 +16,10 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use kalam_client::KalamRow;
 use kalam_client::live::{LiveChange, LiveRows, LiveRowsConfig, SubscriptionOptions};
 use kalam_client::types::Timestamp;
-use kalam_client::{AuthProvider, KalamClient, KalamRow};
+use kalam_examples::Server;
 
 /// One message of the signed-in user's inbox. The derive checks every field against
 /// `schemas/support.sql` while compiling.
@@ -34,48 +35,20 @@ struct Message {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (url, user, password, _emulator) = match std::env::var("KALAMDB_SERVER_URL") {
-        Ok(url) => (
-            url,
-            std::env::var("KALAMDB_USER")?,
-            std::env::var("KALAMDB_PASSWORD")?,
-            None,
-        ),
-        Err(_) => {
-            let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas");
-            let emulator = kalam_emulator::Emulator::builder()
-                .schemas_dir(schemas)
-                .start()
-                .await?;
-            println!(
-                "no KALAMDB_SERVER_URL set: started the emulator at {}",
-                emulator.url()
-            );
-            // USER tables give every user a private inbox: sign up a user for this run.
-            let admin = KalamClient::builder()
-                .base_url(emulator.url())
-                .auth(AuthProvider::basic_auth(
-                    "admin".into(),
-                    "AdminPass123!".into(),
-                ))
-                .build()?;
-            admin
-                .query::<()>("CREATE USER 'alice' WITH PASSWORD 'AlicePass123!' ROLE user")
-                .execute()
-                .await?;
-            (
-                emulator.url().to_owned(),
-                "alice".to_owned(),
-                "AlicePass123!".to_owned(),
-                Some(emulator),
-            )
-        }
-    };
-
-    let client = KalamClient::builder()
-        .base_url(url)
-        .auth(AuthProvider::basic_auth(user, password))
-        .build()?;
+    let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas");
+    let mut server =
+        Server::from_env(kalam_emulator::Emulator::builder().schemas_dir(schemas)).await?;
+    if server.is_emulator() {
+        // USER tables give every user a private inbox: sign up a user for this run.
+        server
+            .client()?
+            .query::<()>("CREATE USER 'alice' WITH PASSWORD 'AlicePass123!' ROLE user")
+            .execute()
+            .await?;
+        server.user = "alice".to_owned();
+        server.password = "AlicePass123!".to_owned();
+    }
+    let client = server.client()?;
 
     // Newest first, at most 20 messages: ordered on the client (live SQL has no ORDER BY).
     let newest_first = LiveRowsConfig::new()

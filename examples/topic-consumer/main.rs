@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kalam_client::consumer::{AutoOffsetReset, TopicOp, TopicRecord};
-use kalam_client::{AuthProvider, Error, KalamClient, KalamRow, topic_payload};
+use kalam_client::{Error, KalamRow, topic_payload};
+use kalam_examples::Server;
 
 #[derive(Debug, KalamRow)]
 struct Order {
@@ -53,31 +54,8 @@ const SETUP: &[&str] = &[
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (url, user, password, _emulator) = match std::env::var("KALAMDB_SERVER_URL") {
-        Ok(url) => (
-            url,
-            std::env::var("KALAMDB_USER")?,
-            std::env::var("KALAMDB_PASSWORD")?,
-            None,
-        ),
-        Err(_) => {
-            let emulator = kalam_emulator::Emulator::start().await?;
-            println!(
-                "no KALAMDB_SERVER_URL set: started the emulator at {}",
-                emulator.url()
-            );
-            (
-                emulator.url(),
-                "admin".to_owned(),
-                "AdminPass123!".to_owned(),
-                Some(emulator),
-            )
-        }
-    };
-    let client = KalamClient::builder()
-        .base_url(url)
-        .auth(AuthProvider::basic_auth(user, password))
-        .build()?;
+    let server = Server::from_env(kalam_emulator::Emulator::builder()).await?;
+    let client = server.client()?;
     for sql in SETUP {
         client.query::<()>(*sql).execute().await?;
     }
