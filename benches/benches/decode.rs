@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kalam_client::types::{Decimal, Timestamp};
-use kalam_client::{ColumnSpec, KalamRow, RowRef};
 use serde::Deserialize;
+
+mod common;
 
 const ROWS: usize = 10_000;
 
@@ -52,45 +52,8 @@ fn response() -> String {
     s
 }
 
-#[allow(dead_code)]
-struct Todo {
-    id: i64,
-    title: String,
-    done: bool,
-    qty: Option<i32>,
-    price: Option<Decimal>,
-    due_at: Option<Timestamp>,
-    score: Option<f64>,
-    note: Option<String>,
-}
-
-impl KalamRow for Todo {
-    fn columns() -> &'static [ColumnSpec] {
-        const C: &[ColumnSpec] = &[
-            ColumnSpec::named::<i64>("id"),
-            ColumnSpec::named::<String>("title"),
-            ColumnSpec::named::<bool>("done"),
-            ColumnSpec::named::<Option<i32>>("qty"),
-            ColumnSpec::named::<Option<Decimal>>("price"),
-            ColumnSpec::named::<Option<Timestamp>>("due_at"),
-            ColumnSpec::named::<Option<f64>>("score"),
-            ColumnSpec::named::<Option<String>>("note"),
-        ];
-        C
-    }
-    fn from_row(row: &RowRef<'_>) -> kalam_client::Result<Self> {
-        Ok(Todo {
-            id: row.get(0)?,
-            title: row.get(1)?,
-            done: row.get(2)?,
-            qty: row.get(3)?,
-            price: row.get(4)?,
-            due_at: row.get(5)?,
-            score: row.get(6)?,
-            note: row.get(7)?,
-        })
-    }
-}
+/// The typed row: the benchmarks' shared 8-column `Item`.
+use common::Item as Todo;
 
 /// The same row built the official SDK's way (kalam-client 0.5.6-rc.0): parse the response,
 /// turn rows into maps, read each cell with its accessor. DECIMAL becomes a lossy f64 there.
