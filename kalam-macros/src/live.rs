@@ -112,7 +112,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
     let live =
         kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
     let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
-    let desc = kalam_schema::describe(&schema.catalog, &param_sql, None)
+    let desc = kalam_schema::describe(&schema.catalog(), &param_sql, None)
         .map_err(|e| schema::sql_error(span, &sql, &e))?;
     let p = quote!(::kalam_client::__private);
     let mut values = Vec::new();
@@ -151,7 +151,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
         crate::query::shape_checks("live!", target, &desc.columns, &[], live.columns.is_some());
     let table_check = table_check(target, &desc);
     let client = &input.client;
-    let includes = schema.include_statement();
+    let includes = schema.include_statement(&desc.tables);
     let client_ref =
         quote_spanned!(client.span()=> let __client: &::kalam_client::KalamClient = &(#client););
     Ok(quote! {{

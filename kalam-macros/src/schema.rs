@@ -6,23 +6,45 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use kalam_schema::{Catalog, SchemaError};
+use kalam_schema::{Catalog, LoadedSchema, SchemaError, TableRef};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-/// A loaded schema directory plus the files it was read from.
+/// A loaded schema directory: the catalog, the files it was read from and which file
+/// defines which table.
 pub(crate) struct Schema {
-    pub(crate) catalog: Catalog,
-    pub(crate) files: Vec<PathBuf>,
+    loaded: LoadedSchema,
 }
 
 impl Schema {
-    /// The schema files as one `include_bytes!` each, in one unnamed constant: rustc records
-    /// them as inputs of the crate, so editing a file makes Cargo rebuild it and the macros
-    /// expand again (stable Rust has no other way to declare a proc macro's input files).
-    /// One item per expansion rather than one per file keeps this cheap.
-    pub(crate) fn includes(&self) -> TokenStream {
-        let files = self.files.iter().filter_map(|f| f.to_str());
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.loaded.catalog
+    }
+
+    /// The files an expansion over `tables` (namespace, name) depends on: those that create,
+    /// alter or drop one of them or its namespace. An expansion names only these as inputs,
+    /// so that its cost does not grow with the size of the whole schema directory and editing
+    /// an unrelated file re-expands nothing. A statement over no table (`SELECT 1`) depends on
+    /// no file; a failed check produces no build output, so nothing needs tracking there.
+    fn files_for<'a>(&self, tables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<&str> {
+        let mut files: Vec<&std::path::Path> = Vec::new();
+        for (ns, name) in tables {
+            files.extend(self.loaded.files_for_table(ns, name));
+        }
+        files.sort_unstable();
+        files.dedup();
+        files.into_iter().filter_map(|f| f.to_str()).collect()
+    }
+
+    /// The schema files of `table`, as one `include_bytes!` each in one unnamed constant:
+    /// rustc records them as inputs of the crate, so editing a file makes Cargo rebuild it and
+    /// the macros expand again (stable Rust has no other way to declare a proc macro's input
+    /// files). One item per expansion rather than one per file keeps this cheap.
+    pub(crate) fn includes(&self, namespace: &str, table: &str) -> TokenStream {
+        let files = self.files_for([(namespace, table)]);
+        if files.is_empty() {
+            return TokenStream::new();
+        }
         quote! { const _: &[&[u8]] = &[#(::core::include_bytes!(#files)),*]; }
     }
 
@@ -30,12 +52,16 @@ impl Schema {
     /// become doc attributes of an empty `let`, which rustc reads and records but does not
     /// type-check or evaluate (cheaper than a constant).
     ///
-    /// Every expansion includes every file it read. Including them only in a crate's first
-    /// expansion was measured as slightly cheaper, but it made an expansion depend on the
-    /// order macros are expanded in, and expansions must be deterministic (rust-analyzer
-    /// re-expands single macros in a long-lived process).
-    pub(crate) fn include_statement(&self) -> TokenStream {
-        let files: Vec<&str> = self.files.iter().filter_map(|f| f.to_str()).collect();
+    /// Every expansion includes the files it depends on, whatever other expansions do.
+    /// Including them only in a crate's first expansion was measured as slightly cheaper, but
+    /// it made an expansion depend on the order macros are expanded in, and expansions must be
+    /// deterministic (rust-analyzer re-expands single macros in a long-lived process).
+    pub(crate) fn include_statement(&self, tables: &[TableRef]) -> TokenStream {
+        let files = self.files_for(
+            tables
+                .iter()
+                .map(|t| (t.namespace.as_str(), t.name.as_str())),
+        );
         if files.is_empty() {
             return TokenStream::new();
         }
@@ -145,10 +171,7 @@ pub(crate) fn load(span: Span) -> syn::Result<Arc<Schema>> {
         return result.clone().map_err(|m| syn::Error::new(span, m));
     }
     let result = match kalam_schema::load_dir(&dir) {
-        Ok(loaded) => Ok(Arc::new(Schema {
-            catalog: loaded.catalog,
-            files: loaded.files,
-        })),
+        Ok(loaded) => Ok(Arc::new(Schema { loaded })),
         Err(e) => Err(schema_file_error(&dir, &e)),
     };
     map.insert(dir, (stamp, result.clone()));

@@ -148,3 +148,34 @@ fn expansion_is_deterministic() {
         assert_eq!(expand_query(Mode::Record, input.clone()), first);
     }
 }
+
+/// An expansion names as inputs exactly the schema files that define the tables it uses (so
+/// its cost does not grow with the schema directory, and editing an unrelated file does not
+/// re-expand it).
+#[test]
+fn expansions_include_only_the_files_of_their_tables() {
+    let included = |input: TokenStream| -> Vec<String> {
+        let text = expand_query(Mode::Record, input);
+        let mut files: Vec<String> = text
+            .split("include_str!(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter_map(|path| path.rsplit('/').next().map(str::to_owned))
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(
+        included(quote!("SELECT id FROM types.all_types")),
+        ["types.sql"]
+    );
+    assert_eq!(included(quote!("SELECT id FROM app.todos")), ["app.sql"]);
+    assert_eq!(
+        included(quote!(
+            "SELECT t.id, a.id AS other FROM app.todos t JOIN types.all_types a ON a.id = t.id"
+        )),
+        ["app.sql", "types.sql"]
+    );
+    // No table, no schema input.
+    assert!(included(quote!("SELECT 1 AS one")).is_empty());
+}

@@ -162,7 +162,8 @@ pub(crate) struct Checker<'c> {
     /// Inferred parameter types: index → (type, nullable).
     pub(crate) params: BTreeMap<usize, (SqlType, bool)>,
     /// First occurrence of each parameter.
-    pub(crate) param_sites: BTreeMap<usize, Location>,
+    /// Where each parameter first appears (turned into a `Location` only for an error).
+    pub(crate) param_sites: BTreeMap<usize, sqlparser::tokenizer::Span>,
     pub(crate) tables: Vec<TableRef>,
     /// CTEs in scope, innermost last.
     pub(crate) ctes: Vec<(String, Vec<Out>)>,
@@ -286,7 +287,7 @@ impl<'c> Checker<'c> {
                     .param_sites
                     .values()
                     .next()
-                    .cloned()
+                    .map(|span| self.loc(*span))
                     .unwrap_or_default();
                 return Err(SchemaError::new(
                     ErrorKind::Parameter,
@@ -299,7 +300,7 @@ impl<'c> Checker<'c> {
                     ErrorKind::Parameter,
                     format!("cannot infer the type of parameter ${index}: nothing it is compared with, assigned to or cast to"),
                 )
-                .at(site.clone())
+                .at(self.loc(*site))
                 .with_suggestion(format!("add a cast, e.g. ${index}::BIGINT")));
             };
             out.push(Param {
@@ -529,8 +530,7 @@ impl<'c> Checker<'c> {
                     span,
                 )
             })?;
-        let loc = self.loc(span);
-        self.param_sites.entry(idx).or_insert(loc);
+        self.param_sites.entry(idx).or_insert(span);
         Ok(idx)
     }
 

@@ -138,6 +138,55 @@ pub enum DdlStatement {
     },
 }
 
+/// What a DDL statement changes, as far as queries over tables are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DdlTarget<'a> {
+    /// A namespace as a whole (created or dropped, with every table in it).
+    Namespace(&'a str),
+    /// One table (created, altered or dropped).
+    Table {
+        /// Namespace of the table.
+        namespace: &'a str,
+        /// Table name.
+        table: &'a str,
+    },
+    /// Nothing a query reads: `USE`, topics.
+    None,
+}
+
+impl DdlStatement {
+    /// The namespace or table this statement changes.
+    ///
+    /// ```
+    /// use kalam_schema::{DdlTarget, parse_ddl};
+    /// let stmts = parse_ddl("CREATE NAMESPACE app; USE app; ALTER TABLE t ADD COLUMN n INT").unwrap();
+    /// assert_eq!(stmts[0].target(), DdlTarget::Namespace("app"));
+    /// assert_eq!(stmts[1].target(), DdlTarget::None);
+    /// assert_eq!(stmts[2].target(), DdlTarget::Table { namespace: "app", table: "t" });
+    /// ```
+    pub fn target(&self) -> DdlTarget<'_> {
+        match self {
+            DdlStatement::CreateNamespace { name, .. }
+            | DdlStatement::DropNamespace { name, .. } => DdlTarget::Namespace(name),
+            DdlStatement::CreateTable { table, .. } => DdlTarget::Table {
+                namespace: &table.namespace,
+                table: &table.name,
+            },
+            DdlStatement::AlterTable {
+                namespace, table, ..
+            }
+            | DdlStatement::DropTable {
+                namespace, table, ..
+            } => DdlTarget::Table { namespace, table },
+            DdlStatement::UseNamespace { .. }
+            | DdlStatement::CreateTopic { .. }
+            | DdlStatement::AlterTopicAddSource { .. }
+            | DdlStatement::DropTopic { .. } => DdlTarget::None,
+        }
+    }
+}
+
 /// One operation of `ALTER TABLE`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -29,7 +29,7 @@ pub mod load;
 #[cfg(feature = "parse")]
 pub mod parse;
 
-pub use ddl::{AlterTableOp, DdlStatement};
+pub use ddl::{AlterTableOp, DdlStatement, DdlTarget};
 pub use error::{ErrorKind, Location, SchemaError};
 pub use literal::render_literal;
 pub use model::{

@@ -1,8 +1,9 @@
 //! Loading a schema directory: every `*.sql` file in sorted order, statements applied in order.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::ddl::DEFAULT_NAMESPACE;
+use crate::ddl::{DEFAULT_NAMESPACE, DdlTarget};
 use crate::error::{ErrorKind, SchemaError};
 use crate::model::Catalog;
 use crate::parse::parse_ddl_located;
@@ -14,6 +15,45 @@ pub struct LoadedSchema {
     pub catalog: Catalog,
     /// The files read, in the order they were applied (macros track them for rebuilds).
     pub files: Vec<PathBuf>,
+    /// For each namespace (`"ns"`) and table (`"ns.t"`), the indices into `files` of the
+    /// files with a statement that creates, alters or drops it.
+    sources: BTreeMap<String, Vec<usize>>,
+}
+
+impl LoadedSchema {
+    /// The schema files a query over table `namespace.table` depends on: those that create,
+    /// alter or drop the table or its namespace, in load order. A macro that checked such a
+    /// query names these (and only these) files as inputs of the crate, so that editing an
+    /// unrelated schema file does not re-expand it.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("kalam-schema-files-for-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("a.sql"), "CREATE NAMESPACE app; CREATE TABLE app.t (id INT PRIMARY KEY);").unwrap();
+    /// std::fs::write(dir.join("b.sql"), "CREATE TABLE app.u (id INT PRIMARY KEY);").unwrap();
+    /// std::fs::write(dir.join("c.sql"), "ALTER TABLE app.t ADD COLUMN n INT;").unwrap();
+    /// let loaded = kalam_schema::load_dir(&dir).unwrap();
+    /// let names = |ns, t| -> Vec<String> {
+    ///     loaded.files_for_table(ns, t).map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
+    /// };
+    /// assert_eq!(names("app", "t"), ["a.sql", "c.sql"]);
+    /// assert_eq!(names("app", "u"), ["a.sql", "b.sql"]);
+    /// assert!(names("system", "users").is_empty()); // built in, from no file
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn files_for_table<'s>(
+        &'s self,
+        namespace: &str,
+        table: &str,
+    ) -> impl Iterator<Item = &'s Path> + 's {
+        let mut found: Vec<usize> = Vec::new();
+        for key in [namespace.to_owned(), format!("{namespace}.{table}")] {
+            found.extend(self.sources.get(&key).into_iter().flatten());
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|k| self.files[k].as_path())
+    }
 }
 
 /// Loads every `*.sql` file directly inside `dir` (sorted by file name) into a catalog that
@@ -51,15 +91,31 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<LoadedSchema, SchemaError> {
     // a few threads, then apply the statements strictly in file order.
     let parsed = parse_all(&texts);
     let mut catalog = Catalog::with_builtins();
-    for (file, stmts) in files.iter().zip(parsed) {
+    let mut sources: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (k, (file, stmts)) in files.iter().zip(parsed).enumerate() {
         for located in stmts.map_err(|e| e.in_file(file))? {
             let loc = located.location;
+            let key = match located.statement.target() {
+                DdlTarget::Namespace(ns) => Some(ns.to_owned()),
+                DdlTarget::Table { namespace, table } => Some(format!("{namespace}.{table}")),
+                DdlTarget::None => None,
+            };
+            if let Some(key) = key {
+                let list = sources.entry(key).or_default();
+                if list.last() != Some(&k) {
+                    list.push(k);
+                }
+            }
             catalog
                 .apply(located.statement)
                 .map_err(|e| e.or_at(|| loc).in_file(file))?;
         }
     }
-    Ok(LoadedSchema { catalog, files })
+    Ok(LoadedSchema {
+        catalog,
+        files,
+        sources,
+    })
 }
 
 type ParsedFile = Result<Vec<crate::parse::LocatedDdl>, SchemaError>;

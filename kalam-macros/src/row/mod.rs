@@ -315,8 +315,12 @@ fn table_checks(
     };
     let text = lit.value();
     let (ns, name) = text.split_once('.').unwrap_or(("default", text.as_str()));
-    let Some(table) = schema.catalog.table(ns, name) else {
-        let names: Vec<String> = schema.catalog.tables().map(Table::qualified_name).collect();
+    let Some(table) = schema.catalog().table(ns, name) else {
+        let names: Vec<String> = schema
+            .catalog()
+            .tables()
+            .map(Table::qualified_name)
+            .collect();
         let help = kalam_schema::error::nearest(&text, names.iter().map(String::as_str))
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
@@ -382,7 +386,7 @@ fn table_checks(
             );
         });
     }
-    let includes = schema.includes();
+    let includes = schema.includes(&table.namespace, &table.name);
     let ident = &input.ident;
     let (ns, tname) = (&table.namespace, &table.name);
     let pk = match table.primary_key() {
