@@ -112,7 +112,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
     let live =
         kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
     let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
-    let desc = kalam_schema::describe(&schema.catalog(), &param_sql, None)
+    let desc = kalam_schema::describe(schema.catalog(), &param_sql, None)
         .map_err(|e| schema::sql_error(span, &sql, &e))?;
     let p = quote!(::kalam_client::__private);
     let mut values = Vec::new();

@@ -135,7 +135,7 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
     let (original, file_include) = sql_text(mode, &input.lit)?;
     let (sql, found) = overrides::strip(&original);
     let schema = schema::load(span)?;
-    let desc = kalam_schema::describe(&schema.catalog(), &sql, None)
+    let desc = kalam_schema::describe(schema.catalog(), &sql, None)
         .map_err(|e| schema::sql_error(span, &original, &e))?;
     check_execute_as(mode, span, &desc)?;
     let p = private();
