@@ -5,16 +5,21 @@ use kalam_schema::SqlType;
 use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
-/// The default Rust type for a column (`Option<_>` when nullable), as tokens.
-pub(crate) fn rust_type(ty: SqlType, nullable: bool) -> TokenStream {
+/// The default Rust type for a column (`Option<_>` when nullable), as token trees.
+///
+/// Token trees rather than a `TokenStream`: interpolating a `TokenStream` into `quote!`
+/// makes proc-macro2 hand it to the compiler and splice it (a bridge round trip each time),
+/// which, repeated for every column of every `query!` in a debug build (proc macros run
+/// unoptimized), cost more than the rest of building the record.
+pub(crate) fn rust_type(ty: SqlType, nullable: bool) -> Vec<TokenTree> {
     path_tokens(&kalam_schema::rust_type_for(ty, nullable))
 }
 
 /// Tokens of a type path from the type table (`::std::vec::Vec<u8>`): identifiers, `::`,
 /// `<`, `>` and `,`. Built directly: parsing a string into tokens makes the compiler lex a
 /// new source file, which costs more than the rest of a `query!` expansion.
-fn path_tokens(text: &str) -> TokenStream {
-    let mut out = TokenStream::new();
+fn path_tokens(text: &str) -> Vec<TokenTree> {
+    let mut out = Vec::new();
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         if c.is_ascii_alphanumeric() || c == '_' {
@@ -165,7 +170,8 @@ mod tests {
                 let squash = |t: TokenStream| t.to_string().replace(' ', "");
                 let parsed: TokenStream =
                     kalam_schema::rust_type_for(ty, nullable).parse().unwrap();
-                assert_eq!(squash(rust_type(ty, nullable)), squash(parsed), "{ty:?}");
+                let built: TokenStream = rust_type(ty, nullable).into_iter().collect();
+                assert_eq!(squash(built), squash(parsed), "{ty:?}");
             }
             assert!(!sql_type_value(ty).is_empty());
         }

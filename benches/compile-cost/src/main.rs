@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Options: `--runs N` (timed builds per crate and profile, default 5), `--count N` (queries
-//! per crate, default 200), `--profiles dev,release`, `--out DIR` (default
+//! per crate, default 200), `--profiles dev,release` (also `dev-fresh`: a dev build with the
+//! crate's incremental cache deleted first, as in a first or CI build), `--out DIR` (default
 //! `$CARGO_TARGET_DIR/compile-cost`), `--repo DIR` (the kalam checkout whose kalam-client,
 //! kalam-macros and `schemas/` are used; default: this one — pass an exported older commit
 //! to measure a before/after), `--optimize-macros` (build kalam-macros, kalam-schema and
@@ -231,7 +232,7 @@ impl Builder {
         let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         cmd.current_dir(&self.out)
             .args(["build", "--offline", "--quiet", "-p", variant.package()])
-            .args(["--profile", profile])
+            .args(["--profile", cargo_profile(profile)])
             .env("CARGO_TARGET_DIR", self.out.join("target"))
             .env("KALAM_SCHEMA_DIR", &self.schemas)
             .env_remove("RUSTFLAGS");
@@ -250,12 +251,32 @@ impl Builder {
         Ok(())
     }
 
+    /// Deletes the variant's incremental cache, so that the next dev build compiles the crate
+    /// from nothing (as a first or CI build does); its dependencies stay built.
+    fn forget_incremental(&self, variant: Variant) -> Result<(), String> {
+        let dir = self.out.join("target/debug/incremental");
+        let prefix = format!("{}-", variant.package().replace('-', "_"));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Touches `main.rs` and times the rebuild: wall-clock time and the CPU time (user +
     /// system) of cargo and the compilers it ran.
     fn timed(&self, variant: Variant, profile: &str) -> Result<Sample, String> {
         let main = self.out.join(variant.dir()).join("src/main.rs");
         let text = std::fs::read(&main).map_err(|e| format!("{}: {e}", main.display()))?;
         std::fs::write(&main, text).map_err(|e| format!("{}: {e}", main.display()))?;
+        if profile == "dev-fresh" {
+            self.forget_incremental(variant)?;
+        }
         let cpu_before = children_cpu();
         let start = Instant::now();
         let status = self
@@ -274,6 +295,15 @@ impl Builder {
 }
 
 type Measure = fn(&Sample) -> Option<Duration>;
+
+/// The Cargo profile of a measured profile: `dev-fresh` is `dev` with the crate's incremental
+/// cache deleted before each timed build.
+fn cargo_profile(profile: &str) -> &str {
+    match profile {
+        "dev-fresh" => "dev",
+        other => other,
+    }
+}
 
 /// One timed build.
 struct Sample {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use kalam_schema::{OutputColumn, QueryDescription, QueryKind, TableKind};
 use overrides::Override;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
@@ -152,7 +152,8 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
                     ),
                 ));
             };
-            (TokenStream::new(), column_type(span, col, &found)?)
+            let ty = column_type(span, col, &found)?;
+            (TokenStream::new(), quote!(#(#ty)*))
         }
         Mode::As | Mode::FileAs => {
             let Some(target) = &input.target else {
@@ -183,9 +184,11 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
 
 /// The alias a query expansion gives `::kalam_client::__private` (`use … as __kalam;` at the
 /// top of its block): a third of the tokens of the full path at each use, and every token a
-/// proc macro emits costs build time (see BENCHMARKS.md, kalam-macros).
-fn private() -> TokenStream {
-    quote!(__kalam)
+/// proc macro emits costs build time (see BENCHMARKS.md, kalam-macros). An `Ident`, not a
+/// `TokenStream`: interpolating an identifier into `quote!` is a push, interpolating a stream
+/// a splice through the compiler bridge.
+fn private() -> Ident {
+    Ident::new("__kalam", Span::call_site())
 }
 
 /// Writes to SHARED tables cannot run as another user (protocol 7.7).
@@ -292,7 +295,7 @@ fn column_type(
     span: Span,
     col: &OutputColumn,
     found: &[(String, Override)],
-) -> syn::Result<TokenStream> {
+) -> syn::Result<Vec<TokenTree>> {
     if let Some(Override::Type(text)) = find_override(found, &col.name) {
         let ty: Type = syn::parse_str(text).map_err(|_| {
             syn::Error::new(
@@ -303,7 +306,7 @@ fn column_type(
                 ),
             )
         })?;
-        return Ok(quote!(#ty));
+        return Ok(quote!(#ty).into_iter().collect());
     }
     Ok(sqltype::rust_type(col.ty, effective_nullable(col, found)))
 }
@@ -338,6 +341,16 @@ const KEYWORDS: &[&str] = &[
     "virtual", "where", "while", "yield",
 ];
 
+/// Token trees interpolated into `quote!` by pushing them (a `TokenStream` would be spliced
+/// through the compiler bridge; see `sqltype::rust_type`).
+struct Tokens(Vec<TokenTree>);
+
+impl quote::ToTokens for Tokens {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.0.iter().cloned());
+    }
+}
+
 /// The anonymous `Record` struct and its `KalamRow` impl.
 fn record(
     span: Span,
@@ -346,10 +359,9 @@ fn record(
 ) -> syn::Result<(TokenStream, TokenStream)> {
     let p = private();
     let mut seen = HashSet::new();
-    let mut fields = Vec::new();
-    let mut specs = Vec::new();
-    let mut reads = Vec::new();
-    for (k, col) in columns.iter().enumerate() {
+    let mut idents = Vec::with_capacity(columns.len());
+    let mut types = Vec::with_capacity(columns.len());
+    for col in columns {
         let ident = field_ident(span, &col.name)?;
         if !seen.insert(ident.to_string()) {
             return Err(syn::Error::new(
@@ -360,13 +372,11 @@ fn record(
                 ),
             ));
         }
-        let ty = column_type(span, col, found)?;
-        let name = &col.name;
-        fields.push(quote!(pub #ident: #ty));
-        specs.push(quote!(#p::ColumnSpec::named::<#ty>(#name)));
-        // The field's type drives inference: no second copy of the type tokens.
-        reads.push(quote!(#ident: #p::read_column(row, #k)?));
+        idents.push(ident);
+        types.push(Tokens(column_type(span, col, found)?));
     }
+    let names = columns.iter().map(|c| c.name.as_str());
+    let indices = 0..columns.len();
     let name = format_ident!("Record");
     // Only where a field name is not snake case (aliases keep their case; the server folds
     // other names): every attribute costs build time.
@@ -380,14 +390,15 @@ fn record(
     let items = quote! {
         #[derive(Debug, Clone)]
         #allow
-        struct #name { #(#fields),* }
+        struct #name { #(pub #idents: #types),* }
         #[automatically_derived]
         impl #p::KalamRow for #name {
             fn columns() -> &'static [#p::ColumnSpec] {
-                const { &[#(#specs),*] }
+                const { &[#(#p::ColumnSpec::named::<#types>(#names)),*] }
             }
+            // The fields' types drive inference: no second copy of the type tokens.
             fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
-                ::core::result::Result::Ok(#name { #(#reads),* })
+                ::core::result::Result::Ok(#name { #(#idents: #p::read_column(row, #indices)?),* })
             }
         }
     };
