@@ -493,15 +493,14 @@ async fn joins_aggregates_and_query_files_return_typed_rows() {
         .collect();
     assert_eq!(got, [(3, "c", "Busy"), (2, "b", "Busy"), (1, "a", "Busy")]);
 
-    // UPDATE and DELETE report the rows they touched.
-    let archived = query!(
+    // UPDATE and DELETE report the rows they touched. A statement without output columns
+    // has no record type: its rows are `()`.
+    let update: kalam_client::CheckedQuery<()> = query!(
         "UPDATE support.rooms SET archived = $1 WHERE name = $2",
         true,
         &empty
-    )
-    .execute(&client)
-    .await
-    .unwrap();
+    );
+    let archived = update.execute(&client).await.unwrap();
     assert_eq!(archived, 1);
     let flag: bool = query_scalar!("SELECT archived FROM support.rooms WHERE name = $1", &empty)
         .fetch_scalar(&client)

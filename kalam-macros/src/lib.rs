@@ -43,7 +43,8 @@ pub fn derive_kalam_row(input: TokenStream) -> TokenStream {
     expand("KalamRow", || Ok(row::expand_derive(&input)))
 }
 
-/// `query!("SQL", args…)`: a checked query returning an anonymous record per row.
+/// `query!("SQL", args…)`: a checked query returning an anonymous record per row (a
+/// statement without output columns, such as an INSERT, has the row type `()`).
 #[proc_macro]
 pub fn query(input: TokenStream) -> TokenStream {
     expand("query!", || {

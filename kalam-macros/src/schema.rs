@@ -56,6 +56,16 @@ impl Schema {
     /// Including them only in a crate's first expansion was measured as slightly cheaper, but
     /// it made an expansion depend on the order macros are expanded in, and expansions must be
     /// deterministic (rust-analyzer re-expands single macros in a long-lived process).
+    /// Just the doc attributes, for an item that takes them without a lint (the `Record`).
+    pub(crate) fn include_attrs(&self, tables: &[TableRef]) -> TokenStream {
+        let files = self.files_for(
+            tables
+                .iter()
+                .map(|t| (t.namespace.as_str(), t.name.as_str())),
+        );
+        quote! { #(#[doc = ::core::include_str!(#files)])* }
+    }
+
     pub(crate) fn include_statement(&self, tables: &[TableRef]) -> TokenStream {
         let files = self.files_for(
             tables

@@ -141,7 +141,17 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
     let p = private();
     let binds = bind_args(span, &desc, &input.args)?;
     let (items, row) = match mode {
-        Mode::Record | Mode::FileRecord | Mode::ExecuteAs => record(span, &desc.columns, &found)?,
+        // A statement without output columns (INSERT, UPDATE, DELETE) has no row shape: its
+        // row type is `()` (as sqlx does), not an empty struct with three impls to compile.
+        Mode::Record | Mode::FileRecord | Mode::ExecuteAs if desc.columns.is_empty() => {
+            (schema.include_statement(&desc.tables), quote!(()))
+        }
+        Mode::Record | Mode::FileRecord | Mode::ExecuteAs => record(
+            span,
+            &desc.columns,
+            &found,
+            schema.include_attrs(&desc.tables),
+        )?,
         Mode::Scalar => {
             let [col] = desc.columns.as_slice() else {
                 return Err(syn::Error::new(
@@ -165,7 +175,12 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
             )
         }
     };
-    let includes = schema.include_statement(&desc.tables);
+    // Record modes put the includes on the record (or, without one, in `items`).
+    let includes = if matches!(mode, Mode::Record | Mode::FileRecord | Mode::ExecuteAs) {
+        TokenStream::new()
+    } else {
+        schema.include_statement(&desc.tables)
+    };
     let as_user = input
         .user
         .as_ref()
@@ -356,6 +371,7 @@ fn record(
     span: Span,
     columns: &[OutputColumn],
     found: &[(String, Override)],
+    docs: TokenStream,
 ) -> syn::Result<(TokenStream, TokenStream)> {
     let p = private();
     let mut seen = HashSet::new();
@@ -388,6 +404,7 @@ fn record(
         })
         .then(|| quote!(#[allow(non_snake_case)]));
     let items = quote! {
+        #docs
         #[derive(Debug, Clone)]
         #allow
         struct #name { #(pub #idents: #types),* }
