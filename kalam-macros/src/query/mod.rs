@@ -366,6 +366,9 @@ impl quote::ToTokens for Tokens {
     }
 }
 
+/// The largest tuple that implements `KalamRow` in kalam-client.
+const MAX_TUPLE_ROW: usize = 8;
+
 /// The anonymous `Record` struct and its `KalamRow` impl.
 fn record(
     span: Span,
@@ -394,6 +397,29 @@ fn record(
     let names = columns.iter().map(|c| c.name.as_str());
     let indices = 0..columns.len();
     let name = format_ident!("Record");
+    // The fields' types drive inference: no second copy of the type tokens. Up to the largest
+    // tuple `KalamRow` (8 columns), the cells are read by the tuple's decoder, which is
+    // compiled once per column-type shape in the crate (and shared with runtime queries of
+    // that tuple), and the record only moves the values into place; reading each field with
+    // its own `?` made every record compile a ladder of drops for the fields read before a
+    // failing one (the largest function a `query!` added).
+    let from_row = if (1..=MAX_TUPLE_ROW).contains(&columns.len()) {
+        let vars: Vec<Ident> = (0..columns.len())
+            .map(|k| format_ident!("__c{k}"))
+            .collect();
+        quote! {
+            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
+                let (#(#vars,)*) = #p::KalamRow::from_row(row)?;
+                ::core::result::Result::Ok(#name { #(#idents: #vars),* })
+            }
+        }
+    } else {
+        quote! {
+            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#idents: #p::read_column(row, #indices)?),* })
+            }
+        }
+    };
     // Only where a field name is not snake case (aliases keep their case; the server folds
     // other names): every attribute costs build time.
     let allow = columns
@@ -413,10 +439,7 @@ fn record(
             fn columns() -> &'static [#p::ColumnSpec] {
                 const { &[#(#p::ColumnSpec::named::<#types>(#names)),*] }
             }
-            // The fields' types drive inference: no second copy of the type tokens.
-            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
-                ::core::result::Result::Ok(#name { #(#idents: #p::read_column(row, #indices)?),* })
-            }
+            #from_row
         }
     };
     Ok((items, quote!(#name)))
