@@ -194,6 +194,8 @@ impl KalamRow for () {
     }
 }
 
+// kalam-macros decodes `query!` records of up to 8 columns through these impls
+// (`MAX_TUPLE_ROW` in kalam-macros/src/query/mod.rs): keep the two in step.
 macro_rules! tuple_rows {
     ($(($($t:ident $i:tt),+))*) => {$(
         /// Tuples read the first columns by position.

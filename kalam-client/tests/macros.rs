@@ -582,4 +582,20 @@ async fn every_column_type_round_trips_through_query() {
     assert_eq!(row.emb, [0.25, -1.0, 0.5]);
     let (opt_text, opt_int): (Option<String>, Option<i32>) = (row.opt_text, row.opt_int);
     assert_eq!((opt_text, opt_int), (None, None));
+
+    // Records of up to 8 columns decode through the tuple decoder, wider ones field by field
+    // (the query above): the widest tuple-decoded record reads the same values.
+    let narrow = query!(
+        "SELECT b, i16, i32, i64, txt, ts, opt_text, opt_int FROM types.all_types WHERE id = $1",
+        7_i64
+    )
+    .fetch_one(&client)
+    .await
+    .unwrap();
+    assert_eq!(
+        (narrow.b, narrow.i16, narrow.i32, narrow.i64),
+        (true, i16::MIN, i32::MAX, 9_007_199_254_740_993)
+    );
+    assert_eq!((narrow.txt.as_str(), narrow.ts), ("héllo ✓", ts));
+    assert_eq!((narrow.opt_text, narrow.opt_int), (None, None));
 }
