@@ -583,10 +583,10 @@ async fn every_column_type_round_trips_through_query() {
     let (opt_text, opt_int): (Option<String>, Option<i32>) = (row.opt_text, row.opt_int);
     assert_eq!((opt_text, opt_int), (None, None));
 
-    // Records of up to 8 columns decode through the tuple decoder, wider ones field by field
-    // (the query above): the widest tuple-decoded record reads the same values.
+    // Records of up to 16 columns decode through the tuple decoder, wider ones field by field
+    // (the 17 columns above): a tuple-decoded record reads the same values.
     let narrow = query!(
-        "SELECT b, i16, i32, i64, txt, ts, opt_text, opt_int FROM types.all_types WHERE id = $1",
+        "SELECT b, i16, i32, i64, f32, f64, dec, txt, ts, d, t, u, j, bin, emb, opt_int FROM types.all_types WHERE id = $1",
         7_i64
     )
     .fetch_one(&client)
@@ -596,6 +596,14 @@ async fn every_column_type_round_trips_through_query() {
         (narrow.b, narrow.i16, narrow.i32, narrow.i64),
         (true, i16::MIN, i32::MAX, 9_007_199_254_740_993)
     );
-    assert_eq!((narrow.txt.as_str(), narrow.ts), ("héllo ✓", ts));
-    assert_eq!((narrow.opt_text, narrow.opt_int), (None, None));
+    assert_eq!((narrow.f32, narrow.f64, narrow.dec), (0.25, -2.5e-300, dec));
+    assert_eq!(
+        (narrow.txt.as_str(), narrow.ts, narrow.d, narrow.t, narrow.u),
+        ("héllo ✓", ts, d, t, u)
+    );
+    assert_eq!(
+        (narrow.j, narrow.bin, narrow.emb),
+        (j, b"hi".to_vec(), vec![0.25, -1.0, 0.5])
+    );
+    assert_eq!(narrow.opt_int, None);
 }

@@ -367,7 +367,7 @@ impl quote::ToTokens for Tokens {
 }
 
 /// The largest tuple that implements `KalamRow` in kalam-client.
-const MAX_TUPLE_ROW: usize = 8;
+const MAX_TUPLE_ROW: usize = 16;
 
 /// The anonymous `Record` struct and its `KalamRow` impl.
 fn record(
@@ -398,7 +398,7 @@ fn record(
     let indices = 0..columns.len();
     let name = format_ident!("Record");
     // The fields' types drive inference: no second copy of the type tokens. Up to the largest
-    // tuple `KalamRow` (8 columns), the cells are read by the tuple's decoder, which is
+    // tuple `KalamRow` (16 columns), the cells are read by the tuple's decoder, which is
     // compiled once per column-type shape in the crate (and shared with runtime queries of
     // that tuple), and the record only moves the values into place; reading each field with
     // its own `?` made every record compile a ladder of drops for the fields read before a
