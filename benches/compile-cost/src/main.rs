@@ -15,7 +15,10 @@
 //! `$CARGO_TARGET_DIR/compile-cost`), `--repo DIR` (the kalam checkout whose kalam-client,
 //! kalam-macros and `schemas/` are used; default: this one — pass an exported older commit
 //! to measure a before/after), `--optimize-macros` (build kalam-macros, kalam-schema and
-//! sqlparser at opt-level 3, as the kalam-macros README recommends), `--generate-only`.
+//! sqlparser at opt-level 3, as the kalam-macros README recommends), `--generate-only`,
+//! `--instructions` (instead of timing: count the instructions of one rebuild of each crate
+//! under valgrind's cachegrind, which needs valgrind; exact from run to run, so small changes
+//! can be compared on a busy machine).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -268,6 +271,42 @@ impl Builder {
         Ok(())
     }
 
+    /// Touches `main.rs` and rebuilds with rustc running under cachegrind (this program as
+    /// Cargo's workspace wrapper, see `wrap_rustc`): the instructions rustc executes, which,
+    /// unlike time on a shared machine, do not vary from run to run. Built twice, the second
+    /// one counted: the first rebuild after switching the wrapper on is not an incremental one.
+    fn instructions(&self, variant: Variant, profile: &str) -> Result<u64, String> {
+        let log = self.out.join(format!("cachegrind-{}.log", variant.dir()));
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut counted = 0;
+        for _ in 0..2 {
+            let main = self.out.join(variant.dir()).join("src/main.rs");
+            let text = std::fs::read(&main).map_err(|e| format!("{}: {e}", main.display()))?;
+            std::fs::write(&main, text).map_err(|e| format!("{}: {e}", main.display()))?;
+            if profile == "dev-fresh" {
+                self.forget_incremental(variant)?;
+            }
+            let _ = std::fs::remove_file(&log);
+            let status = self
+                .cargo(variant, profile)
+                .env("RUSTC_WORKSPACE_WRAPPER", &exe)
+                .env(WRAP_ENV, &log)
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !status.success() {
+                return Err(format!("{} ({profile}) does not build", variant.package()));
+            }
+            let text = std::fs::read_to_string(&log)
+                .map_err(|e| format!("no cachegrind log {}: {e}", log.display()))?;
+            counted = text
+                .lines()
+                .find_map(|l| l.split_once("I   refs:").map(|(_, n)| n.replace(',', "")))
+                .and_then(|n| n.trim().parse().ok())
+                .ok_or_else(|| format!("no instruction count in {}", log.display()))?;
+        }
+        Ok(counted)
+    }
+
     /// Touches `main.rs` and times the rebuild: wall-clock time and the CPU time (user +
     /// system) of cargo and the compilers it ran.
     fn timed(&self, variant: Variant, profile: &str) -> Result<Sample, String> {
@@ -347,6 +386,7 @@ struct Options {
     repo: Option<PathBuf>,
     optimize_macros: bool,
     generate_only: bool,
+    instructions: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -361,6 +401,7 @@ fn options() -> Result<Options, String> {
         repo: None,
         optimize_macros: false,
         generate_only: false,
+        instructions: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -373,6 +414,7 @@ fn options() -> Result<Options, String> {
             "--repo" => o.repo = Some(PathBuf::from(value()?)),
             "--generate-only" => o.generate_only = true,
             "--optimize-macros" => o.optimize_macros = true,
+            "--instructions" => o.instructions = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -401,12 +443,24 @@ fn run() -> Result<(), String> {
         out: o.out.clone(),
         schemas: repo.join("schemas"),
     };
-    let mut report = String::from(
-        "| profile | measure | runtime queries (min / median) | query! (min / median) | added per invocation (min / median) |\n|---|---|---|---|---|\n",
-    );
+    let mut report = String::from(if o.instructions {
+        "| profile | measure | runtime queries | query! | added per invocation |\n|---|---|---|---|---|\n"
+    } else {
+        "| profile | measure | runtime queries (min / median) | query! (min / median) | added per invocation (min / median) |\n|---|---|---|---|---|\n"
+    });
     for profile in &o.profiles {
         for v in [Variant::Runtime, Variant::Checked] {
             b.warm(v, profile)?;
+        }
+        if o.instructions {
+            let r = b.instructions(Variant::Runtime, profile)? as f64 / 1e6;
+            let c = b.instructions(Variant::Checked, profile)? as f64 / 1e6;
+            let _ = writeln!(
+                report,
+                "| {profile} | instructions (M) | {r:.1} | {c:.1} | {:.2} M |",
+                (c - r) / o.count as f64
+            );
+            continue;
         }
         let (mut runtime, mut checked) = (Vec::new(), Vec::new());
         for run in 0..o.runs {
@@ -447,7 +501,51 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// Set (to the log file) when this program runs as Cargo's `RUSTC_WORKSPACE_WRAPPER`.
+const WRAP_ENV: &str = "KALAM_COMPILE_COST_CACHEGRIND";
+
+/// As the workspace wrapper (`this rustc args…`): the benchmark crates' rustc under
+/// `valgrind --tool=cachegrind`, anything else (Cargo's probes) directly.
+fn wrap_rustc(log: &std::ffi::OsStr) -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let Some(rustc) = args.next() else {
+        return ExitCode::FAILURE;
+    };
+    let args: Vec<_> = args.collect();
+    let measured = args
+        .windows(2)
+        .any(|w| w[0] == "--crate-name" && w[1].to_string_lossy().starts_with("cc_"));
+    let mut cmd = if measured {
+        let mut c = Command::new("valgrind");
+        c.args(["--tool=cachegrind", "--cache-sim=no"])
+            .arg("--cachegrind-out-file=/dev/null")
+            .arg({
+                let mut a = std::ffi::OsString::from("--log-file=");
+                a.push(log);
+                a
+            })
+            .arg(&rustc);
+        c
+    } else {
+        Command::new(&rustc)
+    };
+    match cmd.args(&args).status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!(
+                "compile-cost wrapper: cannot run {}: {e}",
+                if measured { "valgrind" } else { "rustc" }
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    if let Some(log) = std::env::var_os(WRAP_ENV) {
+        return wrap_rustc(&log);
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
