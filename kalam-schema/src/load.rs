@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::ddl::{DEFAULT_NAMESPACE, DdlTarget};
+use crate::ddl::{DEFAULT_NAMESPACE, DdlStatement, DdlTarget};
 use crate::error::{ErrorKind, SchemaError};
 use crate::model::Catalog;
 use crate::parse::parse_ddl_located;
@@ -32,12 +32,15 @@ impl LoadedSchema {
     /// std::fs::write(dir.join("a.sql"), "CREATE NAMESPACE app; CREATE TABLE app.t (id INT PRIMARY KEY);").unwrap();
     /// std::fs::write(dir.join("b.sql"), "CREATE TABLE app.u (id INT PRIMARY KEY);").unwrap();
     /// std::fs::write(dir.join("c.sql"), "ALTER TABLE app.t ADD COLUMN n INT;").unwrap();
+    /// // Creates nothing that exists already: not a source of `app` (nor of `app.t`).
+    /// std::fs::write(dir.join("d.sql"), "CREATE NAMESPACE IF NOT EXISTS app; CREATE TABLE app.v (id INT PRIMARY KEY);").unwrap();
     /// let loaded = kalam_schema::load_dir(&dir).unwrap();
     /// let names = |ns, t| -> Vec<String> {
     ///     loaded.files_for_table(ns, t).map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
     /// };
     /// assert_eq!(names("app", "t"), ["a.sql", "c.sql"]);
     /// assert_eq!(names("app", "u"), ["a.sql", "b.sql"]);
+    /// assert_eq!(names("app", "v"), ["a.sql", "d.sql"]);
     /// assert!(names("system", "users").is_empty()); // built in, from no file
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
@@ -95,9 +98,23 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<LoadedSchema, SchemaError> {
     for (k, (file, stmts)) in files.iter().zip(parsed).enumerate() {
         for located in stmts.map_err(|e| e.in_file(file))? {
             let loc = located.location;
+            // `IF NOT EXISTS` over what already exists changes nothing: such a file (say, one
+            // table per file, each opening with `CREATE NAMESPACE IF NOT EXISTS app`) is not a
+            // source of the namespace. Should the file that did create it be deleted, Cargo
+            // rebuilds (it was an input) and the next load finds the new creator.
             let key = match located.statement.target() {
-                DdlTarget::Namespace(ns) => Some(ns.to_owned()),
-                DdlTarget::Table { namespace, table } => Some(format!("{namespace}.{table}")),
+                DdlTarget::Namespace(ns) => (!matches!(
+                    &located.statement,
+                    DdlStatement::CreateNamespace { if_not_exists: true, .. }
+                        if catalog.namespaces.contains_key(ns)
+                ))
+                .then(|| ns.to_owned()),
+                DdlTarget::Table { namespace, table } => (!matches!(
+                    &located.statement,
+                    DdlStatement::CreateTable { if_not_exists: true, .. }
+                        if catalog.table(namespace, table).is_some()
+                ))
+                .then(|| format!("{namespace}.{table}")),
                 DdlTarget::None => None,
             };
             if let Some(key) = key {
