@@ -27,13 +27,22 @@ impl Schema {
     /// an unrelated file re-expands nothing. A statement over no table (`SELECT 1`) depends on
     /// no file; a failed check produces no build output, so nothing needs tracking there.
     fn files_for<'a>(&self, tables: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<&str> {
-        let mut files: Vec<&std::path::Path> = Vec::new();
+        let mut files: Vec<&Path> = Vec::new();
         for (ns, name) in tables {
             files.extend(self.loaded.files_for_table(ns, name));
         }
         files.sort_unstable();
         files.dedup();
         files.into_iter().filter_map(|f| f.to_str()).collect()
+    }
+
+    /// [`Schema::files_for`] the tables a statement uses.
+    fn files_of(&self, tables: &[TableRef]) -> Vec<&str> {
+        self.files_for(
+            tables
+                .iter()
+                .map(|t| (t.namespace.as_str(), t.name.as_str())),
+        )
     }
 
     /// The schema files of `table`, as one `include_bytes!` each in one unnamed constant:
@@ -48,30 +57,23 @@ impl Schema {
         quote! { const _: &[&[u8]] = &[#(::core::include_bytes!(#files)),*]; }
     }
 
-    /// The same, as a statement for the block a function-like macro expands to: the files
-    /// become doc attributes of an empty `let`, which rustc reads and records but does not
-    /// type-check or evaluate (cheaper than a constant).
+    /// The same files as doc attributes (`#[doc = include_str!(…)]`), for the `Record` a query
+    /// macro writes: rustc reads and records them without type-checking or evaluating
+    /// anything (cheaper than a constant).
     ///
     /// Every expansion includes the files it depends on, whatever other expansions do.
     /// Including them only in a crate's first expansion was measured as slightly cheaper, but
     /// it made an expansion depend on the order macros are expanded in, and expansions must be
     /// deterministic (rust-analyzer re-expands single macros in a long-lived process).
-    /// Just the doc attributes, for an item that takes them without a lint (the `Record`).
     pub(crate) fn include_attrs(&self, tables: &[TableRef]) -> TokenStream {
-        let files = self.files_for(
-            tables
-                .iter()
-                .map(|t| (t.namespace.as_str(), t.name.as_str())),
-        );
+        let files = self.files_of(tables);
         quote! { #(#[doc = ::core::include_str!(#files)])* }
     }
 
+    /// [`Schema::include_attrs`] as a statement, for an expansion without a record: the
+    /// attributes on an empty `let` (which needs the doc-comment lint allowed).
     pub(crate) fn include_statement(&self, tables: &[TableRef]) -> TokenStream {
-        let files = self.files_for(
-            tables
-                .iter()
-                .map(|t| (t.namespace.as_str(), t.name.as_str())),
-        );
+        let files = self.files_of(tables);
         if files.is_empty() {
             return TokenStream::new();
         }

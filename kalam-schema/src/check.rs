@@ -161,7 +161,6 @@ pub(crate) struct Checker<'c> {
     pub(crate) default_ns: &'c str,
     /// Inferred parameter types: index → (type, nullable).
     pub(crate) params: BTreeMap<usize, (SqlType, bool)>,
-    /// First occurrence of each parameter.
     /// Where each parameter first appears (turned into a `Location` only for an error).
     pub(crate) param_sites: BTreeMap<usize, sqlparser::tokenizer::Span>,
     pub(crate) tables: Vec<TableRef>,

@@ -98,25 +98,7 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<LoadedSchema, SchemaError> {
     for (k, (file, stmts)) in files.iter().zip(parsed).enumerate() {
         for located in stmts.map_err(|e| e.in_file(file))? {
             let loc = located.location;
-            // `IF NOT EXISTS` over what already exists changes nothing: such a file (say, one
-            // table per file, each opening with `CREATE NAMESPACE IF NOT EXISTS app`) is not a
-            // source of the namespace. Should the file that did create it be deleted, Cargo
-            // rebuilds (it was an input) and the next load finds the new creator.
-            let key = match located.statement.target() {
-                DdlTarget::Namespace(ns) => (!matches!(
-                    &located.statement,
-                    DdlStatement::CreateNamespace { if_not_exists: true, .. }
-                        if catalog.namespaces.contains_key(ns)
-                ))
-                .then(|| ns.to_owned()),
-                DdlTarget::Table { namespace, table } => (!matches!(
-                    &located.statement,
-                    DdlStatement::CreateTable { if_not_exists: true, .. }
-                        if catalog.table(namespace, table).is_some()
-                ))
-                .then(|| format!("{namespace}.{table}")),
-                DdlTarget::None => None,
-            };
+            let key = source_key(&located.statement, &catalog);
             if let Some(key) = key {
                 let list = sources.entry(key).or_default();
                 if list.last() != Some(&k) {
@@ -133,6 +115,30 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<LoadedSchema, SchemaError> {
         files,
         sources,
     })
+}
+
+/// The [`LoadedSchema`] `sources` key (`"ns"` or `"ns.t"`) of what `stmt` changes in
+/// `catalog`, if it changes something a query reads.
+fn source_key(stmt: &DdlStatement, catalog: &Catalog) -> Option<String> {
+    match stmt {
+        // `IF NOT EXISTS` over what already exists changes nothing: such a file (say, one
+        // table per file, each opening with `CREATE NAMESPACE IF NOT EXISTS app`) is not a
+        // source of it. Should the file that did create it be deleted, Cargo rebuilds (it was
+        // an input) and the next load finds the new creator.
+        DdlStatement::CreateNamespace {
+            name,
+            if_not_exists: true,
+        } if catalog.namespaces.contains_key(name) => None,
+        DdlStatement::CreateTable {
+            table,
+            if_not_exists: true,
+        } if catalog.table(&table.namespace, &table.name).is_some() => None,
+        _ => match stmt.target() {
+            DdlTarget::Namespace(ns) => Some(ns.to_owned()),
+            DdlTarget::Table { namespace, table } => Some(format!("{namespace}.{table}")),
+            DdlTarget::None => None,
+        },
+    }
 }
 
 type ParsedFile = Result<Vec<crate::parse::LocatedDdl>, SchemaError>;

@@ -140,18 +140,20 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
     check_execute_as(mode, span, &desc)?;
     let p = private();
     let binds = bind_args(span, &desc, &input.args)?;
-    let (items, row) = match mode {
+    // The schema includes, then any items, then the row type. A record carries the includes
+    // as doc attributes; everything else gets them on an empty `let`.
+    let includes = || schema.include_statement(&desc.tables);
+    let (includes, items, row) = match mode {
         // A statement without output columns (INSERT, UPDATE, DELETE) has no row shape: its
         // row type is `()` (as sqlx does), not an empty struct with three impls to compile.
         Mode::Record | Mode::FileRecord | Mode::ExecuteAs if desc.columns.is_empty() => {
-            (schema.include_statement(&desc.tables), quote!(()))
+            (includes(), TokenStream::new(), quote!(()))
         }
-        Mode::Record | Mode::FileRecord | Mode::ExecuteAs => record(
-            span,
-            &desc.columns,
-            &found,
-            schema.include_attrs(&desc.tables),
-        )?,
+        Mode::Record | Mode::FileRecord | Mode::ExecuteAs => {
+            let docs = schema.include_attrs(&desc.tables);
+            let (items, row) = record(span, &desc.columns, &found, docs)?;
+            (TokenStream::new(), items, row)
+        }
         Mode::Scalar => {
             let [col] = desc.columns.as_slice() else {
                 return Err(syn::Error::new(
@@ -163,23 +165,18 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
                 ));
             };
             let ty = column_type(span, col, &found)?;
-            (TokenStream::new(), quote!(#(#ty)*))
+            (includes(), TokenStream::new(), quote!(#(#ty)*))
         }
         Mode::As | Mode::FileAs => {
             let Some(target) = &input.target else {
                 return Err(syn::Error::new(span, "query_as! needs a row type"));
             };
             (
+                includes(),
                 shape_checks(mode.name(), target, &desc.columns, &found, true),
                 quote!(#target),
             )
         }
-    };
-    // Record modes put the includes on the record (or, without one, in `items`).
-    let includes = if matches!(mode, Mode::Record | Mode::FileRecord | Mode::ExecuteAs) {
-        TokenStream::new()
-    } else {
-        schema.include_statement(&desc.tables)
     };
     let as_user = input
         .user
