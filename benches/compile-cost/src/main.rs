@@ -254,6 +254,18 @@ impl Builder {
         Ok(())
     }
 
+    /// Before a measured build: touches `main.rs` (so that Cargo rebuilds the crate) and, for
+    /// `dev-fresh`, deletes its incremental cache.
+    fn prepare(&self, variant: Variant, profile: &str) -> Result<(), String> {
+        let main = self.out.join(variant.dir()).join("src/main.rs");
+        let text = std::fs::read(&main).map_err(|e| format!("{}: {e}", main.display()))?;
+        std::fs::write(&main, text).map_err(|e| format!("{}: {e}", main.display()))?;
+        if profile == "dev-fresh" {
+            self.forget_incremental(variant)?;
+        }
+        Ok(())
+    }
+
     /// Deletes the variant's incremental cache, so that the next dev build compiles the crate
     /// from nothing (as a first or CI build does); its dependencies stay built.
     fn forget_incremental(&self, variant: Variant) -> Result<(), String> {
@@ -280,12 +292,7 @@ impl Builder {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let mut counted = 0;
         for _ in 0..2 {
-            let main = self.out.join(variant.dir()).join("src/main.rs");
-            let text = std::fs::read(&main).map_err(|e| format!("{}: {e}", main.display()))?;
-            std::fs::write(&main, text).map_err(|e| format!("{}: {e}", main.display()))?;
-            if profile == "dev-fresh" {
-                self.forget_incremental(variant)?;
-            }
+            self.prepare(variant, profile)?;
             let _ = std::fs::remove_file(&log);
             let status = self
                 .cargo(variant, profile)
@@ -310,12 +317,7 @@ impl Builder {
     /// Touches `main.rs` and times the rebuild: wall-clock time and the CPU time (user +
     /// system) of cargo and the compilers it ran.
     fn timed(&self, variant: Variant, profile: &str) -> Result<Sample, String> {
-        let main = self.out.join(variant.dir()).join("src/main.rs");
-        let text = std::fs::read(&main).map_err(|e| format!("{}: {e}", main.display()))?;
-        std::fs::write(&main, text).map_err(|e| format!("{}: {e}", main.display()))?;
-        if profile == "dev-fresh" {
-            self.forget_incremental(variant)?;
-        }
+        self.prepare(variant, profile)?;
         let cpu_before = children_cpu();
         let start = Instant::now();
         let status = self
