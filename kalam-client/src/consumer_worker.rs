@@ -258,11 +258,7 @@ impl Worker {
                         }
                         Err(e) => {
                             let message = e.to_string();
-                            if let Err(WorkerError::Consumer { error, report: r }) =
-                                self.commit(done, &mut report).await
-                            {
-                                return Err(WorkerError::Consumer { error, report: r });
-                            }
+                            self.commit(done, &mut report).await?;
                             report.ack_errors.extend(self.consumer.flush_acks().await);
                             return Err(WorkerError::Handler {
                                 offset,

@@ -323,19 +323,26 @@ pub trait KalamTable: KalamRow {
 /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
 /// #     .build()?;
 /// use futures_util::StreamExt;
-/// use kalam_client::live::LiveRowsConfig;
+/// use kalam_client::live::{LiveRowsConfig, LoadState};
 /// use kalam_client::{KalamRow, live};
 ///
 /// #[derive(Debug, KalamRow)]
 /// #[kalam(table = "support.messages")]
 /// struct Message { id: i64, room: String, body: String }
 ///
+/// # client
+/// #     .query::<()>("INSERT INTO support.messages (id, room, role, body) VALUES (1, 'lobby', 'user', 'hi'), (2, 'other', 'user', 'elsewhere')")
+/// #     .execute()
+/// #     .await?;
 /// let room = "lobby";
 /// let mut inbox = live!(client, Message, "SELECT id, room, body FROM support.messages WHERE room = {room}")
 ///     .with_config(LiveRowsConfig::new().with_limit(100))
 ///     .await?;
-/// inbox.next().await.transpose()?; // the subscription is acknowledged
-/// assert!(inbox.rows().all(|m| m.room == "lobby"));
+/// while inbox.state() != LoadState::Ready {
+///     inbox.next().await.ok_or("the subscription ended")??;
+/// }
+/// let bodies: Vec<&str> = inbox.rows().map(|m| m.body.as_str()).collect();
+/// assert_eq!(bodies, ["hi"]); // only the lobby's message
 /// # Ok(())
 /// # }
 /// ```

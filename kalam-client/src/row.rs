@@ -318,6 +318,12 @@ impl Row {
         self.cells.is_empty()
     }
 
+    /// The columns and the raw cells, in result order (for the live snapshot, which keeps the
+    /// cells without copying them).
+    pub(crate) fn into_parts(self) -> (Arc<[SchemaField]>, Vec<Box<RawValue>>) {
+        (self.columns, self.cells)
+    }
+
     /// The raw JSON text of a cell.
     pub fn raw_json<I: RowIndex>(&self, index: I) -> Option<&str> {
         index

@@ -126,12 +126,12 @@ impl KalamClient {
     /// use kalam_client::setup::ServerSetupRequest;
     /// use kalam_client::{AuthProvider, ErrorCode, KalamClient};
     /// let client = KalamClient::builder().base_url(emulator.url()).build()?;
-    /// if client.setup_status().await?.needs_setup {
-    ///     let done = client
-    ///         .setup(ServerSetupRequest::new("owner", "OwnerPass123!", "RootPass456!"))
-    ///         .await?;
-    ///     assert_eq!(done.user.role, "dba");
-    /// }
+    /// assert!(client.setup_status().await?.needs_setup);
+    /// let done = client
+    ///     .setup(ServerSetupRequest::new("owner", "OwnerPass123!", "RootPass456!"))
+    ///     .await?;
+    /// assert_eq!(done.user.role, "dba");
+    /// assert!(!client.setup_status().await?.needs_setup);
     /// let again = client.setup(ServerSetupRequest::new("x", "XPass1234!", "RootPass789!")).await;
     /// assert_eq!(again.unwrap_err().code(), Some(&ErrorCode::AlreadyConfigured));
     /// # Ok(())

@@ -765,9 +765,15 @@ async fn health_checks_are_cached_for_the_ttl() {
         .faults()
         .fail_next(503, "CLUSTER_UNAVAILABLE", "down");
     assert_eq!(cached.health_check_cached().await.unwrap(), first);
-    // The uncached call meets the failure, and failures are not cached.
+    // The uncached call meets the failure.
     assert!(cached.health_check().await.is_err());
+    // Clearing the cache makes the next cached call ask the server: it meets the next failure,
+    // and that failure is not cached (the call after it is answered again).
     cached.clear_health_cache();
+    emulator
+        .faults()
+        .fail_next(503, "CLUSTER_UNAVAILABLE", "down");
+    assert!(cached.health_check_cached().await.is_err());
     assert_eq!(cached.health_check_cached().await.unwrap(), first);
 
     let uncached = KalamClient::builder()

@@ -23,7 +23,7 @@ use super::connection::ServerFrame;
 use super::events::{LiveEvents, frame_event, result_schema};
 use super::snapshot::{MAX_PAGE, Snapshot, SnapshotPlan, split_live_sql};
 use super::store::{KeyPart, OrderFn, RowKey, RowSet, SortKey};
-use super::{Checkpoint, LiveEvent, LiveRow, SubscriptionOptions, lookup, seq_of};
+use super::{Checkpoint, LiveEvent, SubscriptionOptions, lookup, seq_of};
 use crate::client::KalamClient;
 use crate::error::{Error, ErrorCode, Result};
 use crate::row::{KalamRow, RowRef, resolve_columns};
@@ -451,7 +451,7 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             } => {
                 let n = rows.len();
                 for row in rows {
-                    let cells = take_cells(row);
+                    let cells = row.into_cells();
                     let key = self.key_of(&cells);
                     self.store(key, &cells)?;
                 }
@@ -466,7 +466,7 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             }
             LiveEvent::Insert { rows } => {
                 for row in rows {
-                    let cells = take_cells(row);
+                    let cells = row.into_cells();
                     let key = self.key_of(&cells);
                     let change = match self.store(key, &cells)? {
                         None => continue,
@@ -482,11 +482,11 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             LiveEvent::Update { rows, old_values } => {
                 let mut old_values = old_values.into_iter();
                 for row in rows {
-                    let mut cells = take_cells(row);
+                    let mut cells = row.into_cells();
                     // Update rows omit NULL columns (absent decodes as NULL) and `_deleted`
                     // (a live row is not deleted).
                     if self.has_deleted && !cells.contains_key("_deleted") {
-                        cells.insert("_deleted", false_cell());
+                        cells.insert("_deleted", RawValue::FALSE.to_owned());
                     }
                     let key = self.key_of(&cells);
                     // A key change: the row under the old key goes away.
@@ -599,15 +599,6 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
         self.push(true, change, self.last_seq);
         Ok(())
     }
-}
-
-fn take_cells(row: LiveRow) -> RawCells {
-    row.into_cells()
-}
-
-fn false_cell() -> Box<RawValue> {
-    // `false` is valid JSON, so this never fails; fall back to JSON null all the same.
-    RawValue::from_string("false".to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// How the rows are loaded.

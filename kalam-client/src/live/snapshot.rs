@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
-
 use crate::client::KalamClient;
 use crate::error::{Error, Result};
 use crate::row::Row;
@@ -220,7 +218,7 @@ impl SnapshotPlan {
             snapshot.pages += 1;
             let Some(last) = rows.last() else { break };
             cursor = Some(Cursor::of(last, &key)?);
-            snapshot.rows.extend(rows.iter().map(raw_cells));
+            snapshot.rows.extend(rows.into_iter().map(raw_cells));
         }
         Ok(snapshot)
     }
@@ -248,17 +246,17 @@ impl Cursor {
     }
 }
 
-/// A positional HTTP row as a map column → raw cell, the shape of WebSocket rows.
-fn raw_cells(row: &Row) -> RawCells {
-    row.columns()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            let raw = row.raw_json(i)?;
-            let value = RawValue::from_string(raw.to_owned()).ok()?;
-            Some((f.name.clone(), value))
-        })
-        .collect()
+/// A positional HTTP row as a map column → raw cell, the shape of WebSocket rows. The cells
+/// move over as they are: they were checked as JSON when the page was read.
+fn raw_cells(row: Row) -> RawCells {
+    let (columns, cells) = row.into_parts();
+    super::Cells(
+        columns
+            .iter()
+            .zip(cells)
+            .map(|(f, cell)| (Box::from(f.name.as_str()), cell))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
