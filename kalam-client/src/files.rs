@@ -338,26 +338,17 @@ impl Upload {
             }
             form
         };
-        let statement = self.sql.clone();
-        let sent = inner
-            .send(true, |base| {
+        // The form is built again for a resend (after renewing an expired token), so the
+        // file streams and the progress counts start over.
+        let what = format!("upload `{}`", self.sql);
+        let body = inner
+            .call_bytes(true, &what, |base| {
                 inner
                     .http
                     .post(format!("{base}/v1/api/sql"))
                     .multipart(build_form())
             })
             .await?;
-        let response = sent
-            .response
-            .map_err(|e| inner.transport_error(&format!("upload `{statement}`"), e))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| inner.transport_error("upload answer", e))?;
-        if !(200..300).contains(&status) {
-            return Err(crate::wire::error_from_body(status, &body));
-        }
         Ok(body)
     }
 }

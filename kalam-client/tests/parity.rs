@@ -1026,3 +1026,63 @@ async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
         }
     }
 }
+
+/// An upload whose token has expired is sent again after the provider hands out a new one,
+/// like every other request (the multipart form is rebuilt for the resend).
+#[tokio::test]
+async fn an_upload_with_an_expired_token_renews_it_and_is_sent_again() {
+    let emulator = Emulator::builder()
+        .jwt_expiry(Duration::from_secs(1))
+        .jwt_leeway(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let url = emulator.url();
+    let (user, password) = kalam_emulator::DEFAULT_ADMIN;
+    let admin = emulator_admin(&emulator);
+    exec(&admin, "CREATE NAMESPACE IF NOT EXISTS renew").await;
+    exec(
+        &admin,
+        "CREATE TABLE renew.docs (id BIGINT PRIMARY KEY, body FILE) WITH (TYPE = 'SHARED')",
+    )
+    .await;
+    let expired = client_for(&url, user, password)
+        .login(user, password)
+        .await
+        .unwrap()
+        .access_token;
+    // Waiting out the token's one-second lifetime: there is no event to await.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let renewing = KalamClient::builder()
+        .base_url(&url)
+        .auth_provider(Arc::new(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let expired = expired.clone();
+            async move {
+                Ok(if n == 0 {
+                    AuthProvider::jwt_token(expired)
+                } else {
+                    AuthProvider::basic_auth(user.into(), password.into())
+                })
+            }
+        }))
+        .build()
+        .unwrap();
+    let inserted = renewing
+        .upload("INSERT INTO renew.docs (id, body) VALUES (1, FILE(\"f\"))")
+        .file("f", FileUpload::from_bytes("note.txt", b"hello".to_vec()))
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let file: FileRef = renewing
+        .query("SELECT body FROM renew.docs WHERE id = 1")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!((file.name.as_str(), file.size), ("note.txt", 5));
+}
