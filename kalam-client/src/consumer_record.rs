@@ -1,17 +1,16 @@
 //! [`TopicRecord`]: one topic message, and decoding its payload into typed rows.
 
-use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use kalam_schema::SqlType;
-use serde::de::{MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::decode::{Cell, FromCell};
 use crate::error::{Error, Result};
+use crate::live::Cells;
 use crate::row::{KalamRow, RowRef};
 use crate::wire::SchemaField;
 
@@ -96,46 +95,6 @@ pub struct TopicRecord {
     pub payload: Bytes,
 }
 
-/// The payload's cells in the order the server wrote them.
-struct Cells(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Cells {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Cells, D::Error> {
-        struct CellsVisitor;
-        impl<'de> Visitor<'de> for CellsVisitor {
-            type Value = Cells;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object of cells")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Cells, A::Error> {
-                let mut cells = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some((name, value)) = map.next_entry::<String, Box<RawValue>>()? {
-                    cells.push((name, value));
-                }
-                Ok(Cells(cells))
-            }
-        }
-        d.deserialize_map(CellsVisitor)
-    }
-}
-
-impl Cells {
-    fn find(&self, column: &str) -> Option<&RawValue> {
-        self.0
-            .iter()
-            .find(|(name, _)| name == column)
-            .or_else(|| {
-                self.0
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(column))
-            })
-            .map(|(_, raw)| &**raw)
-    }
-}
-
 fn text_column(name: &str, index: usize) -> SchemaField {
     SchemaField {
         name: name.to_owned(),
@@ -171,7 +130,7 @@ impl TopicRecord {
     /// NULL.
     pub fn get<T: FromCell>(&self, column: &str) -> Result<T> {
         let cells = self.cells()?;
-        let raw = cells.find(column).map_or("null", RawValue::get);
+        let raw = cells.get(column).map_or("null", RawValue::get);
         T::from_cell(&Cell::new(raw, column, None))
     }
 
@@ -180,7 +139,7 @@ impl TopicRecord {
     /// `_table` (topics whose routes use `payload = 'key'`).
     pub fn source_table(&self) -> Option<String> {
         let cells = self.cells().ok()?;
-        let table: String = serde_json::from_str(cells.find("_table")?.get()).ok()?;
+        let table: String = serde_json::from_str(cells.get("_table")?.get()).ok()?;
         Some(table.replacen(':', ".", 1))
     }
 
@@ -199,10 +158,9 @@ impl TopicRecord {
         let (raw, schema): (Vec<&RawValue>, Vec<SchemaField>) = if specs.is_empty() {
             // A row type that reads whatever is there (`Row`): every cell, in payload order.
             cells
-                .0
-                .iter()
+                .entries()
                 .enumerate()
-                .map(|(i, (name, raw))| (&**raw, text_column(name, i)))
+                .map(|(i, (name, raw))| (raw, text_column(name, i)))
                 .unzip()
         } else {
             let mut raw = Vec::with_capacity(specs.len());
@@ -215,7 +173,7 @@ impl TopicRecord {
                         found: "a topic payload (columns have names, not positions)".to_owned(),
                     });
                 }
-                raw.push(cells.find(spec.name).unwrap_or(RawValue::NULL));
+                raw.push(cells.get(spec.name).unwrap_or(RawValue::NULL));
                 schema.push(text_column(spec.name, i));
             }
             (raw, schema)

@@ -263,6 +263,12 @@ impl Cells {
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| &**k)
     }
+
+    /// The cells in wire order.
+    #[cfg(feature = "consumer")]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
 }
 
 impl FromIterator<(String, Box<RawValue>)> for Cells {
