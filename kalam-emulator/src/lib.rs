@@ -382,6 +382,22 @@ impl Emulator {
         &self.faults
     }
 
+    /// How many live change notifications were dropped because a subscriber's socket had
+    /// [`WsSettings::notification_queue`] of them waiting already (always 0 with the default,
+    /// unbounded queue). The server only logs such drops; tests can count them here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = kalam_emulator::Emulator::start().await?;
+    /// assert_eq!(emulator.dropped_notifications(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn dropped_notifications(&self) -> u64 {
+        self.live.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every committed row change from now on, in commit order.
     pub fn changes(&self) -> ChangeStream {
         ChangeStream {

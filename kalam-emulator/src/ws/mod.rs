@@ -15,7 +15,7 @@ mod query;
 mod shape;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -205,6 +205,8 @@ impl HubState {
 #[derive(Debug)]
 pub(crate) struct Hub {
     pub(crate) settings: WsSettings,
+    /// Change notifications dropped because a socket's queue was full.
+    pub(crate) dropped: AtomicU64,
     state: Mutex<HubState>,
     closing: AtomicBool,
     emptied: Notify,
@@ -215,6 +217,7 @@ impl Hub {
     pub(crate) fn start(store: &Store, settings: WsSettings) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             settings,
+            dropped: AtomicU64::new(0),
             state: Mutex::new(HubState::default()),
             closing: AtomicBool::new(false),
             emptied: Notify::new(),
@@ -260,6 +263,7 @@ impl Hub {
                         ev.namespace,
                         ev.table
                     );
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 c.queued.fetch_add(1, Ordering::SeqCst);
