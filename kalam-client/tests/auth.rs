@@ -12,7 +12,7 @@ use std::time::Duration;
 use kalam_client::{AuthProvider, Error, ErrorCode, KalamClient};
 use kalam_emulator::{Emulator, Role};
 use kalam_tests::{no_server, server_or_skip};
-use support::{admin_client, exec, user_client};
+use support::{admin_client, exec, renewing_client, user_client};
 
 const ALICE_PASSWORD: &str = "AlicePass1!";
 
@@ -229,22 +229,7 @@ async fn token_expired_answer_renews_and_retries_once() {
     // A provider that first hands out the expired token is asked again after the
     // server's TOKEN_EXPIRED answer, and the statement is sent once more.
     let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let dynamic = KalamClient::builder()
-        .base_url(&url)
-        .auth_provider(Arc::new(move || {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            let expired = expired.clone();
-            async move {
-                Ok(if n == 0 {
-                    AuthProvider::jwt_token(expired)
-                } else {
-                    AuthProvider::basic_auth("alice".into(), ALICE_PASSWORD.into())
-                })
-            }
-        }))
-        .build()
-        .unwrap();
+    let dynamic = renewing_client(&url, expired, "alice", ALICE_PASSWORD, calls.clone());
     assert_eq!(whoami(&dynamic).await.unwrap(), "alice");
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }

@@ -22,7 +22,7 @@ use kalam_client::types::FileRef;
 use kalam_client::{AuthProvider, ColumnSpec, Error, ErrorCode, KalamClient, KalamRow, RowRef};
 use kalam_emulator::Emulator;
 use kalam_tests::server_or_skip;
-use support::{admin_client, exec, user_client};
+use support::{admin_client, exec, renewing_client, user_client};
 
 fn client_for(url: &str, user: &str, password: &str) -> KalamClient {
     KalamClient::builder()
@@ -1055,22 +1055,7 @@ async fn an_upload_with_an_expired_token_renews_it_and_is_sent_again() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
     let calls = Arc::new(AtomicUsize::new(0));
-    let seen = calls.clone();
-    let renewing = KalamClient::builder()
-        .base_url(&url)
-        .auth_provider(Arc::new(move || {
-            let n = seen.fetch_add(1, Ordering::SeqCst);
-            let expired = expired.clone();
-            async move {
-                Ok(if n == 0 {
-                    AuthProvider::jwt_token(expired)
-                } else {
-                    AuthProvider::basic_auth(user.into(), password.into())
-                })
-            }
-        }))
-        .build()
-        .unwrap();
+    let renewing = renewing_client(&url, expired, user, password, calls.clone());
     let inserted = renewing
         .upload("INSERT INTO renew.docs (id, body) VALUES (1, FILE(\"f\"))")
         .file("f", FileUpload::from_bytes("note.txt", b"hello".to_vec()))

@@ -40,3 +40,28 @@ pub(crate) async fn exec(
 ) -> u64 {
     client.query::<()>(sql).execute().await.unwrap()
 }
+
+/// A client on `url` whose dynamic auth provider first hands out `expired` (a JWT past its
+/// lifetime) and then basic auth as `user`; `calls` counts how often it was asked.
+pub(crate) fn renewing_client(
+    url: &str,
+    expired: String,
+    user: &str,
+    password: &str,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> KalamClient {
+    let (user, password) = (user.to_owned(), password.to_owned());
+    KalamClient::builder()
+        .base_url(url)
+        .auth_provider(std::sync::Arc::new(move || {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let provided = if n == 0 {
+                AuthProvider::jwt_token(expired.clone())
+            } else {
+                AuthProvider::basic_auth(user.clone(), password.clone())
+            };
+            async move { Ok(provided) }
+        }))
+        .build()
+        .unwrap()
+}
