@@ -8,9 +8,9 @@ pub use kalam_schema::SqlType;
 
 // Support for the expansions of kalam-macros (see `crate::macros`).
 pub use crate::macros::{
-    CheckedQuery, Encodes, FieldShape, KalamShape, KalamTable, LiveSql, ShapeCheck, check_param,
-    concat_columns, expected_accepted, get_or_default, live_literal, live_sql, read_column,
-    shape_check, shape_reads_other, sql, sub_row, table_matches,
+    CheckedQuery, Encodes, FieldShape, KalamShape, KalamTable, LiveSql, ShapeCheck, Statement,
+    check_param, concat_columns, expected_accepted, get_or_default, live_literal, live_sql,
+    read_column, shape_check, shape_reads_other, sql, sub_row, table_matches,
 };
 pub use crate::types::Json;
 pub use kalam_schema::TableKind;

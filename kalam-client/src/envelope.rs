@@ -27,7 +27,50 @@ pub(crate) struct Decoded<T> {
 }
 
 /// Receives each decoded row of the first row set.
-type Sink<'a> = &'a mut dyn FnMut(&RowRef<'_>) -> Result<()>;
+pub(crate) trait RowSink {
+    /// Takes one row; an error stops the decoding and is returned as is.
+    fn row(&mut self, row: &RowRef<'_>) -> Result<()>;
+}
+
+/// Collects every row. A plain impl rather than a closure: one function per row type, where
+/// a closure behind `dyn FnMut` is its body plus two call shims (each `query!` record pays
+/// for them; see BENCHMARKS.md, kalam-macros).
+impl<T: KalamRow> RowSink for Vec<T> {
+    fn row(&mut self, row: &RowRef<'_>) -> Result<()> {
+        match T::from_row(row) {
+            Ok(value) => {
+                self.push(value);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Keeps the first row, decoding the later ones only to report a bad one (as
+/// [`Vec`]'s sink would).
+pub(crate) struct First<T>(pub(crate) Option<T>);
+
+impl<T: KalamRow> RowSink for First<T> {
+    fn row(&mut self, row: &RowRef<'_>) -> Result<()> {
+        let value = T::from_row(row)?;
+        if self.0.is_none() {
+            self.0 = Some(value);
+        }
+        Ok(())
+    }
+}
+
+/// Ignores the rows (a statement run for its row count).
+pub(crate) struct Discard;
+
+impl RowSink for Discard {
+    fn row(&mut self, _: &RowRef<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+type Sink<'a> = &'a mut dyn RowSink;
 
 struct State<'a> {
     /// The columns the rows are read as (`KalamRow::columns` of the row type).
@@ -54,14 +97,11 @@ type Shared<'s, 'a> = &'s RefCell<State<'a>>;
 
 /// Decodes a 2xx SQL response body into rows of `T`.
 ///
-/// A thin generic layer over [`decode_rows`]: only the per-row closure is instantiated for
+/// A thin generic layer over [`decode_rows`]: only the per-row sink is instantiated for
 /// each row type, not the envelope walk (this keeps the code each `query!` adds small).
 pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
     let mut rows = Vec::new();
-    let row_count = decode_rows(body, T::columns(), &mut |row| {
-        rows.push(T::from_row(row)?);
-        Ok(())
-    })?;
+    let row_count = decode_rows(body, T::columns(), &mut rows)?;
     Ok(Decoded { rows, row_count })
 }
 
@@ -70,7 +110,7 @@ pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
 pub(crate) fn decode_rows(
     body: &[u8],
     columns: &[ColumnSpec],
-    sink: &mut dyn FnMut(&RowRef<'_>) -> Result<()>,
+    sink: &mut dyn RowSink,
 ) -> Result<u64> {
     let text = std::str::from_utf8(body)
         .map_err(|e| Error::Protocol(format!("response is not UTF-8: {e}")))?;
@@ -287,7 +327,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
             };
             let delivered = {
                 let mut state = self.state.borrow_mut();
-                (state.sink)(&row)
+                state.sink.row(&row)
             };
             if let Err(e) = delivered {
                 return Err(self.state.borrow_mut().fail(e));

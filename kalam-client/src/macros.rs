@@ -17,7 +17,7 @@ use kalam_schema::{Literal, SqlType, TableKind};
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{EncodeError, QueryParam, ToParam};
-use crate::envelope::decode_rows;
+use crate::envelope::{Discard, First, decode_rows};
 use crate::error::{Error, Result};
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
@@ -46,18 +46,55 @@ use crate::sql::{encode_params, post_sql};
 /// ```
 #[must_use = "a query does nothing until a fetch verb runs it"]
 pub struct CheckedQuery<T> {
+    // Built by the expansion as a struct literal around an untyped [`Statement`]: a
+    // constructor or a bind method on `CheckedQuery<T>` itself would be compiled once per
+    // `query!` record type (see BENCHMARKS.md, kalam-macros).
+    #[doc(hidden)]
+    pub __statement: Statement,
+    #[doc(hidden)]
+    pub __row: PhantomData<fn() -> T>,
+}
+
+/// The untyped part of a [`CheckedQuery`]: the SQL text, its encoded parameters and the
+/// `execute_as!` user. Built by macro expansions only.
+#[doc(hidden)]
+pub struct Statement {
     sql: &'static str,
     params: Vec<std::result::Result<QueryParam, EncodeError>>,
     as_user: Option<String>,
-    _row: PhantomData<fn() -> T>,
+}
+
+impl Statement {
+    #[doc(hidden)]
+    pub fn __new(sql: &'static str) -> Statement {
+        Statement {
+            sql,
+            params: Vec::new(),
+            as_user: None,
+        }
+    }
+
+    /// Binds the next parameter, whose schema type is `S` (a [`sql`] marker).
+    #[doc(hidden)]
+    pub fn __bind<S, V: Encodes<S> + ToParam + ?Sized>(mut self, value: &V) -> Statement {
+        self.params.push(value.to_param());
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn __as_user(mut self, user: impl AsRef<str>) -> Statement {
+        self.as_user = Some(user.as_ref().to_owned());
+        self
+    }
 }
 
 impl<T> fmt::Debug for CheckedQuery<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.__statement;
         f.debug_struct("CheckedQuery")
-            .field("sql", &self.sql)
-            .field("params", &self.params.len())
-            .field("as_user", &self.as_user)
+            .field("sql", &s.sql)
+            .field("params", &s.params.len())
+            .field("as_user", &s.as_user)
             .finish()
     }
 }
@@ -72,46 +109,29 @@ impl ToParam for Encoded {
 }
 
 impl<T> CheckedQuery<T> {
-    #[doc(hidden)]
-    pub fn __new(sql: &'static str) -> CheckedQuery<T> {
-        CheckedQuery {
-            sql,
-            params: Vec::new(),
-            as_user: None,
-            _row: PhantomData,
-        }
-    }
-
-    #[doc(hidden)]
-    pub fn __bind<V: ToParam + ?Sized>(mut self, value: &V) -> CheckedQuery<T> {
-        self.params.push(value.to_param());
-        self
-    }
-
-    #[doc(hidden)]
-    pub fn __as_user(mut self, user: impl AsRef<str>) -> CheckedQuery<T> {
-        self.as_user = Some(user.as_ref().to_owned());
-        self
-    }
-
     /// The SQL text (for `execute_as!`, the statement inside the `EXECUTE AS USER` envelope).
     pub fn sql(&self) -> &'static str {
-        self.sql
+        self.__statement.sql
     }
 
     /// The user an `execute_as!` statement runs as.
     pub fn as_user(&self) -> Option<&str> {
-        self.as_user.as_deref()
+        self.__statement.as_user.as_deref()
     }
 
     /// The runtime [`Query`] on `client`, parameters bound (for `.namespace(..)` and the
     /// other builder methods).
     pub fn query(self, client: &KalamClient) -> Query<T> {
-        let mut query = match &self.as_user {
-            Some(user) => client.execute_as_user(user, self.sql),
-            None => client.query(self.sql),
+        let Statement {
+            sql,
+            params,
+            as_user,
+        } = self.__statement;
+        let mut query = match &as_user {
+            Some(user) => client.execute_as_user(user, sql),
+            None => client.query(sql),
         };
-        for p in self.params {
+        for p in params {
             query = query.bind(Encoded(p));
         }
         query
@@ -120,7 +140,7 @@ impl<T> CheckedQuery<T> {
     /// Runs the statement and returns the rows affected.
     pub fn execute(self, client: &KalamClient) -> Fetch<'_, u64> {
         Fetch {
-            body: send_checked(client, self.sql, self.params, self.as_user),
+            body: send_checked(client, self.__statement),
             decode: decode_count,
         }
     }
@@ -131,29 +151,17 @@ impl<T> CheckedQuery<T> {
         T: FromCell,
     {
         Fetch {
-            body: send_checked(client, self.sql, self.params, self.as_user),
+            body: send_checked(client, self.__statement),
             decode: decode_scalar::<T>,
         }
     }
-}
-
-/// The first column of the first row (`query_scalar!`).
-fn decode_scalar<T: FromCell>(body: &[u8]) -> Result<T> {
-    let mut first = None;
-    decode_rows(body, Scalar::<T>::columns(), &mut |row| {
-        if first.is_none() {
-            first = Some(Scalar::<T>::from_row(row)?.0);
-        }
-        Ok(())
-    })?;
-    first.ok_or(Error::RowNotFound)
 }
 
 impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns every row.
     pub fn fetch_all(self, client: &KalamClient) -> Fetch<'_, Vec<T>> {
         Fetch {
-            body: send_checked(client, self.sql, self.params, self.as_user),
+            body: send_checked(client, self.__statement),
             decode: decode_all::<T>,
         }
     }
@@ -161,7 +169,7 @@ impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns the first row, or [`Error::RowNotFound`].
     pub fn fetch_one(self, client: &KalamClient) -> Fetch<'_, T> {
         Fetch {
-            body: send_checked(client, self.sql, self.params, self.as_user),
+            body: send_checked(client, self.__statement),
             decode: decode_one::<T>,
         }
     }
@@ -169,25 +177,31 @@ impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns the first row, if any.
     pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'_, Option<T>> {
         Fetch {
-            body: send_checked(client, self.sql, self.params, self.as_user),
+            body: send_checked(client, self.__statement),
             decode: decode_first::<T>,
         }
     }
 }
 
 // The decoders below are plain generic functions (no closures, no `Result` combinators): each
-// is one item per row type, which is what a `query!` adds to the build.
+// is one item per row type, which is what a `query!` adds to the build. Every verb decodes
+// every row of the first row set, as the runtime [`Query`] verbs do, so a bad row is an error
+// whichever verb reads the result.
+
+/// The first column of the first row (`query_scalar!`).
+fn decode_scalar<T: FromCell>(body: &[u8]) -> Result<T> {
+    let mut first = First::<Scalar<T>>(None);
+    decode_rows(body, Scalar::<T>::columns(), &mut first)?;
+    match first.0 {
+        Some(Scalar(value)) => Ok(value),
+        None => Err(Error::RowNotFound),
+    }
+}
 
 /// Every row of the first row set.
 fn decode_all<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {
     let mut rows = Vec::new();
-    decode_rows(body, T::columns(), &mut |row| match T::from_row(row) {
-        Ok(value) => {
-            rows.push(value);
-            Ok(())
-        }
-        Err(e) => Err(e),
-    })?;
+    decode_rows(body, T::columns(), &mut rows)?;
     Ok(rows)
 }
 
@@ -199,23 +213,16 @@ fn decode_one<T: KalamRow>(body: &[u8]) -> Result<T> {
     }
 }
 
-/// The first row of the first row set, if any (every row is decoded, as `fetch_all` would,
-/// but only the first is kept).
+/// The first row of the first row set, if any.
 fn decode_first<T: KalamRow>(body: &[u8]) -> Result<Option<T>> {
-    let mut first = None;
-    decode_rows(body, T::columns(), &mut |row| {
-        let value = T::from_row(row)?;
-        if first.is_none() {
-            first = Some(value);
-        }
-        Ok(())
-    })?;
-    Ok(first)
+    let mut first = First(None);
+    decode_rows(body, T::columns(), &mut first)?;
+    Ok(first.0)
 }
 
 /// The rows affected.
 fn decode_count(body: &[u8]) -> Result<u64> {
-    decode_rows(body, &[], &mut |_| Ok(()))
+    decode_rows(body, &[], &mut Discard)
 }
 
 /// The future of a [`CheckedQuery`] fetch verb: the request (one non-generic boxed future
@@ -253,13 +260,13 @@ impl<O> Future for Fetch<'_, O> {
 type BodyFuture<'c> = Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'c>>;
 
 /// The request of a [`CheckedQuery`], without its row type.
-fn send_checked<'c>(
-    client: &'c KalamClient,
-    sql: &'static str,
-    params: Vec<std::result::Result<QueryParam, EncodeError>>,
-    as_user: Option<String>,
-) -> BodyFuture<'c> {
+fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'_> {
     Box::pin(async move {
+        let Statement {
+            sql,
+            params,
+            as_user,
+        } = statement;
         let params = params
             .into_iter()
             .enumerate()

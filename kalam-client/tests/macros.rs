@@ -158,6 +158,40 @@ async fn flatten_default_and_overrides_against_a_shared_table() {
     let title: Option<String> = row.title;
     assert_eq!((by.as_str(), title.as_deref()), ("admin", Some("Lobby")));
 
+    // Every verb decodes every row: a NULL in a later row of a `"by!"` column is an error
+    // for query_scalar! too, not only for fetch_all (the first row alone would decode).
+    let later = format!("{name}z");
+    query!(
+        "INSERT INTO support.rooms (name, title, created_by) VALUES ($1, $2, NULL)",
+        &later,
+        "Later"
+    )
+    .execute(&client)
+    .await
+    .unwrap();
+    let scalar = query_scalar!(
+        r#"SELECT created_by AS "by!" FROM support.rooms WHERE name = $1 OR name = $2 ORDER BY name"#,
+        &name,
+        &later
+    )
+    .fetch_scalar(&client)
+    .await;
+    assert!(
+        matches!(&scalar, Err(kalam_client::Error::Decode { .. })),
+        "{scalar:?}"
+    );
+    let first = query!(
+        r#"SELECT created_by AS "by!" FROM support.rooms WHERE name = $1 OR name = $2 ORDER BY name"#,
+        &name,
+        &later
+    )
+    .fetch_optional(&client)
+    .await;
+    assert!(
+        matches!(&first, Err(kalam_client::Error::Decode { .. })),
+        "{first:?}"
+    );
+
     // Reading a SHARED table as another user is allowed (writing is a compile error).
     let as_alice = execute_as!(
         "alice",

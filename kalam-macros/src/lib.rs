@@ -45,6 +45,10 @@ pub fn derive_kalam_row(input: TokenStream) -> TokenStream {
 
 /// `query!("SQL", args…)`: a checked query returning an anonymous record per row (a
 /// statement without output columns, such as an INSERT, has the row type `()`).
+///
+/// The record is a struct named `Record` with one public field per output column. It derives
+/// `Debug` only, as sqlx's records do: every trait impl is compiled once per `query!`, so
+/// use `query_as!` with your own `#[derive(KalamRow)]` type for `Clone`, `Serialize` and so on.
 #[proc_macro]
 pub fn query(input: TokenStream) -> TokenStream {
     expand("query!", || {

@@ -178,19 +178,19 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
             )
         }
     };
-    let as_user = input
-        .user
-        .as_ref()
-        .map(|u| quote!(let __q = __q.__as_user(#u);));
+    let as_user = input.user.as_ref().map(|u| quote!(.__as_user(#u)));
+    // The statement is built untyped, in one method chain, and wrapped with a struct literal:
+    // the builder methods are compiled once for the crate, not once per record type, and the
+    // chain adds no locals to the caller's (often async) body.
     Ok(quote! {{
         use ::kalam_client::__private as #p;
         #includes
         #file_include
         #items
-        let __q = #p::CheckedQuery::<#row>::__new(#sql);
-        #as_user
-        #(#binds)*
-        __q
+        #p::CheckedQuery::<#row> {
+            __statement: #p::Statement::__new(#sql) #as_user #(#binds)*,
+            __row: ::core::marker::PhantomData,
+        }
     }})
 }
 
@@ -264,16 +264,11 @@ fn bind_args(span: Span, desc: &QueryDescription, args: &[Expr]) -> syn::Result<
         .iter()
         .zip(args)
         .map(|(param, arg)| {
+            // Spanned at the argument, so a type mismatch (`Encodes<S>` not implemented) is
+            // reported there.
             let marker = sqltype::marker_ident(param.ty);
-            let check = quote_spanned! {arg.span()=>
-                #p::check_param::<#p::sql::#marker, _>(__arg);
-            };
-            quote! {
-                let __q = {
-                    let __arg = &(#arg);
-                    #check
-                    __q.__bind(__arg)
-                };
+            quote_spanned! {arg.span()=>
+                .__bind::<#p::sql::#marker, _>(&(#arg))
             }
         })
         .collect())
@@ -406,8 +401,10 @@ fn record(
             .collect();
         quote! {
             fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
-                let (#(#vars,)*) = #p::KalamRow::from_row(row)?;
-                ::core::result::Result::Ok(#name { #(#idents: #vars),* })
+                match #p::KalamRow::from_row(row) {
+                    ::core::result::Result::Ok((#(#vars,)*)) => ::core::result::Result::Ok(#name { #(#idents: #vars),* }),
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                }
             }
         }
     } else {
@@ -428,7 +425,7 @@ fn record(
         .then(|| quote!(#[allow(non_snake_case)]));
     let items = quote! {
         #docs
-        #[derive(Debug, Clone)]
+        #[derive(Debug)]
         #allow
         struct #name { #(pub #idents: #types),* }
         #[automatically_derived]
