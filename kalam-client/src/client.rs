@@ -228,22 +228,40 @@ impl Inner {
             }
             let body = response.bytes().await.unwrap_or_default();
             let err = error_from_body(status, &body);
-            if let (
-                Error::Auth {
-                    code: ErrorCode::TokenExpired,
-                    ..
-                },
-                Some(used),
-            ) = (&err, &sent.token)
-                && !renewed
-                && self.auth.renewable()
+            if self
+                .renew_once(&err, sent.token.as_ref(), &mut renewed)
+                .await
             {
-                renewed = true;
-                self.auth.expired(used).await;
                 continue;
             }
             return Err(err);
         }
+    }
+
+    /// Whether a failed request should be resent: `err` is `TOKEN_EXPIRED` for the token it
+    /// carried (`used`), the credentials can be renewed, and this call has not renewed yet.
+    /// Forgets the expired token first, so that the resend logs in again.
+    pub(crate) async fn renew_once(
+        &self,
+        err: &Error,
+        used: Option<&Secret>,
+        renewed: &mut bool,
+    ) -> bool {
+        let expired = matches!(
+            err,
+            Error::Auth {
+                code: ErrorCode::TokenExpired,
+                ..
+            }
+        );
+        let Some(used) = used else { return false };
+        if !expired || *renewed || !self.auth.renewable() {
+            return false;
+        }
+        *renewed = true;
+        tracing::debug!("access token expired, renewing");
+        self.auth.expired(used).await;
+        true
     }
 
     /// [`Inner::call`], then the whole body.

@@ -8,7 +8,7 @@ use tracing::Instrument as _;
 
 use crate::client::{Inner, KalamClient};
 use crate::encode::{QueryParam, ToParam};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::wire::{QueryRequest, QueryResponse, ResponseStatus, error_from_body};
 
 /// The first keyword of a statement, upper-cased, after whitespace, comments and `(`.
@@ -141,13 +141,7 @@ pub(crate) async fn post_sql(
                 return Ok(bytes);
             }
             let err = error_from_body(status, &bytes);
-            if let (Error::Auth { code: ErrorCode::TokenExpired, .. }, Some(used)) = (&err, &token)
-                && !renewed
-                && inner.auth.renewable()
-            {
-                renewed = true;
-                tracing::debug!("access token expired, renewing");
-                inner.auth.expired(used).await;
+            if inner.renew_once(&err, token.as_ref(), &mut renewed).await {
                 continue;
             }
             tracing::debug!(status, error = %err, "SQL request failed");
