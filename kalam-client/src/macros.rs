@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
 use crate::row::{KalamRow, RowRef, Scalar};
-use crate::sql::{encode_params, post_sql};
 
 /// A statement checked at compile time, with its parameters already encoded.
 ///
@@ -86,6 +85,19 @@ impl Statement {
         self.as_user = Some(user.as_ref().to_owned());
         self
     }
+
+    /// The runtime [`Query`]: the `EXECUTE AS USER` envelope written, parameters bound (an
+    /// encoding error surfaces when the query is sent, as for any [`Query::bind`]).
+    fn into_query<T>(self, client: &KalamClient) -> Query<T> {
+        let mut query = match &self.as_user {
+            Some(user) => client.execute_as_user(user, self.sql),
+            None => client.query(self.sql),
+        };
+        for p in self.params {
+            query = query.bind(Encoded(p));
+        }
+        query
+    }
 }
 
 impl<T> fmt::Debug for CheckedQuery<T> {
@@ -122,19 +134,7 @@ impl<T> CheckedQuery<T> {
     /// The runtime [`Query`] on `client`, parameters bound (for `.namespace(..)` and the
     /// other builder methods).
     pub fn query(self, client: &KalamClient) -> Query<T> {
-        let Statement {
-            sql,
-            params,
-            as_user,
-        } = self.__statement;
-        let mut query = match &as_user {
-            Some(user) => client.execute_as_user(user, sql),
-            None => client.query(sql),
-        };
-        for p in params {
-            query = query.bind(Encoded(p));
-        }
-        query
+        self.__statement.into_query(client)
     }
 
     /// Runs the statement and returns the rows affected.
@@ -259,33 +259,10 @@ impl<O> Future for Fetch<'_, O> {
 
 type BodyFuture<'c> = Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'c>>;
 
-/// The request of a [`CheckedQuery`], without its row type.
+/// The request of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
+/// send, instantiated once (for `()`) whatever the record types.
 fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'_> {
-    Box::pin(async move {
-        let Statement {
-            sql,
-            params,
-            as_user,
-        } = statement;
-        let params = params
-            .into_iter()
-            .enumerate()
-            .map(|(k, p)| {
-                p.map_err(|e| Error::Param {
-                    index: k + 1,
-                    message: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let values = encode_params(&params)?;
-        match as_user {
-            Some(user) => {
-                let query = client.execute_as_user::<()>(&user, sql);
-                post_sql(&client.inner, query.sql(), &values, None).await
-            }
-            None => post_sql(&client.inner, sql, &values, None).await,
-        }
-    })
+    Box::pin(statement.into_query::<()>(client).send())
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with

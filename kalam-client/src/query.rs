@@ -124,7 +124,7 @@ impl<T> Query<T> {
         &self.params
     }
 
-    async fn send(self) -> Result<bytes::Bytes> {
+    pub(crate) async fn send(self) -> Result<bytes::Bytes> {
         if let Some(e) = self.error {
             return Err(e);
         }
