@@ -394,7 +394,8 @@ fn record(
     // compiled once per column-type shape in the crate (and shared with runtime queries of
     // that tuple), and the record only moves the values into place; reading each field with
     // its own `?` made every record compile a ladder of drops for the fields read before a
-    // failing one (the largest function a `query!` added).
+    // failing one (the largest function a `query!` added). A `match`, not `?`: no
+    // `FromResidual` instance per record.
     let from_row = if (1..=MAX_TUPLE_ROW).contains(&columns.len()) {
         let vars: Vec<Ident> = (0..columns.len())
             .map(|k| format_ident!("__c{k}"))
