@@ -17,15 +17,6 @@ use crate::error::{Error, Result};
 use crate::row::{ColumnSpec, KalamRow, RowRef, resolve_columns};
 use crate::wire::{ErrorDetail, ResponseStatus, SchemaField};
 
-/// What a typed request yields.
-#[derive(Debug)]
-pub(crate) struct Decoded<T> {
-    /// Rows of the first result that has a row set (empty if none has).
-    pub(crate) rows: Vec<T>,
-    /// Sum of `row_count` over all results.
-    pub(crate) row_count: u64,
-}
-
 /// Receives each decoded row of the first row set.
 pub(crate) trait RowSink {
     /// Takes one row; an error stops the decoding and is returned as is.
@@ -94,16 +85,6 @@ impl State<'_> {
 }
 
 type Shared<'s, 'a> = &'s RefCell<State<'a>>;
-
-/// Decodes a 2xx SQL response body into rows of `T`.
-///
-/// A thin generic layer over [`decode_rows`]: only the per-row sink is instantiated for
-/// each row type, not the envelope walk (this keeps the code each `query!` adds small).
-pub(crate) fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
-    let mut rows = Vec::new();
-    let row_count = decode_rows(body, T::columns(), &mut rows)?;
-    Ok(Decoded { rows, row_count })
-}
 
 /// Decodes a 2xx SQL response body: each row of the first row set, read as `columns`, is
 /// handed to `sink`; returns the sum of `row_count` over all results.
@@ -366,6 +347,20 @@ impl<'de> Visitor<'de> for CellsSeed<'_, 'de> {
 
 #[cfg(test)]
 mod tests {
+    /// What the verbs see of a body: the rows (as `fetch_all`) and the row count (as
+    /// `execute`), each decoded on its own.
+    #[derive(Debug)]
+    struct Decoded<T> {
+        rows: Vec<T>,
+        row_count: u64,
+    }
+
+    fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
+        let rows = crate::fetch::decode_all::<T>(body)?;
+        let row_count = crate::fetch::decode_count(body)?;
+        Ok(Decoded { rows, row_count })
+    }
+
     use super::*;
     use crate::row::{ColumnSpec, Row};
     use crate::types::{Date, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid};

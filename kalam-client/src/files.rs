@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
-use crate::envelope::decode_envelope;
+use crate::fetch::decode_count;
 use crate::error::{Error, Result};
 use crate::sql::{bind_param, encode_params, untyped_response};
 use crate::types::FileRef;
@@ -271,7 +271,7 @@ impl Upload {
     /// Runs the statement and returns the rows affected.
     pub async fn execute(self) -> Result<u64> {
         let body = self.send().await?;
-        Ok(decode_envelope::<()>(&body)?.row_count)
+        decode_count(&body)
     }
 
     /// Runs the statement and returns the untyped response.

@@ -15,6 +15,7 @@ pub mod decode;
 pub mod encode;
 mod envelope;
 mod error;
+mod fetch;
 #[cfg(feature = "file-uploads")]
 pub mod files;
 #[cfg(feature = "healthcheck")]
@@ -51,7 +52,8 @@ pub use kalam_macros::{
     KalamRow, execute_as, live, query, query_as, query_file, query_file_as, query_scalar,
 };
 pub use kalam_schema::TableKind;
-pub use macros::{CheckedQuery, Fetch, KalamTable, LiveSql};
+pub use fetch::Fetch;
+pub use macros::{CheckedQuery, KalamTable, LiveSql};
 pub use wire::{
     ErrorDetail, HealthCheckResponse, KalamDataType, LoginResponse, LoginUserInfo, QueryResponse,
     QueryResult, ResponseStatus, SchemaField,

@@ -9,19 +9,19 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use kalam_schema::{Literal, SqlType, TableKind};
 
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{EncodeError, QueryParam, ToParam};
-use crate::envelope::{Discard, First, decode_rows};
 use crate::error::{Error, Result};
+use crate::fetch::{
+    BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
+};
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
-use crate::row::{KalamRow, RowRef, Scalar};
+use crate::row::{KalamRow, RowRef};
 
 /// A statement checked at compile time, with its parameters already encoded.
 ///
@@ -183,86 +183,10 @@ impl<T: KalamRow> CheckedQuery<T> {
     }
 }
 
-// The decoders below are plain generic functions (no closures, no `Result` combinators): each
-// is one item per row type, which is what a `query!` adds to the build. Every verb decodes
-// every row of the first row set, as the runtime [`Query`] verbs do, so a bad row is an error
-// whichever verb reads the result.
-
-/// The first column of the first row (`query_scalar!`).
-fn decode_scalar<T: FromCell>(body: &[u8]) -> Result<T> {
-    let mut first = First::<Scalar<T>>(None);
-    decode_rows(body, Scalar::<T>::columns(), &mut first)?;
-    match first.0 {
-        Some(Scalar(value)) => Ok(value),
-        None => Err(Error::RowNotFound),
-    }
-}
-
-/// Every row of the first row set.
-fn decode_all<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {
-    let mut rows = Vec::new();
-    decode_rows(body, T::columns(), &mut rows)?;
-    Ok(rows)
-}
-
-/// The first row, or [`Error::RowNotFound`].
-fn decode_one<T: KalamRow>(body: &[u8]) -> Result<T> {
-    match decode_first::<T>(body)? {
-        Some(row) => Ok(row),
-        None => Err(Error::RowNotFound),
-    }
-}
-
-/// The first row of the first row set, if any.
-fn decode_first<T: KalamRow>(body: &[u8]) -> Result<Option<T>> {
-    let mut first = First(None);
-    decode_rows(body, T::columns(), &mut first)?;
-    Ok(first.0)
-}
-
-/// The rows affected.
-fn decode_count(body: &[u8]) -> Result<u64> {
-    decode_rows(body, &[], &mut Discard)
-}
-
-/// The future of a [`CheckedQuery`] fetch verb: the request (one non-generic boxed future
-/// for every row type), then the decoding of the response body into `O`.
-///
-/// A plain future rather than an `async fn`, so that a `query!` adds no state machine of
-/// its own to the build (see BENCHMARKS.md, kalam-macros).
-#[must_use = "futures do nothing unless awaited"]
-pub struct Fetch<'c, O> {
-    body: BodyFuture<'c>,
-    decode: fn(&[u8]) -> Result<O>,
-}
-
-impl<O> fmt::Debug for Fetch<'_, O> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Fetch").finish_non_exhaustive()
-    }
-}
-
-impl<O> Future for Fetch<'_, O> {
-    type Output = Result<O>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<O>> {
-        // `Fetch` is `Unpin`; `get_mut` is one small item per output type, where going
-        // through `Pin`'s `DerefMut` would be several.
-        let this = self.get_mut();
-        match this.body.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(body)) => Poll::Ready((this.decode)(&body)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-        }
-    }
-}
-
-type BodyFuture<'c> = Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'c>>;
-
 /// The request of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
-/// send, instantiated once (for `()`) whatever the record types.
-fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'_> {
-    Box::pin(statement.into_query::<()>(client).send())
+/// request, whatever the record types.
+fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'static> {
+    statement.into_query::<()>(client).send()
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with

@@ -4,12 +4,16 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use bytes::Bytes;
+
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{QueryParam, ToParam};
-use crate::envelope::{Decoded, decode_envelope};
 use crate::error::{Error, Result};
-use crate::row::{KalamRow, Scalar};
+use crate::fetch::{
+    BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
+};
+use crate::row::KalamRow;
 use crate::sql::{bind_param, encode_params, post_sql};
 
 /// A statement with its parameters; run it with a fetch verb.
@@ -39,21 +43,49 @@ use crate::sql::{bind_param, encode_params, post_sql};
 /// ```
 #[must_use = "a query does nothing until a fetch verb runs it"]
 pub struct Query<T> {
+    prepared: Prepared,
+    _row: PhantomData<fn() -> T>,
+}
+
+/// Everything of a [`Query`] but its row type, so that the request is compiled once, not
+/// once per row type (see [`Fetch`]).
+struct Prepared {
     client: KalamClient,
     sql: Cow<'static, str>,
     params: Vec<QueryParam>,
     namespace: Option<String>,
     /// The first parameter that could not be encoded (reported when the query runs).
     error: Option<Error>,
-    _row: PhantomData<fn() -> T>,
+}
+
+impl Prepared {
+    /// The request, boxed: one future type for every row type.
+    fn send(self) -> BodyFuture<'static> {
+        Box::pin(self.post())
+    }
+
+    async fn post(self) -> Result<Bytes> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let params = encode_params(&self.params)?;
+        post_sql(
+            &self.client.inner,
+            &self.sql,
+            &params,
+            self.namespace.as_deref(),
+        )
+        .await
+    }
 }
 
 impl<T> fmt::Debug for Query<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.prepared;
         f.debug_struct("Query")
-            .field("sql", &self.sql)
-            .field("params", &self.params.len())
-            .field("namespace", &self.namespace)
+            .field("sql", &p.sql)
+            .field("params", &p.params.len())
+            .field("namespace", &p.namespace)
             .finish_non_exhaustive()
     }
 }
@@ -62,11 +94,13 @@ impl KalamClient {
     /// Prepares a statement whose rows decode into `T`.
     pub fn query<T>(&self, sql: impl Into<Cow<'static, str>>) -> Query<T> {
         Query {
-            client: self.clone(),
-            sql: sql.into(),
-            params: Vec::new(),
-            namespace: None,
-            error: None,
+            prepared: Prepared {
+                client: self.clone(),
+                sql: sql.into(),
+                params: Vec::new(),
+                namespace: None,
+                error: None,
+            },
             _row: PhantomData,
         }
     }
@@ -104,43 +138,30 @@ impl KalamClient {
 impl<T> Query<T> {
     /// Binds the next `$n` parameter.
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
-        bind_param(&mut self.params, &mut self.error, value);
+        let p = &mut self.prepared;
+        bind_param(&mut p.params, &mut p.error, value);
         self
     }
 
     /// Runs with this namespace for unqualified table names (instead of the client's).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = Some(namespace.into());
+        self.prepared.namespace = Some(namespace.into());
         self
     }
 
     /// The SQL text.
     pub fn sql(&self) -> &str {
-        &self.sql
+        &self.prepared.sql
     }
 
     /// The bound parameters.
     pub fn params(&self) -> &[QueryParam] {
-        &self.params
+        &self.prepared.params
     }
 
-    pub(crate) async fn send(self) -> Result<bytes::Bytes> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let params = encode_params(&self.params)?;
-        post_sql(
-            &self.client.inner,
-            &self.sql,
-            &params,
-            self.namespace.as_deref(),
-        )
-        .await
-    }
-
-    async fn run<R: KalamRow>(self) -> Result<Decoded<R>> {
-        let body = self.send().await?;
-        decode_envelope::<R>(&body)
+    /// The request without its row type (for the checked macros' verbs).
+    pub(crate) fn send(self) -> BodyFuture<'static> {
+        self.prepared.send()
     }
 
     /// Runs the statement(s) and returns the rows affected (the sum of `row_count` over all
@@ -174,40 +195,53 @@ impl<T> Query<T> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn execute(self) -> Result<u64> {
-        Ok(self.run::<()>().await?.row_count)
+    pub fn execute(self) -> Fetch<'static, u64> {
+        Fetch {
+            body: self.prepared.send(),
+            decode: decode_count,
+        }
     }
 
     /// Runs the query and returns the first column of the first row.
-    /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`.
-    pub async fn fetch_scalar(self) -> Result<T>
+    /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`. Every row is
+    /// decoded, so a bad later row is an error too.
+    pub fn fetch_scalar(self) -> Fetch<'static, T>
     where
         T: FromCell,
     {
-        let decoded = self.run::<Scalar<T>>().await?;
-        decoded
-            .rows
-            .into_iter()
-            .next()
-            .map(|s| s.0)
-            .ok_or(Error::RowNotFound)
+        Fetch {
+            body: self.prepared.send(),
+            decode: decode_scalar::<T>,
+        }
     }
 }
 
+// The verbs return a [`Fetch`] rather than being `async fn`s: see the `fetch` module for why.
 impl<T: KalamRow> Query<T> {
     /// Runs the query and returns every row. Remember KalamDB's implicit `LIMIT 50` on
     /// SELECTs without a LIMIT (protocol 1.3).
-    pub async fn fetch_all(self) -> Result<Vec<T>> {
-        Ok(self.run::<T>().await?.rows)
+    pub fn fetch_all(self) -> Fetch<'static, Vec<T>> {
+        Fetch {
+            body: self.prepared.send(),
+            decode: decode_all::<T>,
+        }
     }
 
-    /// Runs the query and returns the first row, or [`Error::RowNotFound`].
-    pub async fn fetch_one(self) -> Result<T> {
-        self.fetch_optional().await?.ok_or(Error::RowNotFound)
+    /// Runs the query and returns the first row, or [`Error::RowNotFound`]. Every row is
+    /// decoded, so a bad later row is an error too.
+    pub fn fetch_one(self) -> Fetch<'static, T> {
+        Fetch {
+            body: self.prepared.send(),
+            decode: decode_one::<T>,
+        }
     }
 
-    /// Runs the query and returns the first row, if any.
-    pub async fn fetch_optional(self) -> Result<Option<T>> {
-        Ok(self.run::<T>().await?.rows.into_iter().next())
+    /// Runs the query and returns the first row, if any. Every row is decoded, so a bad
+    /// later row is an error too.
+    pub fn fetch_optional(self) -> Fetch<'static, Option<T>> {
+        Fetch {
+            body: self.prepared.send(),
+            decode: decode_first::<T>,
+        }
     }
 }
