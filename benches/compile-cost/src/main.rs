@@ -1,8 +1,10 @@
 //! How much build time does `query!` add? This program writes a small Cargo workspace with
-//! two binary crates that run the same queries — `checked` with `query!` (checked against
-//! the workspace's `schemas/` while compiling), `runtime` with `client.query(..).bind(..)` —
-//! and times `cargo build` of each after touching its `main.rs`, in the dev and release
-//! profiles. Dependencies are built once, before the timed runs.
+//! three binary crates that run the same queries — `checked` with `query!` (checked against
+//! the workspace's `schemas/` while compiling), `runtime` with `client.query(..).bind(..)`
+//! decoding into tuples, and `rows` with the same runtime calls decoding into a
+//! `#[derive(KalamRow)]` struct written out for each query (the named fields `query!` gives,
+//! by hand) — and times `cargo build` of each after touching its `main.rs`, in the dev and
+//! release profiles. Dependencies are built once, before the timed runs.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-compile-cost \
@@ -31,7 +33,8 @@ struct Template {
     sql: &'static str,
     /// Argument expressions (in scope: `client`, `room: &str`).
     args: &'static [&'static str],
-    /// The row type of the runtime version; `None` for statements run with `execute`.
+    /// The output columns as struct fields (`name: Type, …`): the row type of the runtime
+    /// versions (a tuple of the types, or a struct); `None` for statements run with `execute`.
     row: Option<&'static str>,
 }
 
@@ -39,22 +42,22 @@ const TEMPLATES: &[Template] = &[
     Template {
         sql: "SELECT id, body, created_at FROM support.messages WHERE room = $1 AND id > {k}",
         args: &["room"],
-        row: Some("(i64, String, Timestamp)"),
+        row: Some("id: i64, body: String, created_at: Timestamp"),
     },
     Template {
         sql: "SELECT name, title, archived, created_by FROM support.rooms WHERE name <> $1 AND title <> 't{k}'",
         args: &["room"],
-        row: Some("(String, String, bool, Option<String>)"),
+        row: Some("name: String, title: String, archived: bool, created_by: Option<String>"),
     },
     Template {
         sql: "SELECT m.id, m.body, r.title FROM support.messages m JOIN support.rooms r ON r.name = m.room WHERE m.id > $1 AND m.role = 'r{k}'",
         args: &["{k}_i64"],
-        row: Some("(i64, String, String)"),
+        row: Some("id: i64, body: String, title: String"),
     },
     Template {
         sql: "SELECT room, COUNT(*) AS n FROM support.messages WHERE id > {k} GROUP BY room",
         args: &[],
-        row: Some("(String, i64)"),
+        row: Some("room: String, n: i64"),
     },
     Template {
         sql: "INSERT INTO support.messages (id, room, role, body) VALUES ($1, $2, 'user', 'b{k}')",
@@ -69,26 +72,34 @@ const TEMPLATES: &[Template] = &[
     Template {
         sql: "SELECT id, i32, txt, ts, opt_text, dec FROM types.all_types WHERE i64 > $1 AND id <> {k}",
         args: &["{k}_i64"],
-        row: Some("(i64, i32, String, Timestamp, Option<String>, Decimal)"),
+        row: Some("id: i64, i32: i32, txt: String, ts: Timestamp, opt_text: Option<String>, dec: Decimal"),
     },
     Template {
         sql: "SELECT r.name, m.body FROM support.rooms r LEFT JOIN support.messages m ON m.room = r.name WHERE r.title = $1 AND r.name <> 'n{k}'",
         args: &["room"],
-        row: Some("(String, Option<String>)"),
+        row: Some("name: String, body: Option<String>"),
     },
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Checked,
+    /// The runtime builder decoding into tuples (one row type per result shape).
     Runtime,
+    /// The runtime builder decoding into a `#[derive(Debug, KalamRow)]` struct written for
+    /// each query: what a user writes by hand to get the named fields `query!` gives, so the
+    /// difference to `checked` is the cost of the compile-time check alone.
+    Rows,
 }
+
+const VARIANTS: [Variant; 3] = [Variant::Runtime, Variant::Rows, Variant::Checked];
 
 impl Variant {
     fn package(self) -> &'static str {
         match self {
             Variant::Checked => "cc-checked",
             Variant::Runtime => "cc-runtime",
+            Variant::Rows => "cc-rows",
         }
     }
 
@@ -96,6 +107,7 @@ impl Variant {
         match self {
             Variant::Checked => "checked",
             Variant::Runtime => "runtime",
+            Variant::Rows => "rows",
         }
     }
 }
@@ -140,10 +152,29 @@ fn source(variant: Variant, count: usize) -> String {
                     None => format!("    Ok({call}.execute(client).await? as usize)\n"),
                 }
             }
-            Variant::Runtime => {
-                let mut call = match t.row {
-                    Some(row) => format!("client.query::<{row}>({sql:?})"),
-                    None => format!("client.query::<()>({sql:?})"),
+            Variant::Runtime | Variant::Rows => {
+                let mut call = match (t.row, variant) {
+                    (Some(fields), Variant::Rows) => {
+                        let _ = writeln!(
+                            out,
+                            "    #[derive(Debug, kalam_client::KalamRow)]\n    #[allow(dead_code)]\n    struct Row {{ {} }}",
+                            fields
+                                .split(", ")
+                                .map(|f| format!("pub {f}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        format!("client.query::<Row>({sql:?})")
+                    }
+                    (Some(fields), _) => {
+                        let types: Vec<&str> = fields
+                            .split(", ")
+                            .filter_map(|f| f.split_once(": ").map(|(_, ty)| ty))
+                            .collect();
+                        let comma = if types.len() == 1 { "," } else { "" };
+                        format!("client.query::<({}{comma})>({sql:?})", types.join(", "))
+                    }
+                    (None, _) => format!("client.query::<()>({sql:?})"),
                 };
                 for a in &args {
                     let _ = write!(call, ".bind({a})");
@@ -195,7 +226,7 @@ fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
 /// build the same dependency versions, offline).
 fn generate(out: &Path, repo: &Path, count: usize, optimize_macros: bool) -> std::io::Result<()> {
     let mut workspace = String::from(
-        "[workspace]\nresolver = \"3\"\nmembers = [\"checked\", \"runtime\"]\n\n\
+        "[workspace]\nresolver = \"3\"\nmembers = [\"checked\", \"runtime\", \"rows\"]\n\n\
          [profile.dev.package.\"*\"]\ndebug = false\n",
     );
     if optimize_macros {
@@ -214,7 +245,7 @@ fn generate(out: &Path, repo: &Path, count: usize, optimize_macros: bool) -> std
     if !out.join("Cargo.lock").exists() {
         std::fs::copy(repo.join("Cargo.lock"), out.join("Cargo.lock"))?;
     }
-    for variant in [Variant::Checked, Variant::Runtime] {
+    for variant in VARIANTS {
         let dir = out.join(variant.dir());
         write_if_changed(
             &dir.join("Cargo.toml"),
@@ -445,54 +476,68 @@ fn run() -> Result<(), String> {
         out: o.out.clone(),
         schemas: repo.join("schemas"),
     };
-    let mut report = String::from(if o.instructions {
-        "| profile | measure | runtime queries | query! | added per invocation |\n|---|---|---|---|---|\n"
-    } else {
-        "| profile | measure | runtime queries (min / median) | query! (min / median) | added per invocation (min / median) |\n|---|---|---|---|---|\n"
-    });
+    let mut report = String::from(
+        "| profile | measure | runtime, tuple rows | runtime, row structs | query! | added per invocation: vs tuples | vs row structs |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let per = |c: f64, r: f64| (c - r) / o.count as f64;
     for profile in &o.profiles {
-        for v in [Variant::Runtime, Variant::Checked] {
+        for v in VARIANTS {
             b.warm(v, profile)?;
         }
         if o.instructions {
-            let r = b.instructions(Variant::Runtime, profile)? as f64 / 1e6;
-            let c = b.instructions(Variant::Checked, profile)? as f64 / 1e6;
+            let mut m = [0.0; 3];
+            for (i, v) in VARIANTS.into_iter().enumerate() {
+                m[i] = b.instructions(v, profile)? as f64 / 1e6;
+            }
+            let [r, rows, c] = m;
             let _ = writeln!(
                 report,
-                "| {profile} | instructions (M) | {r:.1} | {c:.1} | {:.2} M |",
-                (c - r) / o.count as f64
+                "| {profile} | instructions (M) | {r:.1} | {rows:.1} | {c:.1} | {:.2} M | {:.2} M |",
+                per(c, r),
+                per(c, rows)
             );
             continue;
         }
-        let (mut runtime, mut checked) = (Vec::new(), Vec::new());
+        let mut samples: [Vec<Sample>; 3] = Default::default();
         for run in 0..o.runs {
-            // Alternate, so that load from other processes hits both alike.
-            let r = b.timed(Variant::Runtime, profile)?;
-            let c = b.timed(Variant::Checked, profile)?;
-            println!(
-                "{profile} run {}: runtime {:.3} s (cpu {:.2} s), query! {:.3} s (cpu {:.2} s)",
-                run + 1,
-                r.wall.as_secs_f64(),
-                r.cpu.unwrap_or_default().as_secs_f64(),
-                c.wall.as_secs_f64(),
-                c.cpu.unwrap_or_default().as_secs_f64()
-            );
-            runtime.push(r);
-            checked.push(c);
+            // Alternate, so that load from other processes hits every variant alike.
+            let mut line = format!("{profile} run {}:", run + 1);
+            for (i, v) in VARIANTS.into_iter().enumerate() {
+                let s = b.timed(v, profile)?;
+                let _ = write!(
+                    line,
+                    " {} {:.3} s (cpu {:.2} s)",
+                    v.dir(),
+                    s.wall.as_secs_f64(),
+                    s.cpu.unwrap_or_default().as_secs_f64()
+                );
+                samples[i].push(s);
+            }
+            println!("{line}");
         }
         let measures: [(&str, Measure); 2] = [("wall", |s| Some(s.wall)), ("cpu", |s| s.cpu)];
         for (measure, get) in measures {
-            let r: Option<Vec<Duration>> = runtime.iter().map(get).collect();
-            let c: Option<Vec<Duration>> = checked.iter().map(get).collect();
-            let (Some(r), Some(c)) = (r, c) else { continue };
-            let (rmin, rmed) = min_median(r);
-            let (cmin, cmed) = min_median(c);
-            let per = |c: f64, r: f64| (c - r) * 1000.0 / o.count as f64;
+            let mut stats = [(0.0, 0.0); 3];
+            let mut complete = true;
+            for (i, runs) in samples.iter().enumerate() {
+                match runs.iter().map(get).collect::<Option<Vec<_>>>() {
+                    Some(t) => stats[i] = min_median(t),
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                continue;
+            }
+            let [(rmin, rmed), (smin, smed), (cmin, cmed)] = stats;
+            let ms = |x: f64| x * 1000.0;
             let _ = writeln!(
                 report,
-                "| {profile} | {measure} | {rmin:.2} s / {rmed:.2} s | {cmin:.2} s / {cmed:.2} s | {:.2} ms / {:.2} ms |",
-                per(cmin, rmin),
-                per(cmed, rmed)
+                "| {profile} | {measure} | {rmin:.2} s / {rmed:.2} s | {smin:.2} s / {smed:.2} s | {cmin:.2} s / {cmed:.2} s | {:.2} ms / {:.2} ms | {:.2} ms / {:.2} ms |",
+                ms(per(cmin, rmin)),
+                ms(per(cmed, rmed)),
+                ms(per(cmin, smin)),
+                ms(per(cmed, smed))
             );
         }
     }
