@@ -18,8 +18,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
-use crate::fetch::decode_count;
 use crate::error::{Error, Result};
+use crate::fetch::decode_count;
 use crate::sql::{bind_param, encode_params, untyped_response};
 use crate::types::FileRef;
 use crate::wire::QueryResponse;

@@ -45,6 +45,7 @@ pub use query::Query;
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;
 
+pub use fetch::Fetch;
 /// Compile-time checked queries and `#[derive(KalamRow)]` (feature `macros`, on by default);
 /// see the kalam-macros README.
 #[cfg(feature = "macros")]
@@ -52,7 +53,6 @@ pub use kalam_macros::{
     KalamRow, execute_as, live, query, query_as, query_file, query_file_as, query_scalar,
 };
 pub use kalam_schema::TableKind;
-pub use fetch::Fetch;
 pub use macros::{CheckedQuery, KalamTable, LiveSql};
 pub use wire::{
     ErrorDetail, HealthCheckResponse, KalamDataType, LoginResponse, LoginUserInfo, QueryResponse,
