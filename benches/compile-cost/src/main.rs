@@ -72,7 +72,9 @@ const TEMPLATES: &[Template] = &[
     Template {
         sql: "SELECT id, i32, txt, ts, opt_text, dec FROM types.all_types WHERE i64 > $1 AND id <> {k}",
         args: &["{k}_i64"],
-        row: Some("id: i64, i32: i32, txt: String, ts: Timestamp, opt_text: Option<String>, dec: Decimal"),
+        row: Some(
+            "id: i64, i32: i32, txt: String, ts: Timestamp, opt_text: Option<String>, dec: Decimal",
+        ),
     },
     Template {
         sql: "SELECT r.name, m.body FROM support.rooms r LEFT JOIN support.messages m ON m.room = r.name WHERE r.title = $1 AND r.name <> 'n{k}'",
