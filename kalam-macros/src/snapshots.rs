@@ -74,6 +74,22 @@ fn derive_with_flatten() {
 }
 
 #[test]
+fn derive_plain_columns() {
+    // Plain columns only: `from_row` reads through the tuple decoder, a JSON column's
+    // wrapper unwrapped as the field is filled.
+    let input: syn::DeriveInput = syn::parse_quote! {
+        struct Todo {
+            id: i64,
+            #[kalam(rename = "title")]
+            name: String,
+            #[kalam(json)]
+            meta: Option<Meta>,
+        }
+    };
+    insta::assert_snapshot!(pretty(crate::row::expand_derive(&input), false));
+}
+
+#[test]
 fn query_record() {
     insta::assert_snapshot!(expand_query(
         Mode::Record,

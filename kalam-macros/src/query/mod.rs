@@ -359,7 +359,7 @@ impl quote::ToTokens for Tokens {
 }
 
 /// The largest tuple that implements `KalamRow` in kalam-client.
-const MAX_TUPLE_ROW: usize = 16;
+pub(crate) const MAX_TUPLE_ROW: usize = 16;
 
 /// The anonymous `Record` struct and its `KalamRow` impl.
 fn record(

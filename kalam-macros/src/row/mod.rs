@@ -198,6 +198,10 @@ fn generate(
     let mut reads = Vec::new();
     let mut shape = Vec::new();
     let mut idents = Vec::new();
+    // For the tuple form of `from_row` (see below): each column's read type and the
+    // expression that turns the tuple element `__cK` into the field.
+    let mut read_tys = Vec::new();
+    let mut values = Vec::new();
     for m in models {
         let (ident, ty, col) = (m.ident, m.ty, &m.column);
         idents.push(ident);
@@ -214,6 +218,9 @@ fn generate(
                     let #ident = row.get::<#read_ty>(__k)? #unwrap;
                     __k += 1;
                 });
+                let var = quote::format_ident!("__c{}", read_tys.len());
+                values.push(quote!(#var #unwrap));
+                read_tys.push(read_ty.clone());
                 let nullable = option_inner(ty).is_some();
                 shape.push(quote! {
                     #p::FieldShape::Column {
@@ -272,6 +279,35 @@ fn generate(
         ),
         None => (TokenStream::new(), TokenStream::new()),
     };
+    // A struct of plain columns (up to the largest tuple `KalamRow`) is read by the tuple's
+    // decoder, compiled once per column-type shape in the crate, and only moves the values
+    // into place: reading each field with its own `?` compiles a ladder of drops per struct
+    // (as `query!` records do; see BENCHMARKS.md, kalam-macros). The errors are the same,
+    // the tuple reading the same columns in the same order.
+    let from_row = if values.len() == models.len()
+        && (1..=crate::query::MAX_TUPLE_ROW).contains(&values.len())
+    {
+        let vars = (0..values.len()).map(|k| quote::format_ident!("__c{k}"));
+        quote! {
+            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
+                match <(#(#read_tys,)*) as #p::KalamRow>::from_row(row) {
+                    ::core::result::Result::Ok((#(#vars,)*)) => {
+                        ::core::result::Result::Ok(Self { #(#idents: #values),* })
+                    }
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                }
+            }
+        }
+    } else {
+        quote! {
+            #[allow(unused_assignments, unused_mut, unused_variables, clippy::redundant_field_names)]
+            fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
+                let mut __k: usize = 0;
+                #(#reads)*
+                ::core::result::Result::Ok(Self { #(#idents),* })
+            }
+        }
+    };
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -279,12 +315,7 @@ fn generate(
                 fn columns() -> &'static [#p::ColumnSpec] {
                     #columns
                 }
-                #[allow(unused_assignments, unused_mut, unused_variables, clippy::redundant_field_names)]
-                fn from_row(row: &#p::RowRef<'_>) -> #p::Result<Self> {
-                    let mut __k: usize = 0;
-                    #(#reads)*
-                    ::core::result::Result::Ok(Self { #(#idents),* })
-                }
+                #from_row
             }
             #[automatically_derived]
             impl #impl_g #p::KalamShape for #name #ty_g #where_c {
