@@ -120,6 +120,9 @@ impl ToParam for Encoded {
     }
 }
 
+// The fetch verbs are `#[inline]`: the MIR inliner then folds each into the caller, where
+// without the hint it left one more function per record type for LLVM to optimize in release
+// builds (see BENCHMARKS.md, kalam-macros, session 13).
 impl<T> CheckedQuery<T> {
     /// The SQL text (for `execute_as!`, the statement inside the `EXECUTE AS USER` envelope).
     pub fn sql(&self) -> &'static str {
@@ -138,6 +141,7 @@ impl<T> CheckedQuery<T> {
     }
 
     /// Runs the statement and returns the rows affected.
+    #[inline]
     pub fn execute(self, client: &KalamClient) -> Fetch<'_, u64> {
         Fetch {
             body: send_checked(client, self.__statement),
@@ -146,6 +150,7 @@ impl<T> CheckedQuery<T> {
     }
 
     /// Runs the query and returns the first column of the first row (`query_scalar!`).
+    #[inline]
     pub fn fetch_scalar(self, client: &KalamClient) -> Fetch<'_, T>
     where
         T: FromCell,
@@ -159,6 +164,7 @@ impl<T> CheckedQuery<T> {
 
 impl<T: KalamRow> CheckedQuery<T> {
     /// Runs the query and returns every row.
+    #[inline]
     pub fn fetch_all(self, client: &KalamClient) -> Fetch<'_, Vec<T>> {
         Fetch {
             body: send_checked(client, self.__statement),
@@ -167,6 +173,7 @@ impl<T: KalamRow> CheckedQuery<T> {
     }
 
     /// Runs the query and returns the first row, or [`Error::RowNotFound`].
+    #[inline]
     pub fn fetch_one(self, client: &KalamClient) -> Fetch<'_, T> {
         Fetch {
             body: send_checked(client, self.__statement),
@@ -175,6 +182,7 @@ impl<T: KalamRow> CheckedQuery<T> {
     }
 
     /// Runs the query and returns the first row, if any.
+    #[inline]
     pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'_, Option<T>> {
         Fetch {
             body: send_checked(client, self.__statement),

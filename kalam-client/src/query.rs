@@ -195,6 +195,7 @@ impl<T> Query<T> {
     /// # Ok(())
     /// # }
     /// ```
+    #[inline]
     pub fn execute(self) -> Fetch<'static, u64> {
         Fetch {
             body: self.prepared.send(),
@@ -205,6 +206,7 @@ impl<T> Query<T> {
     /// Runs the query and returns the first column of the first row.
     /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`. Every row is
     /// decoded, so a bad later row is an error too.
+    #[inline]
     pub fn fetch_scalar(self) -> Fetch<'static, T>
     where
         T: FromCell,
@@ -217,9 +219,12 @@ impl<T> Query<T> {
 }
 
 // The verbs return a [`Fetch`] rather than being `async fn`s: see the `fetch` module for why.
+// They are `#[inline]` so that release builds fold them into the caller instead of keeping
+// one small function per row type (see BENCHMARKS.md, kalam-macros, session 13).
 impl<T: KalamRow> Query<T> {
     /// Runs the query and returns every row. Remember KalamDB's implicit `LIMIT 50` on
     /// SELECTs without a LIMIT (protocol 1.3).
+    #[inline]
     pub fn fetch_all(self) -> Fetch<'static, Vec<T>> {
         Fetch {
             body: self.prepared.send(),
@@ -229,6 +234,7 @@ impl<T: KalamRow> Query<T> {
 
     /// Runs the query and returns the first row, or [`Error::RowNotFound`]. Every row is
     /// decoded, so a bad later row is an error too.
+    #[inline]
     pub fn fetch_one(self) -> Fetch<'static, T> {
         Fetch {
             body: self.prepared.send(),
@@ -238,6 +244,7 @@ impl<T: KalamRow> Query<T> {
 
     /// Runs the query and returns the first row, if any. Every row is decoded, so a bad
     /// later row is an error too.
+    #[inline]
     pub fn fetch_optional(self) -> Fetch<'static, Option<T>> {
         Fetch {
             body: self.prepared.send(),
