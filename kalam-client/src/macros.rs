@@ -94,7 +94,7 @@ impl Statement {
             None => client.query(self.sql),
         };
         for p in self.params {
-            query = query.bind(Encoded(p));
+            query = query.bind_encoded(p);
         }
         query
     }
@@ -108,15 +108,6 @@ impl<T> fmt::Debug for CheckedQuery<T> {
             .field("params", &s.params.len())
             .field("as_user", &s.as_user)
             .finish()
-    }
-}
-
-/// An already-encoded parameter (or its encoding error), re-bound into a [`Query`].
-struct Encoded(std::result::Result<QueryParam, EncodeError>);
-
-impl ToParam for Encoded {
-    fn to_param(&self) -> std::result::Result<QueryParam, EncodeError> {
-        self.0.clone()
     }
 }
 

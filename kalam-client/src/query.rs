@@ -8,13 +8,13 @@ use bytes::Bytes;
 
 use crate::client::KalamClient;
 use crate::decode::FromCell;
-use crate::encode::{QueryParam, ToParam};
+use crate::encode::{EncodeError, QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::fetch::{
     BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
 use crate::row::KalamRow;
-use crate::sql::{bind_param, encode_params, post_sql};
+use crate::sql::{bind_param, encode_params, post_sql, push_param};
 
 /// A statement with its parameters; run it with a fetch verb.
 ///
@@ -140,6 +140,16 @@ impl<T> Query<T> {
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
         let p = &mut self.prepared;
         bind_param(&mut p.params, &mut p.error, value);
+        self
+    }
+
+    /// Binds the next parameter, already encoded (a checked query's; see `Statement`).
+    pub(crate) fn bind_encoded(
+        mut self,
+        encoded: std::result::Result<QueryParam, EncodeError>,
+    ) -> Self {
+        let p = &mut self.prepared;
+        push_param(&mut p.params, &mut p.error, encoded);
         self
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::client::{Inner, KalamClient};
-use crate::encode::{QueryParam, ToParam};
+use crate::encode::{EncodeError, QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::wire::{QueryRequest, QueryResponse, ResponseStatus, error_from_body};
 
@@ -229,7 +229,17 @@ pub(crate) fn bind_param<V: ToParam>(
     error: &mut Option<Error>,
     value: V,
 ) {
-    match value.to_param() {
+    push_param(params, error, value.to_param());
+}
+
+/// [`bind_param`] for a value already encoded (or its encoding error): the first error is
+/// kept, with its 1-based parameter index, and a NULL holds the parameter's place.
+pub(crate) fn push_param(
+    params: &mut Vec<QueryParam>,
+    error: &mut Option<Error>,
+    encoded: std::result::Result<QueryParam, EncodeError>,
+) {
+    match encoded {
         Ok(p) => params.push(p),
         Err(e) => {
             if error.is_none() {

@@ -642,4 +642,18 @@ async fn every_column_type_round_trips_through_query() {
         (j, b"hi".to_vec(), vec![0.25, -1.0, 0.5])
     );
     assert_eq!(narrow.opt_int, None);
+
+    // A value that passes the type check but has no wire form (NaN for DOUBLE) is a typed
+    // error naming its 1-based parameter; the statement is never sent.
+    let nan = query!(
+        "SELECT id FROM types.all_types WHERE id = $1 AND f64 = $2",
+        7_i64,
+        f64::NAN
+    )
+    .fetch_all(&client)
+    .await;
+    assert!(
+        matches!(&nan, Err(kalam_client::Error::Param { index: 2, .. })),
+        "{nan:?}"
+    );
 }
