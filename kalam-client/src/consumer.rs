@@ -22,7 +22,7 @@ use crate::client::KalamClient;
 use crate::error::{Error, Result};
 
 use crate::consumer_record as record;
-pub use crate::consumer_record::{TopicOp, TopicPayload, TopicRecord};
+pub use crate::consumer_record::{ParsedPayload, TopicOp, TopicPayload, TopicRecord};
 pub use crate::consumer_worker::{Worker, WorkerError, WorkerReport};
 
 /// Where a group starts reading a partition it has no commit for.

@@ -105,13 +105,29 @@ fn text_column(name: &str, index: usize) -> SchemaField {
 }
 
 impl TopicRecord {
-    fn cells(&self) -> Result<Cells> {
-        serde_json::from_slice(&self.payload).map_err(|e| {
+    /// The payload parsed once, for reading several things from it: its
+    /// [source table](ParsedPayload::source_table), [columns](ParsedPayload::get) and
+    /// [row](ParsedPayload::decode_row). The accessors of the same names on `TopicRecord`
+    /// parse the payload on every call.
+    ///
+    /// ```
+    /// # use kalam_client::consumer::TopicRecord;
+    /// # fn handle(record: &TopicRecord) -> kalam_client::Result<()> {
+    /// let payload = record.parse()?;
+    /// if payload.source_table().as_deref() == Some("shop.orders") {
+    ///     let id: i64 = payload.get("id")?;
+    ///     println!("order {id}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn parse(&self) -> Result<ParsedPayload> {
+        let cells = serde_json::from_slice(&self.payload).map_err(|e| {
             Error::Protocol(format!(
                 "topic message {}/{}/{} has a payload that is not a JSON object: {e}",
                 self.topic, self.partition, self.offset
             ))
-        })
+        })?;
+        Ok(ParsedPayload { cells })
     }
 
     /// The payload parsed into any serde type (cells keep their wire encoding: BIGINT as a
@@ -127,20 +143,15 @@ impl TopicRecord {
     }
 
     /// One column of the payload, decoded like a query cell; an absent column decodes as
-    /// NULL.
+    /// NULL. See [`ParsedPayload::get`].
     pub fn get<T: FromCell>(&self, column: &str) -> Result<T> {
-        let cells = self.cells()?;
-        let raw = cells.get(column).map_or("null", RawValue::get);
-        T::from_cell(&Cell::new(raw, column, None))
+        self.parse()?.get(column)
     }
 
-    /// The source table of the change, `namespace.table`, from the payload's `_table`
-    /// (which the server writes as `namespace:table`). `None` when the payload has no
-    /// `_table` (topics whose routes use `payload = 'key'`).
+    /// The source table of the change, `namespace.table`. See
+    /// [`ParsedPayload::source_table`].
     pub fn source_table(&self) -> Option<String> {
-        let cells = self.cells().ok()?;
-        let table: String = serde_json::from_str(cells.get("_table")?.get()).ok()?;
-        Some(table.replacen(':', ".", 1))
+        self.parse().ok()?.source_table()
     }
 
     /// The payload decoded into a [`TopicPayload`]: any [`KalamRow`] type, or an enum over
@@ -149,11 +160,69 @@ impl TopicRecord {
         T::from_record(self)
     }
 
+    /// The payload decoded into a row type. See [`ParsedPayload::decode_row`].
+    pub fn decode_row<T: KalamRow>(&self) -> Result<T> {
+        self.parse()?.decode_row()
+    }
+}
+
+/// A topic record's payload, parsed: its cells by column name. Made by
+/// [`TopicRecord::parse`].
+#[derive(Debug, Clone)]
+pub struct ParsedPayload {
+    cells: Cells,
+}
+
+impl ParsedPayload {
+    /// One column, decoded like a query cell; an absent column decodes as NULL (so it is
+    /// an error for a non-`Option` type).
+    ///
+    /// ```
+    /// # use kalam_client::consumer::TopicRecord;
+    /// # fn handle(record: &TopicRecord) -> kalam_client::Result<()> {
+    /// let payload = record.parse()?;
+    /// let title: String = payload.get("title")?;
+    /// let note: Option<String> = payload.get("note")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get<T: FromCell>(&self, column: &str) -> Result<T> {
+        let raw = self.cells.get(column).map_or("null", RawValue::get);
+        T::from_cell(&Cell::new(raw, column, None))
+    }
+
+    /// The source table of the change, `namespace.table`, from the payload's `_table`
+    /// (which the server writes as `namespace:table`). `None` when the payload has no
+    /// `_table` (topics whose routes use `payload = 'key'`).
+    ///
+    /// ```
+    /// # use kalam_client::consumer::TopicRecord;
+    /// # fn handle(record: &TopicRecord) -> kalam_client::Result<()> {
+    /// match record.parse()?.source_table().as_deref() {
+    ///     Some("shop.orders") => println!("an order"),
+    ///     other => println!("something else: {other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn source_table(&self) -> Option<String> {
+        let table: String = serde_json::from_str(self.cells.get("_table")?.get()).ok()?;
+        Some(table.replacen(':', ".", 1))
+    }
+
     /// The payload decoded into a row type. Columns are matched by name (then
     /// case-insensitively); a column missing from the payload decodes as NULL. Positional
     /// row types (tuples) cannot be used: the payload has no column order.
+    ///
+    /// ```
+    /// # use kalam_client::consumer::TopicRecord;
+    /// use kalam_client::Row;
+    ///
+    /// # fn handle(record: &TopicRecord) -> kalam_client::Result<()> {
+    /// let row: Row = record.parse()?.decode_row()?;
+    /// println!("{} columns", row.len());
+    /// # Ok(()) }
+    /// ```
     pub fn decode_row<T: KalamRow>(&self) -> Result<T> {
-        let cells = self.cells()?;
+        let cells = &self.cells;
         let specs = T::columns();
         let (raw, schema): (Vec<&RawValue>, Vec<SchemaField>) = if specs.is_empty() {
             // A row type that reads whatever is there (`Row`): every cell, in payload order.
@@ -189,7 +258,7 @@ impl TopicRecord {
 }
 
 /// A type a topic payload decodes into. Every [`KalamRow`] is one; for a topic fed by
-/// several tables, write an enum and pick the variant by [`TopicRecord::source_table`]:
+/// several tables, write an enum and pick the variant by [`ParsedPayload::source_table`]:
 ///
 /// ```
 /// use kalam_client::consumer::{TopicPayload, TopicRecord};
@@ -212,9 +281,10 @@ impl TopicRecord {
 ///
 /// impl TopicPayload for ShopEvent {
 ///     fn from_record(record: &TopicRecord) -> Result<Self> {
-///         match record.source_table().as_deref() {
-///             Some("shop.orders") => record.decode_row().map(ShopEvent::Order),
-///             Some("shop.refunds") => record.decode_row().map(ShopEvent::Refund),
+///         let payload = record.parse()?;
+///         match payload.source_table().as_deref() {
+///             Some("shop.orders") => payload.decode_row().map(ShopEvent::Order),
+///             Some("shop.refunds") => payload.decode_row().map(ShopEvent::Refund),
 ///             other => Err(Error::Decode {
 ///                 column: "_table".into(),
 ///                 expected: "shop.orders or shop.refunds".into(),
@@ -231,8 +301,9 @@ pub trait TopicPayload: Sized {
 
 /// Declares an enum over the source tables of a multi-source topic and its
 /// [`TopicPayload`] impl: each variant wraps the [`KalamRow`] type of one table, chosen by
-/// [`TopicRecord::source_table`] (`namespace.table`). A record of another table is an
-/// [`Error::Decode`] naming `_table`.
+/// [`ParsedPayload::source_table`] (`namespace.table`; the payload is parsed once). A record
+/// of another table is an [`Error::Decode`] naming `_table`; a payload that is not a JSON
+/// object is an [`Error::Protocol`].
 ///
 /// ```
 /// use kalam_client::{ColumnSpec, KalamRow, Result, RowRef, topic_payload};
@@ -280,10 +351,11 @@ macro_rules! topic_payload {
             fn from_record(
                 record: &$crate::consumer::TopicRecord,
             ) -> $crate::Result<Self> {
-                let table = record.source_table();
+                let payload = record.parse()?;
+                let table = payload.source_table();
                 $(
                     if table.as_deref() == Some($table) {
-                        return record.decode_row::<$row>().map($name::$variant);
+                        return payload.decode_row::<$row>().map($name::$variant);
                     }
                 )+
                 Err($crate::Error::Decode {
@@ -334,9 +406,14 @@ mod tests {
             r.decode_row::<(i64,)>(),
             Err(Error::SchemaMismatch { .. })
         ));
+        let parsed = r.parse().unwrap();
+        assert_eq!(parsed.source_table().as_deref(), Some("app.todos"));
+        assert_eq!(parsed.get::<String>("title").unwrap(), "x");
+        assert_eq!(parsed.decode_row::<Row>().unwrap().len(), 4);
         let not_json = record("nope");
         assert!(not_json.get::<i64>("id").is_err());
         assert_eq!(not_json.source_table(), None);
+        assert!(matches!(not_json.parse(), Err(Error::Protocol(_))));
     }
 
     struct Todo {
@@ -377,6 +454,10 @@ mod tests {
             (expected.as_str(), found.as_str()),
             ("app.todos or app.notes", "app.users")
         );
+        assert!(matches!(
+            record("nope").decode::<Activity>(),
+            Err(Error::Protocol(_))
+        ));
     }
 
     #[test]

@@ -170,10 +170,11 @@ enum Activity {
 
 impl TopicPayload for Activity {
     fn from_record(record: &TopicRecord) -> kalam_client::Result<Self> {
-        let table = record.source_table().unwrap_or_default();
+        let payload = record.parse()?;
+        let table = payload.source_table().unwrap_or_default();
         match table.rsplit('.').next() {
-            Some("todos") => record.decode_row().map(Activity::Todo),
-            Some("jobs") => record.decode_row().map(Activity::Job),
+            Some("todos") => payload.decode_row().map(Activity::Todo),
+            Some("jobs") => payload.decode_row().map(Activity::Job),
             _ => Err(Error::Decode {
                 column: "_table".into(),
                 expected: "todos or jobs".into(),
