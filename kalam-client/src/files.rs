@@ -20,7 +20,7 @@ use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::fetch::decode_count;
-use crate::sql::{bind_param, encode_params, untyped_response};
+use crate::sql::{Params, untyped_response};
 use crate::types::FileRef;
 use crate::wire::QueryResponse;
 
@@ -155,18 +155,17 @@ type ProgressFn = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
 pub struct Upload {
     client: KalamClient,
     sql: Cow<'static, str>,
-    params: Vec<QueryParam>,
+    params: Params,
     files: Vec<(String, FileUpload)>,
     namespace: Option<String>,
     progress: Option<ProgressFn>,
-    error: Option<Error>,
 }
 
 impl fmt::Debug for Upload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upload")
             .field("sql", &self.sql)
-            .field("params", &self.params.len())
+            .field("params", &self.params.values().len())
             .field("files", &self.files)
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
@@ -213,11 +212,10 @@ impl KalamClient {
         Upload {
             client: self.clone(),
             sql: sql.into(),
-            params: Vec::new(),
+            params: Params::default(),
             files: Vec::new(),
             namespace: None,
             progress: None,
-            error: None,
         }
     }
 
@@ -231,7 +229,7 @@ impl KalamClient {
         namespace: Option<&str>,
     ) -> Result<QueryResponse> {
         let mut upload = self.upload(sql.to_owned());
-        upload.params = params.unwrap_or_default();
+        upload.params.set(params.unwrap_or_default());
         upload.files = files;
         upload.namespace = namespace.map(str::to_owned);
         upload.fetch_response().await
@@ -241,7 +239,7 @@ impl KalamClient {
 impl Upload {
     /// Binds the next `$n` parameter.
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
-        bind_param(&mut self.params, &mut self.error, value);
+        self.params.bind(value);
         self
     }
 
@@ -280,10 +278,7 @@ impl Upload {
     }
 
     async fn send(self) -> Result<Bytes> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let params = encode_params(&self.params)?;
+        let params = self.params.encode()?;
         let params = (!params.is_empty())
             .then(|| serde_json::to_string(&params))
             .transpose()

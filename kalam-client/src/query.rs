@@ -9,12 +9,12 @@ use bytes::Bytes;
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{EncodeError, QueryParam, ToParam};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fetch::{
     BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
 use crate::row::KalamRow;
-use crate::sql::{bind_param, encode_params, post_sql, push_param};
+use crate::sql::{Params, post_sql};
 
 /// A statement with its parameters; run it with a fetch verb.
 ///
@@ -52,10 +52,8 @@ pub struct Query<T> {
 struct Prepared {
     client: KalamClient,
     sql: Cow<'static, str>,
-    params: Vec<QueryParam>,
+    params: Params,
     namespace: Option<String>,
-    /// The first parameter that could not be encoded (reported when the query runs).
-    error: Option<Error>,
 }
 
 impl Prepared {
@@ -65,10 +63,7 @@ impl Prepared {
     }
 
     async fn post(self) -> Result<Bytes> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        let params = encode_params(&self.params)?;
+        let params = self.params.encode()?;
         post_sql(
             &self.client.inner,
             &self.sql,
@@ -84,7 +79,7 @@ impl<T> fmt::Debug for Query<T> {
         let p = &self.prepared;
         f.debug_struct("Query")
             .field("sql", &p.sql)
-            .field("params", &p.params.len())
+            .field("params", &p.params.values().len())
             .field("namespace", &p.namespace)
             .finish_non_exhaustive()
     }
@@ -97,9 +92,8 @@ impl KalamClient {
             prepared: Prepared {
                 client: self.clone(),
                 sql: sql.into(),
-                params: Vec::new(),
+                params: Params::default(),
                 namespace: None,
-                error: None,
             },
             _row: PhantomData,
         }
@@ -138,8 +132,7 @@ impl KalamClient {
 impl<T> Query<T> {
     /// Binds the next `$n` parameter.
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
-        let p = &mut self.prepared;
-        bind_param(&mut p.params, &mut p.error, value);
+        self.prepared.params.bind(value);
         self
     }
 
@@ -148,8 +141,7 @@ impl<T> Query<T> {
         mut self,
         encoded: std::result::Result<QueryParam, EncodeError>,
     ) -> Self {
-        let p = &mut self.prepared;
-        push_param(&mut p.params, &mut p.error, encoded);
+        self.prepared.params.push(encoded);
         self
     }
 
@@ -166,7 +158,7 @@ impl<T> Query<T> {
 
     /// The bound parameters.
     pub fn params(&self) -> &[QueryParam] {
-        &self.prepared.params
+        self.prepared.params.values()
     }
 
     /// The request without its row type (for the checked macros' verbs).

@@ -222,33 +222,54 @@ pub(crate) fn untyped_response(body: &[u8]) -> Result<QueryResponse> {
     Ok(response)
 }
 
-/// Binds `value` as the next parameter; a value that cannot be encoded is sent as NULL and
-/// the first such failure is kept in `error` (reported when the statement runs).
-pub(crate) fn bind_param<V: ToParam>(
-    params: &mut Vec<QueryParam>,
-    error: &mut Option<Error>,
-    value: V,
-) {
-    push_param(params, error, value.to_param());
+/// A statement's bound parameters. A value that cannot be encoded holds its place as NULL,
+/// and the first such failure (with its 1-based index) is kept and reported when the
+/// statement runs, so that binding stays infallible and chainable.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    values: Vec<QueryParam>,
+    error: Option<Error>,
 }
 
-/// [`bind_param`] for a value already encoded (or its encoding error): the first error is
-/// kept, with its 1-based parameter index, and a NULL holds the parameter's place.
-pub(crate) fn push_param(
-    params: &mut Vec<QueryParam>,
-    error: &mut Option<Error>,
-    encoded: std::result::Result<QueryParam, EncodeError>,
-) {
-    match encoded {
-        Ok(p) => params.push(p),
-        Err(e) => {
-            if error.is_none() {
-                *error = Some(Error::Param {
-                    index: params.len() + 1,
-                    message: e.to_string(),
-                });
+impl Params {
+    /// Binds `value` as the next parameter.
+    pub(crate) fn bind<V: ToParam>(&mut self, value: V) {
+        self.push(value.to_param());
+    }
+
+    /// Binds a value already encoded (or its encoding error) as the next parameter.
+    pub(crate) fn push(&mut self, encoded: std::result::Result<QueryParam, EncodeError>) {
+        match encoded {
+            Ok(p) => self.values.push(p),
+            Err(e) => {
+                if self.error.is_none() {
+                    self.error = Some(Error::Param {
+                        index: self.values.len() + 1,
+                        message: e.to_string(),
+                    });
+                }
+                self.values.push(QueryParam::Null);
             }
-            params.push(QueryParam::Null);
+        }
+    }
+
+    /// The parameters bound so far.
+    pub(crate) fn values(&self) -> &[QueryParam] {
+        &self.values
+    }
+
+    /// Replaces the parameters (the official SDK's calls pass them as a list).
+    #[cfg(feature = "file-uploads")]
+    pub(crate) fn set(&mut self, values: Vec<QueryParam>) {
+        self.values = values;
+        self.error = None;
+    }
+
+    /// The JSON values to send, or the first parameter that could not be bound or sent.
+    pub(crate) fn encode(self) -> Result<Vec<Value>> {
+        match self.error {
+            Some(e) => Err(e),
+            None => encode_params(&self.values),
         }
     }
 }
@@ -280,5 +301,15 @@ mod tests {
     fn bad_params_are_named() {
         let err = encode_params(&[QueryParam::Int(1), QueryParam::Float(f64::NAN)]).unwrap_err();
         assert!(matches!(err, Error::Param { index: 2, .. }));
+        let mut params = Params::default();
+        params.bind(1);
+        params.push(Err(EncodeError::new("not this one")));
+        params.push(Err(EncodeError::new("nor this one")));
+        assert_eq!(params.values().len(), 3);
+        assert!(matches!(params.values()[1], QueryParam::Null));
+        let Err(Error::Param { index, message }) = params.encode() else {
+            panic!("expected the first binding error");
+        };
+        assert_eq!((index, message.as_str()), (2, "not this one"));
     }
 }

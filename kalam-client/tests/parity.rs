@@ -749,6 +749,18 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
+    // A parameter that cannot be sent is named by its index, before anything is sent.
+    let err = admin
+        .upload(format!(
+            "INSERT INTO {ns}.docs (id, body) VALUES ($1, FILE('a')), ($2, FILE('a'))"
+        ))
+        .bind(1)
+        .bind(f64::NAN)
+        .file("a", FileUpload::from_bytes("a.bin", vec![1]))
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Param { index: 2, .. }), "{err:?}");
 }
 
 #[tokio::test]
