@@ -14,7 +14,7 @@ use kalam_schema::{Literal, SqlType, TableKind};
 
 use crate::client::KalamClient;
 use crate::decode::FromCell;
-use crate::encode::{EncodeError, QueryParam, ToParam};
+use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::fetch::{
     BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
@@ -22,6 +22,7 @@ use crate::fetch::{
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::query::Query;
 use crate::row::{KalamRow, RowRef};
+use crate::sql::Params;
 
 /// A statement checked at compile time, with its parameters already encoded.
 ///
@@ -59,7 +60,7 @@ pub struct CheckedQuery<T> {
 #[doc(hidden)]
 pub struct Statement {
     sql: &'static str,
-    params: Vec<std::result::Result<QueryParam, EncodeError>>,
+    params: Params,
     as_user: Option<String>,
 }
 
@@ -68,7 +69,7 @@ impl Statement {
     pub fn __new(sql: &'static str) -> Statement {
         Statement {
             sql,
-            params: Vec::new(),
+            params: Params::default(),
             as_user: None,
         }
     }
@@ -86,17 +87,14 @@ impl Statement {
         self
     }
 
-    /// The runtime [`Query`]: the `EXECUTE AS USER` envelope written, parameters bound (an
+    /// The runtime [`Query`]: the `EXECUTE AS USER` envelope written, parameters moved in (an
     /// encoding error surfaces when the query is sent, as for any [`Query::bind`]).
     fn into_query<T>(self, client: &KalamClient) -> Query<T> {
-        let mut query = match &self.as_user {
+        let query = match &self.as_user {
             Some(user) => client.execute_as_user(user, self.sql),
             None => client.query(self.sql),
         };
-        for p in self.params {
-            query = query.bind_encoded(p);
-        }
-        query
+        query.with_params(self.params)
     }
 }
 
@@ -105,7 +103,7 @@ impl<T> fmt::Debug for CheckedQuery<T> {
         let s = &self.__statement;
         f.debug_struct("CheckedQuery")
             .field("sql", &s.sql)
-            .field("params", &s.params.len())
+            .field("params", &s.params.values().len())
             .field("as_user", &s.as_user)
             .finish()
     }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::client::KalamClient;
 use crate::decode::FromCell;
-use crate::encode::{EncodeError, QueryParam, ToParam};
+use crate::encode::{QueryParam, ToParam};
 use crate::error::Result;
 use crate::fetch::{
     BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
@@ -136,12 +136,9 @@ impl<T> Query<T> {
         self
     }
 
-    /// Binds the next parameter, already encoded (a checked query's; see `Statement`).
-    pub(crate) fn bind_encoded(
-        mut self,
-        encoded: std::result::Result<QueryParam, EncodeError>,
-    ) -> Self {
-        self.prepared.params.push(encoded);
+    /// Sets every parameter at once (a checked query's, bound by its `Statement`).
+    pub(crate) fn with_params(mut self, params: Params) -> Self {
+        self.prepared.params = params;
         self
     }
 
