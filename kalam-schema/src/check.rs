@@ -29,6 +29,9 @@ pub(crate) struct Ty {
     pub(crate) source: Option<SrcId>,
     /// `Some(n)` when the expression is exactly the parameter `$n`.
     pub(crate) param: Option<usize>,
+    /// The KalamDB type the server describes the value with when it differs from the value's
+    /// own: a CAST keeps its column's field metadata (protocol 1.7).
+    pub(crate) described: Option<SqlType>,
 }
 
 impl Ty {
@@ -39,6 +42,7 @@ impl Ty {
             kalam: None,
             source: None,
             param: None,
+            described: None,
         }
     }
 
@@ -52,6 +56,7 @@ impl Ty {
         self.kalam = None;
         self.source = None;
         self.param = None;
+        self.described = None;
         self
     }
 }
@@ -209,13 +214,33 @@ pub(crate) fn check_statement(
         let ty = o.ty.sql().ok_or_else(|| {
             SchemaError::new(
                 ErrorKind::Unsupported,
-                format!(
-                    "output column `{}` is an interval, which the server cannot return",
-                    o.name
+                crate::check_fn::unsendable(
+                    &format!("the output column `{}`", o.name),
+                    "an INTERVAL, which has no JSON encoding",
                 ),
             )
+            .with_suggestion(crate::check_fn::instead("interval").unwrap_or_default())
             .at(Location::at_offset(sql, 0, 0))
         })?;
+        if let Some(src) = o.ty.described
+            && matches!(src, SqlType::SmallInt | SqlType::Int | SqlType::BigInt)
+            && src != ty
+        {
+            return Err(SchemaError::new(
+                ErrorKind::Unsupported,
+                crate::check_fn::unsendable(
+                    &format!("the output column `{}`", o.name),
+                    &format!(
+                        "a CAST of a {} column to {}: the server describes it as the column \
+                         and cannot encode the cast values",
+                        src.sql_name(),
+                        ty.sql_name()
+                    ),
+                ),
+            )
+            .with_suggestion(crate::check_fn::instead("cast").unwrap_or_default())
+            .at(Location::at_offset(sql, 0, 0)));
+        }
         columns.push(OutputColumn {
             name: o.name,
             ty,
@@ -728,6 +753,7 @@ impl<'c> Checker<'c> {
                                 column: u32::try_from(i).unwrap_or(u32::MAX),
                             }),
                             param: None,
+                            described: None,
                         },
                         in_wildcard: true,
                     })

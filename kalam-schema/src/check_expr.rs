@@ -2,8 +2,8 @@
 //! `$n` parameters get their type from the context they appear in.
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Ident, Spanned, UnaryOperator, Value,
+    BinaryOperator, CastKind, CeilFloorKind, DataType, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, Spanned, UnaryOperator, Value,
 };
 use sqlparser::tokenizer::Span;
 
@@ -29,7 +29,7 @@ fn find_aggregate_at(e: &Expr, depth: usize) -> Option<Span> {
     match e {
         Expr::Function(f) => {
             let name = f.name.to_string().to_ascii_lowercase();
-            if crate::check_fn::AGGREGATES.contains(&name.as_str()) && f.over.is_none() {
+            if f.over.is_none() && crate::catalog::lookup(&name).is_some_and(|f| f.aggregate) {
                 return Some(f.name.span());
             }
             match &f.args {
@@ -253,9 +253,15 @@ impl Checker<'_> {
             Expr::Function(f) => self.function(f, scope, in_agg, ug),
             Expr::Subquery(..) => self.ty_subquery(e, scope, in_agg, ug),
             Expr::Exists { .. } => self.ty_exists(e, scope, in_agg, ug),
-            Expr::Substring { .. } => self.ty_substring(e, scope, in_agg, ug),
+            Expr::Substring { .. } => {
+                Err(self.refused("SUBSTRING / SUBSTR", "substring", e.span()))
+            }
+            Expr::Position { .. } => Err(self.refused("POSITION", "position", e.span())),
+            Expr::Extract { .. } => Err(self.refused("EXTRACT", "extract", e.span())),
             Expr::Trim { .. } => self.ty_trim(e, scope, in_agg, ug),
-            Expr::Extract { .. } => Err(self.unsupported("EXTRACT (use date_trunc)", e.span())),
+            Expr::Ceil { .. } | Expr::Floor { .. } => self.ty_ceil_floor(e, scope, in_agg, ug),
+            Expr::SimilarTo { .. } => self.ty_similar_to(e, scope, in_agg, ug),
+            Expr::Array(_) => self.ty_array(e, scope, in_agg, ug),
             Expr::JsonAccess { .. } | Expr::CompoundFieldAccess { .. } => {
                 Err(self.unsupported("JSON / field access operators", e.span()))
             }
@@ -322,6 +328,18 @@ impl Checker<'_> {
         let Expr::BinaryOp { left, op, right } = e else {
             return Err(self.unsupported("this expression", e.span()));
         };
+        if matches!(
+            op,
+            BinaryOperator::Arrow
+                | BinaryOperator::LongArrow
+                | BinaryOperator::Question
+                | BinaryOperator::PGRegexMatch
+                | BinaryOperator::PGRegexIMatch
+                | BinaryOperator::PGRegexNotMatch
+                | BinaryOperator::PGRegexNotIMatch
+        ) {
+            return self.ty_json_or_regex_op(e, scope, in_agg, ug);
+        }
         let (l, ln) = self.ex(left, scope, in_agg, ug)?;
         let (r, rn) = self.ex(right, scope, in_agg, ug)?;
         let Some(sym) = binary_op_name(op) else {
@@ -608,10 +626,10 @@ impl Checker<'_> {
             ));
         }
         let nullable = t.nullable || matches!(kind, CastKind::TryCast | CastKind::SafeCast);
-        Ok((
-            Ty::new(target, nullable),
-            format!("CAST({n} AS {})", target.arrow_name()),
-        ))
+        let mut ty = Ty::new(target, nullable);
+        // DataFusion keeps the column's field metadata on a cast (protocol 1.7).
+        ty.described = t.kalam.or(t.described);
+        Ok((ty, format!("CAST({n} AS {})", target.arrow_name())))
     }
 
     /// One `ex_inner` arm, out of line to keep the recursive frames small.
@@ -696,35 +714,130 @@ impl Checker<'_> {
         ))
     }
 
-    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    /// The JSON operators (which the server rewrites to functions before planning, protocol
+    /// 7.1) and the regular-expression match operators.
     #[inline(never)]
-    fn ty_substring(
+    fn ty_json_or_regex_op(
         &mut self,
         e: &Expr,
         scope: &Scope<'_>,
         in_agg: bool,
         ug: &mut Vec<(String, Span)>,
     ) -> Result<Typed, SchemaError> {
-        let Expr::Substring {
+        let Expr::BinaryOp { left, op, right } = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let json = match op {
+            BinaryOperator::Arrow => "json_get_json",
+            BinaryOperator::LongArrow => "json_as_text",
+            BinaryOperator::Question => "json_contains",
+            _ => "",
+        };
+        if !json.is_empty() {
+            return self.call_exprs(json, &[left, right], scope, in_agg, ug, e.span());
+        }
+        let sym = match op {
+            BinaryOperator::PGRegexMatch => "~",
+            BinaryOperator::PGRegexIMatch => "~*",
+            BinaryOperator::PGRegexNotMatch => "!~",
+            _ => "!~*",
+        };
+        let (l, ln) = self.ex(left, scope, in_agg, ug)?;
+        let (r, rn) = self.ex(right, scope, in_agg, ug)?;
+        let nullable = l.nullable || r.nullable;
+        self.string_arg(l, left.span())?;
+        self.string_arg(r, right.span())?;
+        Ok((
+            Ty::new(DType::Boolean, nullable),
+            format!("{ln} {sym} {rn}"),
+        ))
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_array(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::Array(a) = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        let elems: Vec<&Expr> = a.elem.iter().collect();
+        self.call_exprs("make_array", &elems, scope, in_agg, ug, e.span())
+    }
+
+    /// The error for SQL syntax KalamDB's engine does not plan, with what to use instead.
+    fn refused(&self, what: &str, key: &str, span: Span) -> SchemaError {
+        let e = self.err(
+            ErrorKind::Unsupported,
+            format!("KalamDB does not support {what}: the server cannot plan it"),
+            span,
+        );
+        match crate::check_fn::instead(key) {
+            Some(help) => e.with_suggestion(help),
+            None => e,
+        }
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_ceil_floor(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let (Expr::Ceil { expr, field } | Expr::Floor { expr, field }) = e else {
+            return Err(self.unsupported("this expression", e.span()));
+        };
+        if !matches!(
+            field,
+            CeilFloorKind::DateTimeField(sqlparser::ast::DateTimeField::NoDateTime)
+        ) {
+            return Err(self.unsupported("CEIL/FLOOR with a unit or scale", e.span()));
+        }
+        let f = if matches!(e, Expr::Ceil { .. }) {
+            "ceil"
+        } else {
+            "floor"
+        };
+        self.call_exprs(f, &[expr], scope, in_agg, ug, e.span())
+    }
+
+    /// One `ex_inner` arm, out of line to keep the recursive frames small.
+    #[inline(never)]
+    fn ty_similar_to(
+        &mut self,
+        e: &Expr,
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+    ) -> Result<Typed, SchemaError> {
+        let Expr::SimilarTo {
+            negated,
             expr,
-            substring_from,
-            substring_for,
-            ..
+            pattern,
+            escape_char,
         } = e
         else {
             return Err(self.unsupported("this expression", e.span()));
         };
-        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-        self.string_arg(t, expr.span())?;
-        let mut parts = vec![n];
-        for x in [substring_from, substring_for].into_iter().flatten() {
-            let (it, itn) = self.ex(x, scope, in_agg, ug)?;
-            self.int_arg(it, x.span())?;
-            parts.push(itn);
+        if escape_char.is_some() {
+            return Err(self.unsupported("SIMILAR TO … ESCAPE", e.span()));
         }
+        let (l, ln) = self.ex(expr, scope, in_agg, ug)?;
+        let (r, rn) = self.ex(pattern, scope, in_agg, ug)?;
+        let nullable = l.nullable || r.nullable;
+        self.string_arg(l, expr.span())?;
+        self.string_arg(r, pattern.span())?;
+        let not = if *negated { "NOT " } else { "" };
         Ok((
-            Ty::new(DType::Utf8, true),
-            format!("substr({})", parts.join(",")),
+            Ty::new(DType::Boolean, nullable),
+            format!("{ln} {not}SIMILAR TO {rn}"),
         ))
     }
 
@@ -746,17 +859,19 @@ impl Checker<'_> {
         else {
             return Err(self.unsupported("this expression", e.span()));
         };
-        if trim_what.is_some() || trim_characters.is_some() {
-            return Err(self.unsupported("TRIM with characters", e.span()));
+        if trim_characters.is_some() {
+            return Err(self.unsupported("TRIM(s, characters)", e.span()));
         }
-        let (t, n) = self.ex(expr, scope, in_agg, ug)?;
-        self.string_arg(t, expr.span())?;
         let f = match trim_where {
             Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim",
             Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim",
             _ => "btrim",
         };
-        Ok((Ty::new(DType::Utf8, true), format!("{f}({n})")))
+        let mut args: Vec<&Expr> = vec![expr];
+        if let Some(what) = trim_what {
+            args.push(what);
+        }
+        self.call_exprs(f, &args, scope, in_agg, ug, e.span())
     }
 
     fn value(&mut self, v: &Value, span: Span, negative: bool) -> Result<Typed, SchemaError> {

@@ -1,5 +1,8 @@
-//! Typing of function calls: aggregates (COUNT, SUM, AVG, MIN, MAX) and the scalar functions
-//! KalamDB queries commonly use, with DataFusion 53's return types and nullability.
+//! Typing of function calls. Which functions exist, which argument types they take, their
+//! result types and nullability come from the engine's function catalog ([`crate::catalog`],
+//! generated from DataFusion as KalamDB configures it); this module adds the server's rewrites
+//! (`CURRENT_USER`), what a literal argument changes (`round(decimal, n)`), and for what KalamDB
+//! refuses, what to use instead.
 
 use sqlparser::ast::{
     DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Spanned,
@@ -7,57 +10,48 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 
+use crate::catalog::{self, Arg, Resolved};
 use crate::check::{Checker, Scope, Ty};
 use crate::check_expr::{Typed, type_name, unresolved};
 use crate::dtype::{self, DType};
 use crate::error::{ErrorKind, SchemaError, nearest};
 use crate::types::SqlType;
 
-/// The aggregate functions.
-pub(crate) const AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max"];
+/// What to use instead of a function or SQL form that KalamDB refuses or cannot send.
+pub(crate) fn instead(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "substring" | "substr" => {
+            "use LEFT(s, n) or RIGHT(s, n) (SPLIT_PART splits at a delimiter, STRPOS finds a position)"
+        }
+        "position" => "use STRPOS(s, 'needle')",
+        "extract" => "use DATE_PART('year', ts) (or 'month', 'dow', 'epoch', …)",
+        "md5" | "sha224" | "sha256" | "sha384" | "sha512" | "digest" | "blake2b" | "blake2s"
+        | "blake3" => "the server has no hash functions: hash the value in the application",
+        "mod" => "use the `%` operator",
+        "sign" | "signum" => "use CASE WHEN x > 0 THEN 1 WHEN x < 0 THEN -1 ELSE 0 END",
+        "json_get" => {
+            "use JSON_GET_STR, JSON_GET_INT, JSON_GET_FLOAT, JSON_GET_BOOL, JSON_GET_JSON or the ->> operator"
+        }
+        "to_timestamp_seconds" | "from_unixtime" => {
+            "use TO_TIMESTAMP_MILLIS(x * 1000) (or TO_TIMESTAMP(x))"
+        }
+        "interval" => "compare the values instead, or subtract TO_UNIXTIME(…) values (seconds)",
+        "cast" => "select the column itself and convert it in the application",
+        _ => return None,
+    })
+}
 
-/// Scalar functions the checker knows (for did-you-mean).
-const SCALARS: &[&str] = &[
-    "now",
-    "current_timestamp",
-    "current_user",
-    "current_user_id",
-    "current_role",
-    "lower",
-    "upper",
-    "trim",
-    "btrim",
-    "ltrim",
-    "rtrim",
-    "initcap",
-    "reverse",
-    "md5",
-    "length",
-    "char_length",
-    "character_length",
-    "octet_length",
-    "concat",
-    "substr",
-    "substring",
-    "replace",
-    "left",
-    "right",
-    "lpad",
-    "rpad",
-    "split_part",
-    "starts_with",
-    "ends_with",
-    "strpos",
-    "repeat",
-    "abs",
-    "round",
-    "coalesce",
-    "nullif",
-    "date_trunc",
-    "snowflake_id",
-    "uuid_v7",
-    "ulid",
-];
+/// The error for an expression the server plans but cannot send (protocol 1.5: it closes the
+/// connection without a response).
+pub(crate) fn unsendable(what: &str, why: &str) -> String {
+    format!(
+        "KalamDB cannot send {what} ({why}): the server closes the connection instead of answering"
+    )
+}
+
+fn is_string_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_)))
+}
 
 impl Checker<'_> {
     pub(crate) fn string_arg(&mut self, t: Ty, span: Span) -> Result<Ty, SchemaError> {
@@ -73,16 +67,196 @@ impl Checker<'_> {
         }
     }
 
-    pub(crate) fn int_arg(&mut self, t: Ty, span: Span) -> Result<Ty, SchemaError> {
-        let t = self.coerce_param(t, SqlType::BigInt, span)?;
-        if t.dt.is_integer() || t.dt == DType::Null {
-            Ok(t)
-        } else {
-            Err(self.err(
+    /// The error for a function the engine does not have.
+    pub(crate) fn not_a_function(&self, fname: &str, span: Span) -> SchemaError {
+        if let Some(help) = instead(fname) {
+            return self
+                .err(
+                    ErrorKind::Unsupported,
+                    format!("KalamDB does not support the function `{fname}`"),
+                    span,
+                )
+                .with_suggestion(help);
+        }
+        let mut err = self.err(
+            ErrorKind::UnknownFunction,
+            format!("unknown function `{fname}`"),
+            span,
+        );
+        if let Some(s) = nearest(fname, catalog::names()) {
+            err = err.with_suggestion(s);
+        }
+        err
+    }
+
+    /// Types `fname(args…)` (a SQL form the engine plans as that function: `CEIL(x)`,
+    /// `TRIM(BOTH 'x' FROM s)`, `ARRAY[…]`, the JSON operators).
+    pub(crate) fn call_exprs(
+        &mut self,
+        fname: &str,
+        args: &[&Expr],
+        scope: &Scope<'_>,
+        in_agg: bool,
+        ug: &mut Vec<(String, Span)>,
+        span: Span,
+    ) -> Result<Typed, SchemaError> {
+        let Some(func) = catalog::lookup(fname) else {
+            return Err(self.not_a_function(fname, span));
+        };
+        let mut typed = Vec::with_capacity(args.len());
+        let mut literals = Vec::with_capacity(args.len());
+        for a in args {
+            let (t, n) = self.ex(a, scope, in_agg, ug)?;
+            literals.push(is_string_literal(a));
+            typed.push((t, n, a.span()));
+        }
+        let names: Vec<&str> = typed.iter().map(|(_, n, _)| n.as_str()).collect();
+        let display = format!("{}({})", func.name, names.join(","));
+        self.call(fname, func, typed, &literals, span, display)
+    }
+
+    /// Types a call of a catalog function on already typed arguments. `literals` tells which
+    /// arguments are string literals; `display` is DataFusion's name of the call.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call(
+        &mut self,
+        fname: &str,
+        func: &catalog::Function,
+        typed: Vec<(Ty, String, Span)>,
+        literals: &[bool],
+        span: Span,
+        display: String,
+    ) -> Result<Typed, SchemaError> {
+        if !func.takes(typed.len()) {
+            return Err(self.err(
                 ErrorKind::TypeMismatch,
-                format!("expected an integer argument, found {}", type_name(&t)),
+                format!("{fname}() does not take {} argument(s)", typed.len()),
                 span,
-            ))
+            ));
+        }
+        let mut args: Vec<Arg> = typed
+            .iter()
+            .zip(literals)
+            .map(|((t, _, _), &literal)| Arg {
+                dt: t.dt,
+                nullable: t.nullable,
+                literal,
+            })
+            .collect();
+        // An untyped parameter takes the first type the function accepts in its place: the
+        // other arguments' type, then TEXT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP, DATE.
+        let others = typed
+            .iter()
+            .filter(|(t, _, _)| !unresolved(t) && t.dt != DType::Null)
+            .try_fold(DType::Null, |acc, (t, _, _)| dtype::common(acc, t.dt));
+        let mut typed = typed;
+        for i in 0..typed.len() {
+            if !unresolved(&typed[i].0) {
+                continue;
+            }
+            let candidates = others.into_iter().filter(|d| *d != DType::Null).chain([
+                DType::Utf8,
+                DType::Int64,
+                DType::Float64,
+                DType::Boolean,
+                DType::Timestamp { tz: false },
+                DType::Date,
+            ]);
+            let mut chosen = None;
+            for c in candidates {
+                args[i].dt = c;
+                if func.resolve(&args).is_some() {
+                    chosen = c.to_sql();
+                    break;
+                }
+            }
+            let (t, _, s) = &typed[i];
+            let Some(sql) = chosen else {
+                return Err(self.param_error(t, *s));
+            };
+            let t = self.coerce_param(t.clone(), sql, *s)?;
+            args[i].dt = t.dt;
+            typed[i].0 = t;
+        }
+        match func.resolve(&args) {
+            Some(Resolved::Value { dt, nullable }) => {
+                let dt = Self::literal_refinement(func.name, dt, &typed);
+                Ok((Ty::new(dt, nullable), display))
+            }
+            Some(Resolved::Unsendable) => {
+                let mut e = self.err(
+                    ErrorKind::Unsupported,
+                    unsendable(
+                        &format!("the result of {fname}()"),
+                        "a type without a JSON encoding",
+                    ),
+                    span,
+                );
+                if let Some(help) = instead(fname) {
+                    e = e.with_suggestion(help);
+                }
+                Err(e)
+            }
+            None => {
+                // Point at the one argument that does not fit, when there is one.
+                for (i, (t, _, s)) in typed.iter().enumerate() {
+                    let expected = func.expected_at(&args, i);
+                    if !expected.is_empty() {
+                        return Err(self.err(
+                            ErrorKind::TypeMismatch,
+                            format!(
+                                "{fname}() cannot take {} as argument {}; it takes {}",
+                                type_name(t),
+                                i + 1,
+                                expected.join(", ")
+                            ),
+                            *s,
+                        ));
+                    }
+                }
+                let types: Vec<String> = typed.iter().map(|(t, _, _)| type_name(t)).collect();
+                Err(self.err(
+                    ErrorKind::TypeMismatch,
+                    format!("{fname}() cannot take ({})", types.join(", ")),
+                    span,
+                ))
+            }
+        }
+    }
+
+    /// Result types that depend on a literal argument's value, which the catalog (typed by
+    /// argument types only) cannot tell: `round(decimal[, n])` keeps `n` decimal places
+    /// (DataFusion 53's rule; a non-literal `n` keeps the scale and adds a digit).
+    fn literal_refinement(name: &str, dt: DType, typed: &[(Ty, String, Span)]) -> DType {
+        let Some((
+            Ty {
+                dt: DType::Decimal(p, s),
+                ..
+            },
+            _,
+            _,
+        )) = typed.first()
+        else {
+            return dt;
+        };
+        if name != "round" {
+            return dt;
+        }
+        let (p, s) = (*p, *s);
+        let places: Option<i64> = match typed.get(1) {
+            None => Some(0),
+            Some((_, shown, _)) => shown
+                .strip_prefix("Int64(")
+                .and_then(|x| x.strip_suffix(')'))
+                .and_then(|x| x.parse().ok()),
+        };
+        match places {
+            Some(dp) => {
+                let scale = s.min(u8::try_from(dp.max(0)).unwrap_or(u8::MAX));
+                let carry = s == 0 && dp < 0 && dp.unsigned_abs() <= u64::from(p);
+                DType::Decimal(if carry { (p + 1).min(38) } else { p }, scale)
+            }
+            None => DType::Decimal((p + 1).min(38), s),
         }
     }
 
@@ -106,6 +280,15 @@ impl Checker<'_> {
         if f.filter.is_some() || !f.within_group.is_empty() || f.null_treatment.is_some() {
             return Err(self.unsupported("FILTER / WITHIN GROUP / null treatment", span));
         }
+        // The server rewrites these before planning (protocol 7.1).
+        let lookup = match fname.as_str() {
+            "current_user" | "current_user_id" => "kdb_current_user",
+            "current_role" => "kdb_current_role",
+            other => other,
+        };
+        let Some(func) = catalog::lookup(lookup) else {
+            return Err(self.not_a_function(&fname, span));
+        };
         let (args, distinct, star) = match &f.args {
             FunctionArguments::None => (Vec::new(), false, false),
             FunctionArguments::Subquery(_) => {
@@ -133,7 +316,7 @@ impl Checker<'_> {
                 )
             }
         };
-        let is_agg = AGGREGATES.contains(&fname.as_str());
+        let is_agg = func.aggregate;
         if is_agg {
             if in_agg {
                 return Err(self.err(
@@ -149,330 +332,23 @@ impl Checker<'_> {
                     span,
                 ));
             }
-        } else if star {
-            return Err(self.err(ErrorKind::Syntax, format!("{fname}(*) is not valid"), span));
+        }
+        if star {
+            if func.name != "count" || !args.is_empty() {
+                return Err(self.err(ErrorKind::Syntax, format!("{fname}(*) is not valid"), span));
+            }
+            return Ok((Ty::new(DType::Int64, false), "count(*)".to_owned()));
         }
         let mut typed = Vec::with_capacity(args.len());
+        let mut literals = Vec::with_capacity(args.len());
         for a in &args {
             let (t, n) = self.ex(a, scope, in_agg || is_agg, ug)?;
+            literals.push(is_string_literal(a));
             typed.push((t, n, a.span()));
         }
-        let names: Vec<String> = typed.iter().map(|(_, n, _)| n.clone()).collect();
+        let names: Vec<&str> = typed.iter().map(|(_, n, _)| n.as_str()).collect();
         let dist = if distinct { "DISTINCT " } else { "" };
-        let display = |f: &str| format!("{f}({dist}{})", names.join(", "));
-        let arity = |cx: &Checker<'_>, ok: bool, what: &str| -> Result<(), SchemaError> {
-            if ok {
-                Ok(())
-            } else {
-                Err(cx.err(
-                    ErrorKind::TypeMismatch,
-                    format!("{fname}() takes {what}"),
-                    span,
-                ))
-            }
-        };
-        let any_nullable = typed.iter().any(|(t, _, _)| t.nullable);
-        let first = typed.first().map(|(t, _, s)| (t.clone(), *s));
-        match fname.as_str() {
-            "count" => {
-                arity(self, star || typed.len() == 1, "one argument or *")?;
-                let name = if star {
-                    "count(*)".to_owned()
-                } else {
-                    display("count")
-                };
-                Ok((Ty::new(DType::Int64, false), name))
-            }
-            "sum" | "avg" => {
-                arity(self, typed.len() == 1, "one argument")?;
-                let (t, s) = first.unwrap_or((Ty::new(DType::Null, true), span));
-                if unresolved(&t) {
-                    return Err(self.param_error(&t, s));
-                }
-                let dt = match (fname.as_str(), t.dt) {
-                    ("sum", d) if d.is_integer() => DType::Int64,
-                    ("sum", DType::Decimal(p, sc)) => {
-                        DType::Decimal(p.saturating_add(10).min(38), sc)
-                    }
-                    ("avg", DType::Decimal(p, sc)) => {
-                        DType::Decimal(p.saturating_add(4).min(38), sc.saturating_add(4).min(38))
-                    }
-                    (_, d) if d.is_numeric() || d == DType::Null => DType::Float64,
-                    _ => {
-                        return Err(self.err(
-                            ErrorKind::TypeMismatch,
-                            format!(
-                                "{fname}() needs a numeric argument, found {}",
-                                type_name(&t)
-                            ),
-                            s,
-                        ));
-                    }
-                };
-                Ok((Ty::new(dt, true), display(&fname)))
-            }
-            "min" | "max" => {
-                arity(self, typed.len() == 1, "one argument")?;
-                let (t, s) = first.unwrap_or((Ty::new(DType::Null, true), span));
-                if unresolved(&t) {
-                    return Err(self.param_error(&t, s));
-                }
-                if matches!(t.dt, DType::Embedding(_) | DType::Interval) {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!("{fname}() cannot order {}", type_name(&t)),
-                        s,
-                    ));
-                }
-                Ok((Ty::new(t.dt, true), display(&fname)))
-            }
-            "now" | "current_timestamp" => {
-                arity(self, typed.is_empty(), "no arguments")?;
-                // DataFusion 53's `now()` carries the session time zone, none by default, so
-                // the result is a TIMESTAMP (a session with `execution.time_zone` set would make
-                // it DATETIME).
-                Ok((
-                    Ty::new(DType::Timestamp { tz: false }, false),
-                    "now()".into(),
-                ))
-            }
-            "current_user" | "current_user_id" => {
-                arity(self, typed.is_empty(), "no arguments")?;
-                Ok((Ty::new(DType::Utf8, true), "kdb_current_user()".into()))
-            }
-            "current_role" => {
-                arity(self, typed.is_empty(), "no arguments")?;
-                Ok((Ty::new(DType::Utf8, true), "kdb_current_role()".into()))
-            }
-            "snowflake_id" | "uuid_v7" | "ulid" => {
-                arity(self, typed.is_empty(), "no arguments")?;
-                let dt = if fname == "snowflake_id" {
-                    DType::Int64
-                } else {
-                    DType::Utf8
-                };
-                Ok((Ty::new(dt, true), display(&fname)))
-            }
-            "lower" | "upper" | "trim" | "btrim" | "ltrim" | "rtrim" | "initcap" | "reverse"
-            | "md5" => {
-                arity(self, typed.len() == 1, "one text argument")?;
-                for (t, _, s) in typed {
-                    self.string_arg(t, s)?;
-                }
-                let shown = if fname == "trim" {
-                    "btrim"
-                } else {
-                    fname.as_str()
-                };
-                Ok((Ty::new(DType::Utf8, true), display(shown)))
-            }
-            "length" | "char_length" | "character_length" | "octet_length" => {
-                arity(self, typed.len() == 1, "one text argument")?;
-                for (t, _, s) in typed {
-                    self.string_arg(t, s)?;
-                }
-                let shown = if fname == "octet_length" {
-                    "octet_length"
-                } else {
-                    "character_length"
-                };
-                Ok((Ty::new(DType::Int32, true), display(shown)))
-            }
-            "concat" => {
-                arity(self, !typed.is_empty(), "at least one argument")?;
-                for (t, _, s) in typed {
-                    if unresolved(&t) {
-                        self.coerce_param(t, SqlType::Text, s)?;
-                    }
-                }
-                Ok((Ty::new(DType::Utf8, true), display("concat")))
-            }
-            "substr" | "substring" | "left" | "right" | "repeat" | "lpad" | "rpad" => {
-                let ok = match fname.as_str() {
-                    "substr" | "substring" => (2..=3).contains(&typed.len()),
-                    "lpad" | "rpad" => (2..=3).contains(&typed.len()),
-                    _ => typed.len() == 2,
-                };
-                arity(self, ok, "a text and integer arguments")?;
-                for (k, (t, _, s)) in typed.into_iter().enumerate() {
-                    if k == 0 || (k == 2 && fname.ends_with("pad")) {
-                        self.string_arg(t, s)?;
-                    } else {
-                        self.int_arg(t, s)?;
-                    }
-                }
-                let shown = if fname == "substring" {
-                    "substr"
-                } else {
-                    fname.as_str()
-                };
-                Ok((Ty::new(DType::Utf8, true), display(shown)))
-            }
-            "replace" | "split_part" => {
-                arity(self, typed.len() == 3, "three arguments")?;
-                for (k, (t, _, s)) in typed.into_iter().enumerate() {
-                    if fname == "split_part" && k == 2 {
-                        self.int_arg(t, s)?;
-                    } else {
-                        self.string_arg(t, s)?;
-                    }
-                }
-                Ok((Ty::new(DType::Utf8, true), display(&fname)))
-            }
-            "starts_with" | "ends_with" | "strpos" => {
-                arity(self, typed.len() == 2, "two text arguments")?;
-                for (t, _, s) in typed {
-                    self.string_arg(t, s)?;
-                }
-                if fname == "strpos" {
-                    Ok((Ty::new(DType::Int32, any_nullable), display("strpos")))
-                } else {
-                    // DataFusion simplifies starts_with (only) to LIKE, whose nullability is
-                    // its inputs'; ends_with keeps the default (nullable).
-                    let nullable = fname == "ends_with" || any_nullable;
-                    Ok((Ty::new(DType::Boolean, nullable), display(&fname)))
-                }
-            }
-            "abs" => {
-                arity(self, typed.len() == 1, "one numeric argument")?;
-                let (t, s) = first.unwrap_or((Ty::new(DType::Null, true), span));
-                if unresolved(&t) {
-                    return Err(self.param_error(&t, s));
-                }
-                if !(t.dt.is_numeric() || t.dt == DType::Null) {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        format!("abs() needs a numeric argument, found {}", type_name(&t)),
-                        s,
-                    ));
-                }
-                let dt = if t.dt == DType::Null {
-                    DType::Int64
-                } else {
-                    t.dt
-                };
-                Ok((Ty::new(dt, true), display("abs")))
-            }
-            "round" => {
-                arity(self, (1..=2).contains(&typed.len()), "one or two arguments")?;
-                let (t, s) = first.unwrap_or((Ty::new(DType::Null, true), span));
-                if unresolved(&t) {
-                    return Err(self.param_error(&t, s));
-                }
-                let places: Option<Option<i64>> = match args.get(1) {
-                    None => Some(Some(0)),
-                    Some(Expr::Value(v)) => match &v.value {
-                        Value::Number(n, _) => Some(n.parse::<i64>().ok()),
-                        _ => None,
-                    },
-                    Some(_) => None,
-                };
-                if let Some((dp, _, ds)) = typed.get(1) {
-                    self.int_arg(dp.clone(), *ds)?;
-                }
-                let dt = match t.dt {
-                    DType::Float32 => DType::Float32,
-                    DType::Decimal(p, sc) => match places {
-                        Some(Some(dp)) if dp >= 0 => {
-                            DType::Decimal(p, sc.min(u8::try_from(dp).unwrap_or(u8::MAX)))
-                        }
-                        Some(Some(_)) => {
-                            return Err(
-                                self.unsupported("round() of a DECIMAL to negative places", s)
-                            );
-                        }
-                        _ => DType::Decimal(p.saturating_add(1).min(38), sc),
-                    },
-                    d if d.is_numeric() || d == DType::Null => DType::Float64,
-                    _ => {
-                        return Err(self.err(
-                            ErrorKind::TypeMismatch,
-                            format!("round() needs a numeric argument, found {}", type_name(&t)),
-                            s,
-                        ));
-                    }
-                };
-                Ok((Ty::new(dt, any_nullable), display("round")))
-            }
-            "coalesce" | "nullif" => {
-                let ok = if fname == "nullif" {
-                    typed.len() == 2
-                } else {
-                    !typed.is_empty()
-                };
-                arity(
-                    self,
-                    ok,
-                    if fname == "nullif" {
-                        "two arguments"
-                    } else {
-                        "at least one argument"
-                    },
-                )?;
-                let mut dt = DType::Null;
-                for (t, _, s) in &typed {
-                    if unresolved(t) {
-                        continue;
-                    }
-                    dt = dtype::common(dt, t.dt).ok_or_else(|| {
-                        self.err(
-                            ErrorKind::TypeMismatch,
-                            format!("{fname}() arguments have incompatible types"),
-                            *s,
-                        )
-                    })?;
-                }
-                if let Some(sql) = dt.to_sql().filter(|_| dt != DType::Null) {
-                    for (t, _, s) in &typed {
-                        self.coerce_param(t.clone(), sql, *s)?;
-                    }
-                }
-                let nullable = if fname == "nullif" {
-                    true
-                } else {
-                    typed.iter().all(|(t, _, _)| t.nullable)
-                };
-                Ok((Ty::new(dt, nullable), display(&fname)))
-            }
-            "date_trunc" => {
-                arity(self, typed.len() == 2, "a granularity and a timestamp")?;
-                let mut it = typed.into_iter();
-                if let Some((g, _, gs)) = it.next() {
-                    self.string_arg(g, gs)?;
-                }
-                let Some((t, _, s)) = it.next() else {
-                    return Err(self.err(
-                        ErrorKind::TypeMismatch,
-                        "date_trunc() takes a granularity and a timestamp",
-                        span,
-                    ));
-                };
-                let t = self.coerce_param(t, SqlType::Timestamp, s)?;
-                let dt = match t.dt {
-                    DType::Timestamp { tz } => DType::Timestamp { tz },
-                    DType::Time => DType::Time,
-                    DType::Date | DType::Utf8 | DType::Null => DType::Timestamp { tz: false },
-                    _ => {
-                        return Err(self.err(
-                            ErrorKind::TypeMismatch,
-                            format!("date_trunc() needs a timestamp, found {}", type_name(&t)),
-                            s,
-                        ));
-                    }
-                };
-                Ok((Ty::new(dt, t.nullable), display("date_trunc")))
-            }
-            _ => {
-                let mut err = self.err(
-                    ErrorKind::UnknownFunction,
-                    format!("unknown or unsupported function `{fname}`"),
-                    span,
-                );
-                if let Some(s) = nearest(&fname, AGGREGATES.iter().chain(SCALARS).copied()) {
-                    err = err.with_suggestion(s);
-                }
-                Err(err)
-            }
-        }
+        let display = format!("{}({dist}{})", func.name, names.join(","));
+        self.call(&fname, func, typed, &literals, span, display)
     }
 }

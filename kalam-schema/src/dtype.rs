@@ -30,6 +30,8 @@ pub(crate) enum DType {
     Embedding(u32),
     /// An interval (only as an operand of temporal arithmetic).
     Interval,
+    /// A list (`ARRAY[…]`, `make_array`): reported as TEXT, its cells are JSON arrays.
+    List,
 }
 
 impl DType {
@@ -74,6 +76,8 @@ impl DType {
             DType::Date => SqlType::Date,
             DType::Time => SqlType::Time,
             DType::Embedding(n) => SqlType::Embedding(n),
+            // Cells are JSON arrays, which the JSON type holds as they are.
+            DType::List => SqlType::Json,
             DType::Interval => return None,
         })
     }
@@ -114,6 +118,7 @@ impl DType {
             DType::Time => "Time64(ns)".into(),
             DType::Embedding(n) => format!("FixedSizeList({n} x Float32)"),
             DType::Interval => "Interval(MonthDayNano)".into(),
+            DType::List => "List(Int64)".into(),
         }
     }
 }

@@ -9,6 +9,8 @@ pub mod model;
 pub mod types;
 
 #[cfg(feature = "parse")]
+mod catalog;
+#[cfg(feature = "parse")]
 mod check;
 #[cfg(feature = "parse")]
 mod check_dml;

@@ -872,3 +872,63 @@ fn live_checked_against_catalog() {
     let e = kalam_schema::check_live(&c, "SELECT * FROM app.todos WHERE done = 'x'").unwrap_err();
     assert_eq!(e.kind, ErrorKind::TypeMismatch);
 }
+
+/// `tests/fixtures/functions.tsv` holds what a real KalamDB server did with
+/// `SELECT <expression> AS x FROM fnp.t` for 119 expressions: planned and sent (`ok`), refused,
+/// or closed the connection (`dropped`). The checker must accept exactly the `ok` ones.
+#[test]
+fn function_catalog_agrees_with_the_server() {
+    let catalog = kalam_schema::load_str(
+        "CREATE NAMESPACE fnp;
+         CREATE SHARED TABLE fnp.t (id BIGINT PRIMARY KEY, s TEXT, n INT, f DOUBLE, d DATE,
+             ts TIMESTAMP, b BOOLEAN, j JSON)",
+    )
+    .unwrap();
+    let table = std::fs::read_to_string(format!("{FIXTURES}/functions.tsv")).unwrap();
+    let mut disagree = Vec::new();
+    let mut total = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (expr, answer) = line.split_once('\t').unwrap();
+        total += 1;
+        let sql = format!("SELECT {expr} AS x FROM fnp.t");
+        let got = describe(&catalog, &sql, None);
+        let planned = answer.starts_with("ok");
+        match (&got, planned) {
+            (Ok(_), true) => {}
+            (Err(e), false) => {
+                // A refusal says that KalamDB does not support the expression (or cannot send
+                // it), rather than blaming the query checker.
+                assert!(
+                    e.message.contains("KalamDB"),
+                    "{expr}: refusal should name KalamDB: {}",
+                    e.message
+                );
+                if answer.starts_with("dropped") {
+                    assert!(
+                        e.message.contains("closes the connection"),
+                        "{expr}: {}",
+                        e.message
+                    );
+                }
+            }
+            (Ok(d), false) => disagree.push(format!(
+                "{expr}: accepted as {:?}, server: {answer}",
+                d.columns[0].ty
+            )),
+            (Err(e), true) => disagree.push(format!(
+                "{expr}: refused ({}), server: {answer}",
+                e.message_with_help()
+            )),
+        }
+    }
+    assert_eq!(total, 119);
+    assert!(
+        disagree.is_empty(),
+        "{} of {total} expressions disagree with the server:\n{}",
+        disagree.len(),
+        disagree.join("\n")
+    );
+}

@@ -1,6 +1,8 @@
 //! DataFusion integration: per-statement sessions over the store, the SELECT path with the
 //! server's implicit limits and primary-key re-sort (protocol 1.3 step 9).
 
+#[cfg(test)]
+mod catalog;
 pub(crate) mod provider;
 pub(crate) mod schema;
 pub(crate) mod system;
@@ -49,7 +51,7 @@ pub(crate) struct Engine {
 
 impl Engine {
     pub(crate) fn new(store: Arc<Store>, limits: Limits) -> Engine {
-        let base = SessionStateBuilder::new().with_default_features().build();
+        let base = base_state();
         Engine {
             store,
             base,
@@ -195,6 +197,22 @@ impl Engine {
             (f.name() == &key).then(|| Expr::Column(Column::new(q.cloned(), f.name())))
         })
     }
+}
+
+/// The session every statement starts from, configured as the server configures its engine:
+/// DataFusion's default function sets and expression planners for the crate features the
+/// server enables (so no `SUBSTRING`/`POSITION`/`EXTRACT` syntax, whose planners come with
+/// DataFusion's `unicode_expressions`/`datetime_expressions` features, and no crypto
+/// functions), the JSON functions of `datafusion-functions-json`, and the JSON operators as
+/// the server rewrites them (protocol 7.1). The server's own functions are registered per
+/// session ([`udf::functions`]).
+pub(crate) fn base_state() -> SessionState {
+    let mut state = SessionStateBuilder::new().with_default_features().build();
+    // Registered first, so it plans `->`, `->>` and `?` before the JSON crate's own planner
+    // (which would plan `->` as `json_get`, a union the server cannot send).
+    let _ = state.register_expr_planner(Arc::new(udf::JsonOperators));
+    let _ = datafusion_functions_json::register_all(&mut state);
+    state
 }
 
 fn has_limit(plan: &LogicalPlan) -> bool {

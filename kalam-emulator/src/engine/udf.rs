@@ -1,15 +1,19 @@
 //! The server's SQL functions: `SNOWFLAKE_ID()`, `UUID_V7()`, `ULID()`, `KDB_CURRENT_USER()`,
-//! `KDB_CURRENT_ROLE()` (protocol 7.1, 7.6).
+//! `KDB_CURRENT_ROLE()` (protocol 7.1, 7.6), and its JSON operators.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
+use datafusion::common::{DFSchema, Result};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion_functions_json::udfs::{json_as_text_udf, json_contains_udf, json_get_json_udf};
+use sqlparser::ast::BinaryOperator;
 
 use crate::store::seq::SeqGen;
 use crate::store::value::format_uuid;
@@ -106,6 +110,30 @@ pub(crate) fn functions(seq: Arc<SeqGen>, user: &str, role: &str) -> Vec<ScalarU
             Volatility::Stable,
         ),
     ]
+}
+
+/// The server rewrites `a -> b` to `json_get_json(a, b)`, `a ->> b` to `json_as_text(a, b)` and
+/// `a ? b` to `json_contains(a, b)` before planning (protocol 7.1); this planner gives the same
+/// calls (named as the functions, as after the server's rewrite).
+#[derive(Debug)]
+pub(crate) struct JsonOperators;
+
+impl ExprPlanner for JsonOperators {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        _schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let func = match expr.op {
+            BinaryOperator::Arrow => json_get_json_udf(),
+            BinaryOperator::LongArrow => json_as_text_udf(),
+            BinaryOperator::Question => json_contains_udf(),
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(
+            ScalarFunction::new_udf(func, vec![expr.left, expr.right]),
+        )))
+    }
 }
 
 /// A version-7 UUID (time-ordered), canonical text.
