@@ -38,6 +38,28 @@ impl ColumnSpec {
         }
     }
 
+    /// A computed column matched by name (what `query!` writes for expressions): its Rust
+    /// type comes from the engine's typing of the expression at compile time, and the type
+    /// the server reports for it is not checked, because the server may describe it with
+    /// another type (protocol 1.7: an aliased `CAST` reports its source column's type,
+    /// `CAST(f AS INT) AS x` on a DOUBLE column says `Double`; result types without a KalamDB
+    /// counterpart say `Text`). Each cell is still decoded strictly, so a value that does not
+    /// fit is an [`Error::Decode`](crate::Error::Decode), never a wrong value.
+    ///
+    /// ```
+    /// use kalam_client::{ColumnSpec, KalamDataType};
+    /// const X: ColumnSpec = ColumnSpec::computed::<i32>("x");
+    /// assert!((X.accepts)(KalamDataType::Double));
+    /// assert!(!(ColumnSpec::named::<i32>("x").accepts)(KalamDataType::Double));
+    /// ```
+    pub const fn computed<T: FromCell>(name: &'static str) -> ColumnSpec {
+        ColumnSpec {
+            name,
+            expected: T::EXPECTED,
+            accepts: any_reported_type,
+        }
+    }
+
     /// A column matched by position.
     pub const fn positional<T: FromCell>() -> ColumnSpec {
         ColumnSpec {
@@ -46,6 +68,10 @@ impl ColumnSpec {
             accepts: T::accepts,
         }
     }
+}
+
+fn any_reported_type(_: SqlType) -> bool {
+    true
 }
 
 /// A type built from one result row.

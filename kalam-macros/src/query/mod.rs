@@ -386,7 +386,16 @@ fn record(
         idents.push(ident);
         types.push(Tokens(column_type(span, col, found)?));
     }
-    let names = columns.iter().map(|c| c.name.as_str());
+    // Plain table columns keep the strict check of the reported type; computed ones are typed
+    // by the engine here and may be reported otherwise (see `ColumnSpec::computed`).
+    let specs = columns.iter().zip(&types).map(|(c, ty)| {
+        let name = c.name.as_str();
+        if c.source.is_some() {
+            quote!(#p::ColumnSpec::named::<#ty>(#name))
+        } else {
+            quote!(#p::ColumnSpec::computed::<#ty>(#name))
+        }
+    });
     let indices = 0..columns.len();
     let name = format_ident!("Record");
     // The fields' types drive inference: no second copy of the type tokens. Up to the largest
@@ -432,7 +441,7 @@ fn record(
         #[automatically_derived]
         impl #p::KalamRow for #name {
             fn columns() -> &'static [#p::ColumnSpec] {
-                const { &[#(#p::ColumnSpec::named::<#types>(#names)),*] }
+                const { &[#(#specs),*] }
             }
             #from_row
         }

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = kalam_client::query!("SELECT CAST(priority AS TEXT) AS p FROM app.todos");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = kalam_client::query!("SELECT JSON_GET(meta, 'tag') AS tag FROM app.todos");
+}
