@@ -451,8 +451,13 @@ fn record(
 
 /// `query_as!`: compile-time checks that the row type reads exactly these columns, with
 /// compatible nullability and types (via the `KalamShape` the derive writes).
-/// With `require_all` false (live! over `SELECT *`), the type may leave columns unread.
+/// With `require_all` false (live! over `SELECT *`), the type may leave columns unread. The
+/// system columns `_seq` and `_deleted` (which `SELECT *` returns) may always be left unread:
+/// a row type that wants them declares them (`#[kalam(rename = "_seq")] seq: i64`).
 /// `who` names the macro in messages.
+/// The system columns every table has (protocol 7.4); `SELECT *` returns them.
+const SYSTEM_COLUMNS: &[&str] = &["_seq", "_deleted"];
+
 pub(crate) fn shape_checks(
     who: &str,
     target: &Type,
@@ -469,6 +474,7 @@ pub(crate) fn shape_checks(
         let accepted = sqltype::accepted_tokens(col.ty);
         let sql = col.ty.sql_name();
         let missing = format!("{who}: `{target_text}` has no field for column `{name}` ({sql})");
+        let require = require_all && !SYSTEM_COLUMNS.contains(&name.as_str());
         let not_option = format!(
             "{who}: column `{name}` may be NULL, so the field of `{target_text}` that reads it \
              must be an Option (or mark the column `\"{name}!\"` in the SQL)"
@@ -481,7 +487,7 @@ pub(crate) fn shape_checks(
         checks.push(quote! {
             match #p::shape_check(<#target as #p::KalamShape>::SHAPE, #name, #nullable, #accepted) {
                 #p::ShapeCheck::Ok => {}
-                #p::ShapeCheck::Missing => if #require_all { ::core::panic!(#missing) },
+                #p::ShapeCheck::Missing => if #require { ::core::panic!(#missing) },
                 #p::ShapeCheck::NotOption => ::core::panic!(#not_option),
                 #p::ShapeCheck::WrongType => ::core::panic!(#wrong_type),
             }
