@@ -190,8 +190,13 @@ impl Pager {
             self.state = State::Done;
             return false;
         };
+        // Paging a query without ORDER BY starts again from the smallest key: the first page
+        // held arbitrary rows.
+        let paging = plan.keyset.is_some();
         let next = plan.after_page(info);
-        let restart = matches!(next, Next::Restart(_));
+        let restart = !paging
+            && matches!(next, Next::Page(..) | Next::Probe(_))
+            && plan.q().is_some_and(|q| q.order_by.is_empty());
         self.go(next);
         restart
     }
@@ -321,7 +326,7 @@ impl Pager {
         match next {
             Next::Done => self.state = State::Done,
             Next::Fail(e) => self.state = State::Failed(e),
-            Next::Page(sql, opts) | Next::Restart((sql, opts)) => self.send(sql, opts),
+            Next::Page(sql, opts) => self.send(sql, opts),
             Next::Probe(sql) => match &self.conn {
                 Some(conn) => self.state = State::Probing(request(conn, sql, Arc::from([]))),
                 None => self.state = State::Done,
@@ -360,8 +365,6 @@ enum Next {
     Done,
     Fail(Error),
     Page(String, PageOpts),
-    /// Drop the rows read so far and read this page instead.
-    Restart((String, PageOpts)),
     Probe(String),
 }
 
@@ -458,10 +461,7 @@ impl Plan {
                 last: None,
             });
             self.delivered = 0;
-            return match self.keyset_page() {
-                Next::Page(sql, opts) => Next::Restart((sql, opts)),
-                other => other,
-            };
+            return self.keyset_page();
         }
         let descending = q.order_by[0].descending;
         match ordered_key(&self.sql, q, key) {
