@@ -242,6 +242,10 @@ impl Pager {
     }
 
     /// The first request of a query verb, when it differs from the SQL as written.
+    #[allow(
+        clippy::ptr_arg,
+        reason = "the plan keeps a clone of the Cow, free for the `&'static str` of checked queries"
+    )]
     fn plan_first(
         &mut self,
         sql: &Cow<'static, str>,

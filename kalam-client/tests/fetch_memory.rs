@@ -95,8 +95,7 @@ async fn fetch_streams_ten_thousand_rows_in_the_memory_of_one_page() {
         .unwrap();
     assert_eq!(rows.len(), 10_000);
     let held = |rows: &[(i64, String)]| {
-        rows.len() * std::mem::size_of::<(i64, String)>()
-            + rows.iter().map(|r| r.1.capacity()).sum::<usize>()
+        std::mem::size_of_val(rows) + rows.iter().map(|r| r.1.capacity()).sum::<usize>()
     };
     let every_row = held(&rows);
     let one_page = body + held(&rows[..1000]);

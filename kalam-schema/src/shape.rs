@@ -386,16 +386,13 @@ impl Cx<'_, '_> {
         let set_operation = matches!(q.body.as_ref(), SetExpr::SetOperation { .. });
         // Where the clauses of the query (not of a set operation's branches) are searched.
         let scope = if set_operation {
-            let last = top
-                .iter()
+            top.iter()
                 .copied()
-                .filter(|&i| {
+                .rfind(|&i| {
                     let t = &self.toks[i];
                     t.is_kw("UNION") || t.is_kw("INTERSECT") || t.is_kw("EXCEPT")
                 })
-                .last()
-                .ok_or_else(|| self.fail(self.toks[lo].start, "set operation"))?;
-            last
+                .ok_or_else(|| self.fail(self.toks[lo].start, "set operation"))?
         } else {
             top.iter()
                 .copied()
@@ -407,16 +404,15 @@ impl Cx<'_, '_> {
         let mut found: Vec<(&str, usize)> = Vec::new();
         let mut k = 0;
         for &i in top.iter().filter(|&&i| i > scope) {
-            if k < ORDERED {
-                if let Some(pos) = CLAUSES[k..ORDERED]
+            if k < ORDERED
+                && let Some(pos) = CLAUSES[k..ORDERED]
                     .iter()
                     .position(|kw| self.is_clause(i, kw))
-                {
-                    k += pos;
-                    found.push((CLAUSES[k], i));
-                    k += 1;
-                    continue;
-                }
+            {
+                k += pos;
+                found.push((CLAUSES[k], i));
+                k += 1;
+                continue;
             }
             if let Some(kw) = CLAUSES[ORDERED..]
                 .iter()
@@ -778,7 +774,7 @@ mod tests {
             .unwrap_or_else(|| panic!("{sql}: not a query"))
     }
 
-    fn texts<'a>(sql: &'a str, ranges: impl IntoIterator<Item = Range<usize>>) -> Vec<&'a str> {
+    fn texts(sql: &str, ranges: impl IntoIterator<Item = Range<usize>>) -> Vec<&str> {
         ranges.into_iter().map(|r| &sql[r]).collect()
     }
 
