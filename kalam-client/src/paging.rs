@@ -34,7 +34,7 @@ use crate::envelope::{PageInfo, PageOpts};
 use crate::error::{Error, Result};
 use crate::fetch::BodyFuture;
 use crate::rewrite::{self, After, HIDDEN_KEY, HIDDEN_PREFIX, Spec};
-use crate::sql::{Params, post_sql, untyped_response};
+use crate::sql::{Params, post_sql, statement_excerpt, untyped_response};
 use crate::wire::SchemaField;
 
 /// What a verb reads of a query.
@@ -76,6 +76,8 @@ struct Conn {
     client: KalamClient,
     params: Arc<[Value]>,
     namespace: Option<String>,
+    /// The statement as the user wrote it, for errors that name it.
+    sql: Cow<'static, str>,
 }
 
 enum State {
@@ -225,6 +227,7 @@ impl Pager {
             client,
             params,
             namespace,
+            sql: sql.clone(),
         });
         let first = match self.verb {
             Verb::Execute => None,
@@ -375,7 +378,19 @@ enum Next {
 fn request(conn: &Conn, sql: String, params: Arc<[Value]>) -> BodyFuture<'static> {
     let client = conn.client.clone();
     let namespace = conn.namespace.clone();
-    Box::pin(async move { post_sql(&client.inner, &sql, &params, namespace.as_deref()).await })
+    let written = conn.sql.clone();
+    Box::pin(async move {
+        match post_sql(&client.inner, &sql, &params, namespace.as_deref()).await {
+            // Name the statement the user wrote, not its rewrite.
+            Err(Error::ConnectionClosed { source, .. }) if sql != *written => {
+                Err(Error::ConnectionClosed {
+                    statement: statement_excerpt(&written),
+                    source,
+                })
+            }
+            other => other,
+        }
+    })
 }
 
 /// A cheap test that spares the analysis of queries without an `ORDER BY` for the verbs

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use kalam_client::KalamClient;
 use kalam_tests::server_or_skip;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use support::{admin_client, exec};
+use support::{admin_client, exec, insert_rows};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -56,21 +56,12 @@ async fn fetch_streams_ten_thousand_rows_in_the_memory_of_one_page() {
         format!("CREATE SHARED TABLE {ns}.rows (id BIGINT PRIMARY KEY, payload TEXT)"),
     )
     .await;
-    let ids: Vec<i64> = (1..=10_000).collect();
-    for chunk in ids.chunks(1000) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| format!("({i}, 'payload of row {i:>08} ..........................')"))
-            .collect();
-        exec(
-            &client,
-            format!(
-                "INSERT INTO {ns}.rows (id, payload) VALUES {}",
-                values.join(", ")
-            ),
-        )
-        .await;
-    }
+    insert_rows(
+        &client,
+        &format!("{ns}.rows (id, payload)"),
+        (1..=10_000).map(|i| format!("({i}, 'payload of row {i:>08} ..........................')")),
+    )
+    .await;
     // Warm up the connection and the token, so that neither counts below.
     let _: Vec<(i64, String)> = client
         .query(format!("SELECT id, payload FROM {ns}.rows LIMIT 1"))

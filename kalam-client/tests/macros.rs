@@ -661,25 +661,16 @@ async fn every_column_type_round_trips_through_query() {
 /// Inserts messages `base + 1 ..= base + n` into `room`; message `i` was created `(i * 37) %
 /// 10007` seconds after a fixed instant (distinct, and unrelated to the key's order).
 async fn messages(client: &kalam_client::KalamClient, room: &str, base: i64, n: i64) {
-    let ids: Vec<i64> = (1..=n).collect();
-    for chunk in ids.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| {
-                let at =
-                    Timestamp::from_micros(created_offset(*i) * 1_000_000 + 1_748_736_000_000_000);
-                format!("({}, '{room}', 'user', 'm{i}', '{at}')", base + i)
-            })
-            .collect();
-        client
-            .query::<()>(format!(
-                "INSERT INTO support.messages (id, room, role, body, created_at) VALUES {}",
-                values.join(", ")
-            ))
-            .execute()
-            .await
-            .unwrap();
-    }
+    let rows = (1..=n).map(|i| {
+        let at = Timestamp::from_micros(created_offset(i) * 1_000_000 + 1_748_736_000_000_000);
+        format!("({}, '{room}', 'user', 'm{i}', '{at}')", base + i)
+    });
+    support::insert_rows(
+        client,
+        "support.messages (id, room, role, body, created_at)",
+        rows,
+    )
+    .await;
 }
 
 fn created_offset(i: i64) -> i64 {

@@ -13,7 +13,7 @@ use kalam_client::{
 };
 use kalam_tests::{TestServer, server_or_skip};
 use serde_json::json;
-use support::{admin_builder, admin_client, exec, user_client};
+use support::{admin_builder, admin_client, exec, insert_rows, user_client};
 
 /// One row of the all-types table; every column but the key is nullable.
 #[derive(Debug, Clone, PartialEq)]
@@ -883,21 +883,12 @@ async fn tasks(prefix: &str, n: i64) -> Option<(TestServer, String, KalamClient)
         ),
     )
     .await;
-    let ids: Vec<i64> = (1..=n).collect();
-    for chunk in ids.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| format!("({i}, {}, 'task {i}')", task_v(*i)))
-            .collect();
-        exec(
-            &client,
-            format!(
-                "INSERT INTO {ns}.tasks (id, v, title) VALUES {}",
-                values.join(", ")
-            ),
-        )
-        .await;
-    }
+    insert_rows(
+        &client,
+        &format!("{ns}.tasks (id, v, title)"),
+        (1..=n).map(|i| format!("({i}, {}, 'task {i}')", task_v(i))),
+    )
+    .await;
     Some((server, ns, client))
 }
 
@@ -1125,21 +1116,12 @@ async fn a_join_past_the_row_cap_is_truncated_never_short() {
         format!("CREATE SHARED TABLE {ns}.owners (task BIGINT PRIMARY KEY, owner TEXT)"),
     )
     .await;
-    let ids: Vec<i64> = (1..=1500).collect();
-    for chunk in ids.chunks(500) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| format!("({i}, 'o{}')", i % 7))
-            .collect();
-        exec(
-            &client,
-            format!(
-                "INSERT INTO {ns}.owners (task, owner) VALUES {}",
-                values.join(", ")
-            ),
-        )
-        .await;
-    }
+    insert_rows(
+        &client,
+        &format!("{ns}.owners (task, owner)"),
+        (1..=1500).map(|i| format!("({i}, 'o{}')", i % 7)),
+    )
+    .await;
     let join =
         format!("SELECT t.id, o.owner FROM {ns}.tasks t JOIN {ns}.owners o ON o.task = t.id");
     let err = client

@@ -15,8 +15,6 @@ use sqlparser::ast::{
     Expr, GroupByExpr, LimitClause, OrderByKind, Query, SelectItem, SetExpr, Statement,
     TableFactor, Value,
 };
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::{Parser, ParserOptions};
 
 use crate::error::{ErrorKind, Location, SchemaError};
 use crate::lex::{self, Tok};
@@ -228,12 +226,7 @@ pub fn query_shape(sql: &str) -> Result<QueryShape, SchemaError> {
     if !(toks[lo].is_kw("SELECT") || toks[lo].is_kw("WITH")) {
         return Ok(not_query(body));
     }
-    let stmts = Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(crate::parse::RECURSION_LIMIT)
-        .with_options(ParserOptions::new().with_trailing_commas(true))
-        .try_with_sql(&text)
-        .and_then(|mut p| p.parse_statements())
-        .map_err(|e| crate::parse::parser_error(sql, 0, &text, &e))?;
+    let stmts = crate::check::parse_statements(sql, &text)?;
     let [Statement::Query(query)] = stmts.as_slice() else {
         return Ok(not_query(body));
     };
