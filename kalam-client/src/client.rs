@@ -39,7 +39,7 @@ pub enum HttpVersion {
 ///
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
 /// let n: i64 = client.query("SELECT 40 + $1").bind(2).fetch_scalar().await?;
 /// assert_eq!(n, 42);
@@ -438,7 +438,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("SELECT 1").execute().await?;
     /// client.disconnect().await;
@@ -459,7 +459,7 @@ impl KalamClient {
 /// use kalam_client::{AuthProvider, HttpVersion, KalamClient};
 /// let client = KalamClient::builder()
 ///     .base_url("http://127.0.0.1:2900")
-///     .auth(AuthProvider::jwt_token("eyJ…".into()))
+///     .auth(AuthProvider::jwt_token("eyJ…"))
 ///     .default_namespace("app")
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .timeout(Duration::from_secs(10))
@@ -691,7 +691,7 @@ mod tests {
     fn debug_hides_credentials() {
         let c = KalamClient::builder()
             .base_url("http://localhost:2900")
-            .auth(AuthProvider::basic_auth("u".into(), "hunter2".into()))
+            .auth(AuthProvider::basic_auth("u", "hunter2"))
             .build()
             .unwrap();
         let dbg = format!("{c:?}");

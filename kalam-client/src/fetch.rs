@@ -37,7 +37,7 @@ use crate::row::{KalamRow, Scalar};
 /// # let emulator = kalam_emulator::Emulator::start().await?;
 /// # let client = kalam_client::KalamClient::builder()
 /// #     .base_url(emulator.url())
-/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// let fetch: kalam_client::Fetch<'static, Vec<(i64,)>> =
 ///     client.query("SELECT 1 AS n").fetch_all();

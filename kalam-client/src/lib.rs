@@ -40,7 +40,7 @@ pub use auth::{ArcDynAuthProvider, AuthFuture, AuthProvider, DynamicAuthProvider
 pub use client::{HttpVersion, KalamClient, KalamClientBuilder};
 pub use decode::FromCell;
 pub use encode::{QueryParam, ToParam};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
 #[cfg(feature = "healthcheck")]
 pub use health::DEFAULT_HEALTH_CACHE_TTL;
 pub use query::Query;

@@ -27,7 +27,7 @@ use crate::sql::Params;
 /// use kalam_client::{AuthProvider, KalamClient};
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
 /// let pairs: Vec<(i64, String)> = client
 ///     .query("SELECT $1 AS n, $2 AS s")
@@ -110,7 +110,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let admin = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let who: String = admin.execute_as_user("alice", "SELECT CURRENT_USER()").fetch_scalar().await?;
     /// assert_eq!(who, "alice");
@@ -167,7 +167,7 @@ impl<T> Query<T> {
     /// # let emulator = kalam_emulator::Emulator::start().await?;
     /// # let client = kalam_client::KalamClient::builder()
     /// #     .base_url(emulator.url())
-    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;
     /// client

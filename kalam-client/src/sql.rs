@@ -185,7 +185,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, QueryParam};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let response = client
     ///     .execute_query("SELECT $1 AS greeting", Some(vec![QueryParam::from("hi")]), None)

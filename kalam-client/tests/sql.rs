@@ -9,7 +9,8 @@ use kalam_client::types::{
     Date, DateTime, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid,
 };
 use kalam_client::{
-    ColumnSpec, Error, ErrorCode, HttpVersion, KalamClient, KalamRow, QueryParam, Row, RowRef,
+    ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow, QueryParam, Row,
+    RowRef,
 };
 use kalam_tests::{TestServer, server_or_skip};
 use serde_json::json;
@@ -650,6 +651,64 @@ async fn server_errors_map_to_typed_variants() {
         Err(Error::Param { index, .. }) => assert_eq!(index, 2),
         other => panic!("expected Param error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn error_kinds_classify_what_users_match_on() {
+    let server = server_or_skip!();
+    let client = admin_client(&server);
+    let alice = server.create_user("alice", "user").await;
+    let alice_client = user_client(&server, &alice);
+    let ns = server.fresh_namespace("kc_kinds").await;
+    exec(
+        &client,
+        format!("CREATE USER TABLE {ns}.tasks (id BIGINT PRIMARY KEY, title TEXT)"),
+    )
+    .await;
+    let insert = format!("INSERT INTO {ns}.tasks (id, title) VALUES (1, 'a')");
+    exec(&alice_client, insert.clone()).await;
+    let kind = |r: kalam_client::Result<u64>| r.expect_err("the statement must fail").kind();
+
+    // A duplicate key keeps its message for every role (protocol 1.10), so it classifies
+    // for a regular user too.
+    let dup = alice_client.query::<()>(insert.clone()).execute().await;
+    assert_eq!(kind(dup), ErrorKind::UniqueViolation);
+    exec(&client, insert.clone()).await;
+    let dup = client.query::<()>(insert).execute().await;
+    assert_eq!(kind(dup), ErrorKind::UniqueViolation);
+    let again = client
+        .query::<()>(format!("CREATE NAMESPACE {ns}"))
+        .execute()
+        .await;
+    assert_eq!(kind(again), ErrorKind::AlreadyExists);
+    let missing = client
+        .query::<()>(format!("SELECT * FROM {ns}.no_such_table"))
+        .execute()
+        .await;
+    assert_eq!(kind(missing), ErrorKind::NotFound);
+    let column = client
+        .query::<()>(format!("SELECT nope FROM {ns}.tasks"))
+        .execute()
+        .await;
+    assert_eq!(kind(column), ErrorKind::NotFound);
+    let denied = alice_client
+        .query::<()>(format!("CREATE NAMESPACE {ns}_x"))
+        .execute()
+        .await;
+    assert_eq!(kind(denied), ErrorKind::PermissionDenied);
+    let syntax = client.query::<()>("SELEC 1").execute().await;
+    assert_eq!(kind(syntax), ErrorKind::InvalidSql);
+    let nan = client
+        .query::<()>("SELECT $1")
+        .bind(f64::NAN)
+        .execute()
+        .await;
+    assert_eq!(kind(nan), ErrorKind::InvalidParameter);
+    let none = client
+        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks WHERE id = 99"))
+        .fetch_one()
+        .await;
+    assert_eq!(none.expect_err("no row").kind(), ErrorKind::RowNotFound);
 }
 
 #[tokio::test]

@@ -604,7 +604,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
     let (user, password) = DEFAULT_ADMIN;
     let client = KalamClient::builder()
         .base_url(emu.url())
-        .auth(AuthProvider::basic_auth(user.into(), password.into()))
+        .auth(AuthProvider::basic_auth(user, password))
         .build()
         .unwrap();
 

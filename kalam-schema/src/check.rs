@@ -587,7 +587,7 @@ impl<'c> Checker<'c> {
                 let scope = Scope::new(Vec::new(), outer);
                 let mut cols: Vec<Out> = Vec::new();
                 for (r, row) in values.rows.iter().enumerate() {
-                    for (i, e) in row.content.iter().enumerate() {
+                    for (i, e) in row.iter().enumerate() {
                         let (ty, _) = self.expr(e, &scope)?;
                         if r == 0 {
                             cols.push(Out {
@@ -982,9 +982,6 @@ impl<'c> Checker<'c> {
                             ty: c.ty.clone(),
                         });
                     }
-                }
-                SelectItem::ExprWithAliases { .. } => {
-                    return Err(self.unsupported("multiple aliases", item.span()));
                 }
             }
         }

@@ -50,6 +50,10 @@ pub(crate) struct KalamCatalog {
 }
 
 impl CatalogProvider for KalamCatalog {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -82,6 +86,10 @@ pub(crate) struct KalamSchema {
 
 #[async_trait]
 impl SchemaProvider for KalamSchema {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn table_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -160,6 +168,10 @@ pub(crate) struct KalamTable {
 
 #[async_trait]
 impl TableProvider for KalamTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -201,6 +213,10 @@ pub(crate) struct StaticTable {
 
 #[async_trait]
 impl TableProvider for StaticTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
