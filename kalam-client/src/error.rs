@@ -179,6 +179,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Decode { .. } | Error::SchemaMismatch { .. } => ErrorKind::Decode,
             Error::RowNotFound => ErrorKind::RowNotFound,
+            Error::Truncated { .. } => ErrorKind::Truncated,
             Error::Param { .. } => ErrorKind::InvalidParameter,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Config(_) => ErrorKind::Config,
@@ -245,6 +246,9 @@ pub enum ErrorKind {
     Decode,
     /// `fetch_one`/`fetch_scalar` found no row.
     RowNotFound,
+    /// A result reached the server's row cap and could not be paged exactly
+    /// ([`Error::Truncated`]).
+    Truncated,
     /// The server broke the protocol.
     Protocol,
     /// The client configuration is invalid.

@@ -623,8 +623,6 @@ impl Cx<'_, '_> {
                 alias: None,
                 kind: ItemKind::QualifiedWildcard,
             },
-            // `expr AS (a, b)`: not a PostgreSQL form.
-            _ => return Err(self.fail(span.start, "projection item")),
         })
     }
 
