@@ -380,14 +380,21 @@ fn request(conn: &Conn, sql: String, params: Arc<[Value]>) -> BodyFuture<'static
     let namespace = conn.namespace.clone();
     let written = conn.sql.clone();
     Box::pin(async move {
-        match post_sql(&client.inner, &sql, &params, namespace.as_deref()).await {
-            // Name the statement the user wrote, not its rewrite.
-            Err(Error::ConnectionClosed { source, .. }) if sql != *written => {
-                Err(Error::ConnectionClosed {
-                    statement: statement_excerpt(&written),
-                    source,
-                })
-            }
+        let answer = post_sql(&client.inner, &sql, &params, namespace.as_deref()).await;
+        if sql == *written {
+            return answer;
+        }
+        // Name the statement the user wrote, not its rewrite.
+        match answer {
+            Err(Error::ConnectionClosed { source, .. }) => Err(Error::ConnectionClosed {
+                statement: statement_excerpt(&written),
+                source,
+            }),
+            Err(Error::Timeout { operation, after }) => Err(Error::Timeout {
+                operation: operation
+                    .replace(&statement_excerpt(&sql), &statement_excerpt(&written)),
+                after,
+            }),
             other => other,
         }
     })
