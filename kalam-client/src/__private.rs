@@ -19,5 +19,7 @@ pub use kalam_schema::TableKind;
 /// Decodes a captured `/v1/api/sql` success body into rows of `T` (the first row set), as
 /// the fetch verbs do. Used by benchmarks and tests.
 pub fn decode_rows<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {
-    crate::fetch::decode_all::<T>(body)
+    let mut rows = Vec::new();
+    crate::envelope::decode_rows(body, T::columns(), &mut rows)?;
+    Ok(rows)
 }

@@ -98,6 +98,20 @@ pub enum Error {
         /// What the result has there.
         found: String,
     },
+    /// A query returned as many rows as the server sends at most (its `max_query_limit`,
+    /// which the client's [`max_query_limit`](crate::KalamClientBuilder::max_query_limit)
+    /// must match), so rows may be missing, and the client could not page through the rest
+    /// exactly: joins, grouping, `DISTINCT`, window functions, set operations, ordering by a
+    /// column other than the primary key. `reason` says why and what to do (add a `LIMIT`,
+    /// narrow the `WHERE` clause, or order one table by its primary key). Never returned
+    /// when every row arrived.
+    #[error("the query reached the server's cap of {limit} rows and more may exist: {reason}")]
+    Truncated {
+        /// The row cap that was reached.
+        limit: u64,
+        /// Why the rest cannot be fetched, and what to do instead.
+        reason: String,
+    },
     /// `fetch_one` or `fetch_scalar` found no row.
     #[error("the query returned no rows")]
     RowNotFound,
@@ -165,6 +179,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Decode { .. } | Error::SchemaMismatch { .. } => ErrorKind::Decode,
             Error::RowNotFound => ErrorKind::RowNotFound,
+            Error::Truncated { .. } => ErrorKind::Truncated,
             Error::Param { .. } => ErrorKind::InvalidParameter,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Config(_) => ErrorKind::Config,
@@ -231,6 +246,9 @@ pub enum ErrorKind {
     Decode,
     /// `fetch_one`/`fetch_scalar` found no row.
     RowNotFound,
+    /// A result reached the server's row cap and could not be paged exactly
+    /// ([`Error::Truncated`]).
+    Truncated,
     /// The server broke the protocol.
     Protocol,
     /// The client configuration is invalid.

@@ -19,7 +19,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
-use crate::fetch::decode_count;
 use crate::sql::{Params, untyped_response};
 use crate::types::FileRef;
 use crate::wire::QueryResponse;
@@ -269,7 +268,7 @@ impl Upload {
     /// Runs the statement and returns the rows affected.
     pub async fn execute(self) -> Result<u64> {
         let body = self.send().await?;
-        decode_count(&body)
+        crate::envelope::decode_rows(&body, &[], &mut crate::envelope::Discard)
     }
 
     /// Runs the statement and returns the untyped response.

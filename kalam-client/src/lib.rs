@@ -23,7 +23,9 @@ mod health;
 mod integrations;
 pub mod live;
 mod macros;
+mod paging;
 mod query;
+mod rewrite;
 mod row;
 #[cfg(feature = "setup")]
 pub mod setup;
@@ -45,7 +47,7 @@ pub use query::Query;
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;
 
-pub use fetch::Fetch;
+pub use fetch::{Fetch, FetchStream};
 /// Compile-time checked queries and `#[derive(KalamRow)]` (feature `macros`, on by default);
 /// see the kalam-macros README.
 #[cfg(feature = "macros")]

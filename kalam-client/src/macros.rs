@@ -17,9 +17,10 @@ use crate::decode::FromCell;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::fetch::{
-    BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
+    Fetch, FetchStream, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
 use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
+use crate::paging::{Pager, Verb};
 use crate::query::Query;
 use crate::row::{KalamRow, RowRef};
 use crate::sql::Params;
@@ -132,8 +133,10 @@ impl<T> CheckedQuery<T> {
     #[inline]
     pub fn execute(self, client: &KalamClient) -> Fetch<'_, u64> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::Execute),
             decode: decode_count,
+            out: None,
+            _client: PhantomData,
         }
     }
 
@@ -144,28 +147,72 @@ impl<T> CheckedQuery<T> {
         T: FromCell,
     {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_scalar::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }
 
 impl<T: KalamRow> CheckedQuery<T> {
-    /// Runs the query and returns every row.
+    /// Runs the query and returns every row, in the order asked, beyond the server's
+    /// implicit `LIMIT 50` and its row cap: see [`Query::fetch_all`].
     #[inline]
     pub fn fetch_all(self, client: &KalamClient) -> Fetch<'_, Vec<T>> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::All),
             decode: decode_all::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 
-    /// Runs the query and returns the first row, or [`Error::RowNotFound`].
+    /// Streams every row of the query, one page at a time: see [`Query::fetch`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::builder()
+    /// #     .schemas_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas"))
+    /// #     .start()
+    /// #     .await?;
+    /// # let client = kalam_client::KalamClient::builder()
+    /// #     .base_url(emulator.url())
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .build()?;
+    /// use futures_util::TryStreamExt;
+    /// # kalam_client::query!("INSERT INTO support.rooms (name, title) VALUES ('lobby', 'Lobby'), ('help', 'Help')")
+    /// #     .execute(&client)
+    /// #     .await?;
+    /// let mut rooms = kalam_client::query!("SELECT name FROM support.rooms ORDER BY name").fetch(&client);
+    /// let mut names = Vec::new();
+    /// while let Some(room) = rooms.try_next().await? {
+    ///     names.push(room.name);
+    /// }
+    /// assert_eq!(names, ["help", "lobby"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[inline]
+    pub fn fetch(self, client: &KalamClient) -> FetchStream<'_, T> {
+        FetchStream {
+            pager: pager(client, self.__statement, Verb::All),
+            rows: Vec::new().into_iter(),
+            done: false,
+            _client: PhantomData,
+        }
+    }
+
+    /// Runs the query and returns the first row (in the order asked), or
+    /// [`Error::RowNotFound`].
     #[inline]
     pub fn fetch_one(self, client: &KalamClient) -> Fetch<'_, T> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_one::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 
@@ -173,16 +220,18 @@ impl<T: KalamRow> CheckedQuery<T> {
     #[inline]
     pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'_, Option<T>> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_first::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }
 
-/// The request of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
-/// request, whatever the record types.
-fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'static> {
-    statement.into_query::<()>(client).send()
+/// The requests of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
+/// pager, whatever the record types.
+fn pager(client: &KalamClient, statement: Statement, verb: Verb) -> Pager {
+    statement.into_query::<()>(client).pager(verb)
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with

@@ -37,7 +37,7 @@ fn is_idempotent_read(keyword: &str) -> bool {
 }
 
 /// The statement for error messages: one line, at most 120 characters.
-fn statement_excerpt(sql: &str) -> String {
+pub(crate) fn statement_excerpt(sql: &str) -> String {
     let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = one_line.chars().take(120).collect();
     if one_line.chars().nth(120).is_some() {
