@@ -129,6 +129,19 @@ pub enum Error {
     /// The client configuration is invalid (reported by `build()`).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// The WHERE of a live query cannot be evaluated in its
+    /// [`FilterMode`](crate::live::FilterMode): exact mode does not evaluate one of its
+    /// expressions, or the server's live filter would silently lose changes (server mode).
+    /// Reported before subscribing.
+    #[error("live query filter ({mode:?} mode): {message}")]
+    LiveFilter {
+        /// The mode that cannot evaluate it.
+        mode: kalam_schema::filter::FilterMode,
+        /// What is wrong, with its position in the SQL.
+        message: String,
+        /// How to fix it (for server mode: use exact mode, or a rewrite the server delivers).
+        help: Option<String>,
+    },
 }
 
 impl Error {

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{
     Fetch, FetchStream, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
-use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
+use crate::live::{FilterMode, LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
 use crate::paging::{Pager, Verb};
 use crate::query::Query;
 use crate::row::{KalamRow, RowRef};
@@ -304,6 +304,9 @@ pub struct LiveSql<T, O = Unordered> {
     client: KalamClient,
     sql: Result<String>,
     config: LiveRowsConfig<O>,
+    /// Set by `live!(…, filter = server)` or [`LiveSql::with_filter_mode`]; kept across
+    /// [`LiveSql::with_config`].
+    mode: Option<FilterMode>,
     options: SubscriptionOptions,
     _row: PhantomData<fn() -> T>,
 }
@@ -327,15 +330,25 @@ impl<T, O> LiveSql<T, O> {
         self.sql
     }
 
-    /// How the rows are materialized (limit, key columns, order).
+    /// How the rows are materialized (limit, key columns, order, stable columns). A filter
+    /// mode set by `live!(…, filter = server)` or [`LiveSql::with_filter_mode`] is kept.
     pub fn with_config<P>(self, config: LiveRowsConfig<P>) -> LiveSql<T, P> {
         LiveSql {
             client: self.client,
             sql: self.sql,
             config,
+            mode: self.mode,
             options: self.options,
             _row: PhantomData,
         }
+    }
+
+    /// Where the WHERE is evaluated ([`LiveRowsConfig::with_filter_mode`]). `live!(…, filter =
+    /// server)` sets [`FilterMode::Server`] after checking at compile time that the server
+    /// delivers the filter; set here, the check runs when subscribing.
+    pub fn with_filter_mode(mut self, mode: FilterMode) -> Self {
+        self.mode = Some(mode);
+        self
     }
 
     /// Subscription options (batch size, resuming from a checkpoint, …).
@@ -349,8 +362,12 @@ impl<T: KalamRow, O: RowOrder<T>> LiveSql<T, O> {
     /// Subscribes: [`KalamClient::live_with_config`] with this SQL, config and options.
     pub async fn subscribe(self) -> Result<LiveRows<T>> {
         let sql = self.sql?;
+        let config = match self.mode {
+            Some(mode) => self.config.with_filter_mode(mode),
+            None => self.config,
+        };
         self.client
-            .live_with_config(&sql, self.config, self.options)
+            .live_with_config(&sql, config, self.options)
             .await
     }
 }
@@ -752,6 +769,7 @@ pub fn live_sql<T>(
         client: client.clone(),
         sql: join_live_sql(pieces, values),
         config: LiveRowsConfig::new(),
+        mode: None,
         options: SubscriptionOptions::new(),
         _row: PhantomData,
     }

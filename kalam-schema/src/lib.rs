@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod builtins;
+pub mod datum;
 pub mod ddl;
 pub mod error;
 pub mod literal;
@@ -20,6 +21,8 @@ mod check_fn;
 pub mod describe;
 #[cfg(feature = "parse")]
 mod dtype;
+#[cfg(feature = "parse")]
+pub mod filter;
 #[cfg(feature = "parse")]
 mod lex;
 #[cfg(feature = "parse")]
