@@ -4,6 +4,7 @@
 mod builtins;
 pub mod ddl;
 pub mod error;
+pub mod files;
 pub mod literal;
 pub mod model;
 pub mod types;
