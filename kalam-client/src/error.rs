@@ -123,6 +123,17 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// The files of an upload do not match its `FILE("name")` placeholders (checked before
+    /// anything is sent). The server would not report this as such: a placeholder without its
+    /// file reaches the SQL engine as a call to an unknown function `file`, and a file no
+    /// placeholder names is silently dropped.
+    #[error("{}", file_parts_message(missing, extra))]
+    FileParts {
+        /// Placeholders no file was given for, in statement order.
+        missing: Vec<String>,
+        /// Files no placeholder names (or given a second time), in the order they were added.
+        extra: Vec<String>,
+    },
     /// The server said something the protocol does not allow.
     #[error("protocol violation: {0}")]
     Protocol(String),
@@ -193,7 +204,7 @@ impl Error {
             Error::Decode { .. } | Error::SchemaMismatch { .. } => ErrorKind::Decode,
             Error::RowNotFound => ErrorKind::RowNotFound,
             Error::Truncated { .. } => ErrorKind::Truncated,
-            Error::Param { .. } => ErrorKind::InvalidParameter,
+            Error::Param { .. } | Error::FileParts { .. } => ErrorKind::InvalidParameter,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Config(_) => ErrorKind::Config,
         }
@@ -317,6 +328,26 @@ impl ErrorKind {
             ErrorKind::Other
         }
     }
+
+fn file_parts_message(missing: &[String], extra: &[String]) -> String {
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("no file for FILE placeholder(s) {}", list(missing)));
+    }
+    if !extra.is_empty() {
+        parts.push(format!(
+            "file(s) {} not named by any FILE placeholder (or given twice)",
+            list(extra)
+        ));
+    }
+    format!("upload does not match its statement: {}", parts.join("; "))
 }
 
 macro_rules! error_codes {
@@ -561,6 +592,16 @@ mod tests {
             }
             .kind(),
             ErrorKind::InvalidParameter
+
+    fn file_parts_name_both_sides() {
+        let e = Error::FileParts {
+            missing: vec!["a".into()],
+            extra: vec!["b".into(), "c".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "upload does not match its statement: no file for FILE placeholder(s) `a`; \
+             file(s) `b`, `c` not named by any FILE placeholder (or given twice)"
         );
     }
 

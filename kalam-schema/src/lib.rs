@@ -5,6 +5,7 @@ mod builtins;
 pub mod datum;
 pub mod ddl;
 pub mod error;
+pub mod files;
 pub mod literal;
 pub mod model;
 pub mod types;

@@ -975,6 +975,12 @@ impl KalamClient {
     /// 1,000-row initial-data cap); changes follow. After a reconnect the set is reloaded
     /// and the differences are reported as changes.
     ///
+    /// Subscribing as an admin to a USER table gives a view that is stale by the server's
+    /// design: KalamDB reads every user's partition for an admin's query (observed for
+    /// `root`, role `system`, on 0.4.3), so the initial set holds everybody's rows, but it
+    /// sends change events only for the rows of the subscriber's own partition. Follow a
+    /// user's rows with a client signed in as that user.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
