@@ -328,6 +328,7 @@ impl ErrorKind {
             ErrorKind::Other
         }
     }
+}
 
 fn file_parts_message(missing: &[String], extra: &[String]) -> String {
     let list = |names: &[String]| {
@@ -592,7 +593,10 @@ mod tests {
             }
             .kind(),
             ErrorKind::InvalidParameter
+        );
+    }
 
+    #[test]
     fn file_parts_name_both_sides() {
         let e = Error::FileParts {
             missing: vec!["a".into()],
