@@ -207,6 +207,7 @@ impl Error {
             Error::Param { .. } | Error::FileParts { .. } => ErrorKind::InvalidParameter,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Config(_) => ErrorKind::Config,
+            Error::LiveFilter { .. } => ErrorKind::InvalidSql,
         }
     }
 
@@ -251,7 +252,8 @@ pub enum ErrorKind {
     /// The caller's role may not do this (`PERMISSION_DENIED`, a refused `EXECUTE AS USER`, a
     /// write to a SHARED table without write access…).
     PermissionDenied,
-    /// The SQL does not parse, or the server refuses its shape or its types.
+    /// The SQL does not parse, the server refuses its shape or its types, or a live filter
+    /// cannot be evaluated in its mode ([`Error::LiveFilter`]).
     InvalidSql,
     /// A parameter could not be bound, or the server refused the parameters.
     InvalidParameter,
