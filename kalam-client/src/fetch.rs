@@ -119,7 +119,7 @@ fn no_answer() -> Error {
 /// # let emulator = kalam_emulator::Emulator::start().await?;
 /// # let client = kalam_client::KalamClient::builder()
 /// #     .base_url(emulator.url())
-/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// use futures_util::TryStreamExt;
 /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;

@@ -179,7 +179,7 @@ impl<T: KalamRow> CheckedQuery<T> {
     /// #     .await?;
     /// # let client = kalam_client::KalamClient::builder()
     /// #     .base_url(emulator.url())
-    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
     /// use futures_util::TryStreamExt;
     /// # kalam_client::query!("INSERT INTO support.rooms (name, title) VALUES ('lobby', 'Lobby'), ('help', 'Help')")

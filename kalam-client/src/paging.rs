@@ -14,8 +14,10 @@
 //! - Every verb repeats a top-level `ORDER BY` around the query when the server would
 //!   otherwise re-sort.
 //!
-//! Keys are unique within one result: no role reads several users' partitions of a USER
-//! table at once in 0.4.3 (protocol 9), so paging by the primary key alone is exact.
+//! Paging by the primary key alone is exact when keys are unique within the result, as they
+//! are for every caller reading its own partition. A caller for whom the server reads every
+//! user's partition of a USER table (an admin, see the README) can meet the same key twice, and
+//! a page boundary between two such rows skips the second: a known gap, documented.
 //!
 //! The pager is not generic: it hands out response bodies and takes back what the
 //! per-row-type decoder found in them ([`PageInfo`]), so its code is compiled once.

@@ -233,7 +233,7 @@ impl<T: KalamRow> Query<T> {
     /// # let emulator = kalam_emulator::Emulator::start().await?;
     /// # let client = kalam_client::KalamClient::builder()
     /// #     .base_url(emulator.url())
-    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS tracker").execute().await?;
     /// client.query::<()>("CREATE USER TABLE tracker.tasks (id BIGINT PRIMARY KEY, title TEXT)").execute().await?;
