@@ -182,6 +182,8 @@ pub(crate) fn table_items(
 
             /// Inserts this row with [`Self::INSERT_SQL`] (into the caller's partition for a
             /// USER or STREAM table); resolves to the number of rows inserted.
+            // Every field is bound by reference, whatever its type.
+            #[allow(clippy::needless_borrows_for_generic_args)]
             pub fn insert(
                 &self,
                 client: &::kalam_client::KalamClient,
@@ -226,6 +228,8 @@ pub(crate) fn table_items(
             /// Writes every column of this row to the row with the same primary key, with
             /// [`Self::UPDATE_SQL`]; resolves to the number of rows updated (0 when there is
             /// no such row).
+            // Every field is bound by reference, whatever its type.
+            #[allow(clippy::needless_borrows_for_generic_args)]
             pub fn update(
                 &self,
                 client: &::kalam_client::KalamClient,
