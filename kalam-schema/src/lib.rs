@@ -2,8 +2,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod builtins;
+pub mod datum;
 pub mod ddl;
 pub mod error;
+pub mod files;
 pub mod literal;
 pub mod model;
 pub mod types;
@@ -23,6 +25,8 @@ pub mod describe;
 #[cfg(feature = "parse")]
 mod dtype;
 #[cfg(feature = "parse")]
+pub mod filter;
+#[cfg(feature = "parse")]
 mod lex;
 #[cfg(feature = "parse")]
 pub mod live;
@@ -30,6 +34,8 @@ pub mod live;
 pub mod load;
 #[cfg(feature = "parse")]
 pub mod parse;
+#[cfg(feature = "parse")]
+pub mod shape;
 
 pub use ddl::{AlterTableOp, DdlStatement, DdlTarget};
 pub use error::{ErrorKind, Location, SchemaError};
@@ -50,3 +56,8 @@ pub use live::{LiveQuery, check_live, live_query};
 pub use load::{LoadedSchema, apply_text, load_dir, load_str};
 #[cfg(feature = "parse")]
 pub use parse::{LocatedDdl, parse_ddl, parse_ddl_located};
+#[cfg(feature = "parse")]
+pub use shape::{
+    BaseTable, Bound, ItemKind, OrderItem, OrderKey, ProjectionItem, QueryShape, SelectShape,
+    query_shape,
+};

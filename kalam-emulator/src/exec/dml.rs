@@ -242,10 +242,7 @@ async fn run_query(
     mut stmt: Statement,
 ) -> Result<Vec<RecordBatch>, StmtError> {
     rewrite_functions(&mut stmt);
-    let viewer = Viewer {
-        user: ident.user.clone(),
-        role: ident.role,
-    };
+    let viewer = Viewer::writing(ident.user.clone(), ident.role);
     let state = req.engine.session(&viewer, &req.namespace);
     let plan = req
         .engine
