@@ -715,6 +715,19 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             self.apply_event(event, false)?;
         }
         self.state = LoadState::Ready;
+        if !diff {
+            // Resumed from a checkpoint: rows changed since that the WHERE does not accept
+            // (some left it) are reported, so that rows saved with the checkpoint can be
+            // dropped (a reload's diff below reports them anyway).
+            for cells in &snapshot.left {
+                if let Some(key) = self.lookup_key(cells)
+                    && self.set.get(&key).is_none()
+                {
+                    let change = LiveChange::Deleted { key, before: None };
+                    self.push(true, change, self.last_seq);
+                }
+            }
+        }
         if diff {
             let mut changes = Vec::new();
             for (key, was) in old.entries() {
@@ -1006,7 +1019,10 @@ impl KalamClient {
     ///   HTTP, `n` rows per page (at most 1,000);
     /// - `with_from(checkpoint)`: only the rows inserted or updated after the checkpoint
     ///   (merge them into the rows you saved with it; rows deleted meanwhile are not reported,
-    ///   a server limit, protocol 3.9), then changes;
+    ///   a server limit, protocol 3.9; in exact mode every row changed meanwhile that the WHERE
+    ///   does not accept, such as a row updated out of it, is reported as
+    ///   [`LiveChange::Deleted`] with `before: None`: drop it from the saved rows), then
+    ///   changes;
     /// - `with_last_rows(n)`: the server's initial data, with its quirks (protocol 3.6);
     /// - [`SubscriptionOptions::without_initial_data`]: changes only.
     ///
@@ -1093,6 +1109,7 @@ impl KalamClient {
                 key,
                 after_seq: options.from(),
                 page: options.batch_size().unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
+                filter: rows.filter.clone().filter(|_| mode == FilterMode::Exact),
             })
         });
         let mut live = LiveRows {
