@@ -19,7 +19,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
-use crate::fetch::decode_count;
 use crate::sql::{Params, untyped_response};
 use crate::types::FileRef;
 use crate::wire::QueryResponse;
@@ -187,7 +186,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS app").execute().await?;
     /// client
@@ -269,7 +268,7 @@ impl Upload {
     /// Runs the statement and returns the rows affected.
     pub async fn execute(self) -> Result<u64> {
         let body = self.send().await?;
-        decode_count(&body)
+        crate::envelope::decode_rows(&body, &[], &mut crate::envelope::Discard)
     }
 
     /// Runs the statement and returns the untyped response.
@@ -278,6 +277,7 @@ impl Upload {
     }
 
     async fn send(self) -> Result<Bytes> {
+        check_files(&self.sql, &self.files)?;
         let params = self.params.encode()?;
         let params = (!params.is_empty())
             .then(|| serde_json::to_string(&params))
@@ -345,6 +345,30 @@ impl Upload {
             })
             .await?;
         Ok(body)
+    }
+}
+
+/// Every `FILE("name")` placeholder of `sql` has exactly one file, and every file a
+/// placeholder (names are case-sensitive, as the server matches parts to placeholders).
+fn check_files(sql: &str, files: &[(String, FileUpload)]) -> Result<()> {
+    let placeholders = kalam_schema::files::file_placeholders(sql);
+    let mut missing: Vec<String> = Vec::new();
+    for p in &placeholders {
+        if !files.iter().any(|(name, _)| *name == p.name) && !missing.contains(&p.name) {
+            missing.push(p.name.clone());
+        }
+    }
+    let mut extra = Vec::new();
+    for (i, (name, _)) in files.iter().enumerate() {
+        let again = files[..i].iter().any(|(other, _)| other == name);
+        if again || !placeholders.iter().any(|p| p.name == *name) {
+            extra.push(name.clone());
+        }
+    }
+    if missing.is_empty() && extra.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::FileParts { missing, extra })
     }
 }
 
@@ -602,6 +626,31 @@ mod tests {
         ] {
             assert_eq!(named(name).stored_name(), stored, "{name}");
         }
+    }
+
+    #[test]
+    fn files_must_match_the_placeholders() {
+        let file = || FileUpload::from_bytes("x.bin", vec![1]);
+        let sql = "INSERT INTO a.t (id, f, g) VALUES (1, FILE('a'), file(\"b\"))";
+        let names = |files: &[&str]| -> Vec<(String, FileUpload)> {
+            files.iter().map(|n| ((*n).to_owned(), file())).collect()
+        };
+        assert!(check_files(sql, &names(&["b", "a"])).is_ok());
+        assert!(check_files("SELECT 1", &[]).is_ok());
+        let Err(Error::FileParts { missing, extra }) = check_files(sql, &names(&["A", "b", "b"]))
+        else {
+            panic!("a mismatch must be refused");
+        };
+        assert_eq!(
+            (missing, extra),
+            (vec!["a".to_owned()], vec!["A".to_owned(), "b".to_owned()])
+        );
+        let Err(Error::FileParts { missing, extra }) =
+            check_files("UPDATE a.t SET f = FILE('a'), g = FILE('a')", &[])
+        else {
+            panic!("a placeholder without a file must be refused");
+        };
+        assert_eq!((missing, extra), (vec!["a".to_owned()], vec![]));
     }
 
     #[tokio::test]

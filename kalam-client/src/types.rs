@@ -103,11 +103,25 @@ fn write_time(f: &mut fmt::Formatter<'_>, micros: i64) -> fmt::Result {
     Ok(())
 }
 
+/// `Debug` as the readable `Display` form (`2025-06-01T00:00:05Z`, not the wire integer), as
+/// chrono, uuid and rust_decimal print theirs: a `{:?}` of a row should read like the data.
+macro_rules! readable_debug {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+    };
+}
+
 macro_rules! instant_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name(i64);
+
+        readable_debug!($name);
 
         impl $name {
             /// The Unix epoch.
@@ -259,8 +273,10 @@ impl From<DateTime> for Timestamp {
 /// assert_eq!(d.to_string(), "2025-06-01");
 /// assert_eq!("2025-06-01".parse::<Date>().unwrap(), d);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Date(i32);
+
+readable_debug!(Date);
 
 impl Date {
     /// From days since the epoch (the wire value).
@@ -320,8 +336,10 @@ impl FromStr for Date {
 /// assert_eq!(t.to_string(), "12:34:56");
 /// assert_eq!("12:34:56.5".parse::<Time>().unwrap().as_micros(), 45_296_500_000);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Time(i64);
+
+readable_debug!(Time);
 
 impl Time {
     /// Midnight.
@@ -390,8 +408,10 @@ impl FromStr for Time {
 /// assert_eq!(id.to_string(), "0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11");
 /// assert_eq!(id.as_bytes()[0], 0x01);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Uuid([u8; 16]);
+
+readable_debug!(Uuid);
 
 impl Uuid {
     /// The all-zero UUID.
@@ -452,11 +472,13 @@ impl FromStr for Uuid {
 /// assert_eq!(d.to_string(), "-12.35");
 /// assert_eq!("3.50".parse::<Decimal>().unwrap().normalized().to_string(), "3.5");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Decimal {
     mantissa: i128,
     scale: u8,
 }
+
+readable_debug!(Decimal);
 
 impl Decimal {
     /// The largest scale (and number of digits) KalamDB allows.
@@ -663,6 +685,27 @@ mod tests {
             Some((2024, 2, 29))
         );
         assert_eq!(Date::from_ymd(2023, 2, 29), None);
+    }
+
+    #[test]
+    fn debug_prints_the_readable_form() {
+        let ts = Timestamp::from_micros(1_748_736_005_123_456);
+        assert_eq!(format!("{ts:?}"), "2025-06-01T00:00:05.123456Z");
+        assert_eq!(
+            format!("{:?}", DateTime::from(ts)),
+            "2025-06-01T00:00:05.123456Z"
+        );
+        assert_eq!(
+            format!("{:?}", Some(Date::from_days(20240))),
+            "Some(2025-06-01)"
+        );
+        assert_eq!(
+            format!("{:?}", Time::from_micros(45_296_000_000)),
+            "Some(12:34:56)"
+        );
+        let id = Uuid::from_bytes([0x01; 16]);
+        assert_eq!(format!("{id:?}"), "01010101-0101-0101-0101-010101010101");
+        assert_eq!(format!("{:?}", Decimal::new(-1235, 2)), "Some(-12.35)");
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl KalamRow for Todo {
 fn client(server: &Emulator, user: &str, password: &str) -> KalamClient {
     KalamClient::builder()
         .base_url(server.url())
-        .auth(AuthProvider::basic_auth(user.into(), password.into()))
+        .auth(AuthProvider::basic_auth(user, password))
         .build()
         .unwrap()
 }

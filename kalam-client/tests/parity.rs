@@ -27,7 +27,7 @@ use support::{admin_client, exec, renewing_client, user_client};
 fn client_for(url: &str, user: &str, password: &str) -> KalamClient {
     KalamClient::builder()
         .base_url(url)
-        .auth(AuthProvider::basic_auth(user.into(), password.into()))
+        .auth(AuthProvider::basic_auth(user, password))
         .build()
         .unwrap()
 }
@@ -700,6 +700,11 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
         format!("CREATE TABLE {ns}.docs (id BIGINT PRIMARY KEY, body FILE) WITH (TYPE = 'SHARED')"),
     )
     .await;
+    let count = |client: &KalamClient| {
+        let sql = format!("SELECT COUNT(*) FROM {ns}.docs");
+        let client = client.clone();
+        async move { client.query::<i64>(sql).fetch_scalar().await.unwrap() }
+    };
     let err = admin
         .upload(format!(
             "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('big'))"
@@ -721,13 +726,9 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
         ),
         "{err:?}"
     );
-    let count: i64 = admin
-        .query(format!("SELECT COUNT(*) FROM {ns}.docs"))
-        .fetch_scalar()
-        .await
-        .unwrap();
-    assert_eq!(count, 0, "nothing was stored");
-    // Placeholders without a file, and a bad MIME type, are typed errors too.
+    assert_eq!(count(&admin).await, 0, "nothing was stored");
+    // Files that do not match the placeholders are refused before anything is sent (a
+    // server would answer SQL_EXECUTION_ERROR "Invalid function 'file'", naming neither).
     let err = admin
         .upload(format!(
             "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
@@ -736,7 +737,31 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
         .execute()
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some(&ErrorCode::MissingFile));
+    let Error::FileParts { missing, extra } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        (missing.as_slice(), extra.as_slice()),
+        (&["a".to_owned()][..], &["b".to_owned()][..])
+    );
+    let err = admin
+        .execute_with_files(
+            &format!("INSERT INTO {ns}.docs (id, body) VALUES (2, FILE('a'))"),
+            vec![
+                ("a".to_owned(), FileUpload::from_bytes("a.bin", vec![1])),
+                ("a".to_owned(), FileUpload::from_bytes("again.bin", vec![2])),
+            ],
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::FileParts { missing, extra } if missing.is_empty() && extra == &["a"]),
+        "{err:?}"
+    );
+    assert_eq!(count(&admin).await, 0, "nothing was stored");
+    // A bad MIME type is a typed error too.
     let err = admin
         .upload(format!(
             "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
@@ -895,10 +920,7 @@ async fn two_nodes() -> (Emulator, Emulator, KalamClient) {
     }
     let client = KalamClient::builder()
         .base_urls([a.url(), b.url()])
-        .auth(AuthProvider::basic_auth(
-            "admin".into(),
-            "AdminPass123!".into(),
-        ))
+        .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
         .build()
         .unwrap();
     (a, b, client)
@@ -1020,10 +1042,7 @@ async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
     // A client whose first contact is a live subscription skips the dead node too.
     let fresh = KalamClient::builder()
         .base_urls([a_url, b_url.clone()])
-        .auth(AuthProvider::basic_auth(
-            "admin".into(),
-            "AdminPass123!".into(),
-        ))
+        .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
         .build()
         .unwrap();
     let mut events = fresh.live_events("SELECT * FROM app.notes").await.unwrap();

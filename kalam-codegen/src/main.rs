@@ -99,8 +99,9 @@ struct ServerArgs {
 
 #[derive(Debug, Args)]
 struct OptionalServerArgs {
-    /// Server URL to compare the schema files with.
-    #[arg(long, env = "KALAMDB_SERVER_URL")]
+    /// Server URL to compare the schema files with. Only this flag makes `check` go online:
+    /// unlike `pull`, it does not read KALAMDB_SERVER_URL (pass `--url "$KALAMDB_SERVER_URL"`).
+    #[arg(long)]
     url: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,

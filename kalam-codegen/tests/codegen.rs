@@ -364,10 +364,15 @@ fn bad_schema_file_is_reported_with_file_line_column_and_snippet() {
     );
 }
 
+/// Runs the CLI with a server named in the environment that nothing listens on: the offline
+/// commands must not try to reach it (only `check --url` goes online).
 fn cli(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kalam-codegen"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KALAMDB_SERVER_URL", "http://127.0.0.1:9")
+        .env("KALAMDB_USER", "nobody")
+        .env("KALAMDB_PASSWORD", "nothing")
         .output()
         .unwrap()
 }

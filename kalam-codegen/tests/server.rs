@@ -604,7 +604,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
     let (user, password) = DEFAULT_ADMIN;
     let client = KalamClient::builder()
         .base_url(emu.url())
-        .auth(AuthProvider::basic_auth(user.into(), password.into()))
+        .auth(AuthProvider::basic_auth(user, password))
         .build()
         .unwrap();
 
@@ -624,14 +624,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
         role: "user".into(),
         body: "hello".into(),
     };
-    let inserted = client
-        .query::<()>(NewMessage::INSERT_SQL)
-        .bind(new.role.clone())
-        .bind(new.body.clone())
-        .execute()
-        .await
-        .unwrap();
-    assert_eq!(inserted, 1);
+    assert_eq!(new.insert(&client).await.unwrap(), 1);
     let sql = format!(
         "SELECT {} FROM support.messages WHERE {} = $1",
         Message::COLUMNS.join(", "),
@@ -646,17 +639,35 @@ async fn generated_code_compiles_and_round_trips_rows() {
     );
     assert!(row.id > 0, "SNOWFLAKE_ID() default");
 
+    // Update by key writes every column back.
+    let mut edited = row.clone();
+    edited.body = "hello again".into();
+    edited.room = "lobby".into();
+    assert_eq!(edited.update(&client).await.unwrap(), 1);
+    let back: Vec<Message> = client
+        .query(format!(
+            "SELECT {} FROM support.messages WHERE {} = $1",
+            Message::COLUMNS.join(", "),
+            messages::ID
+        ))
+        .bind(row.id)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(back, vec![edited.clone()]);
+    let mut gone = edited;
+    gone.id += 1;
+    assert_eq!(
+        gone.update(&client).await.unwrap(),
+        0,
+        "no row has that key"
+    );
+
     let room = NewRoom {
         name: "lobby".into(),
         title: "Lobby".into(),
     };
-    client
-        .query::<()>(NewRoom::INSERT_SQL)
-        .bind(room.name)
-        .bind(room.title)
-        .execute()
-        .await
-        .unwrap();
+    room.insert(&client).await.unwrap();
     let rooms: Vec<Room> = client
         .query(format!(
             "SELECT {} FROM support.rooms",

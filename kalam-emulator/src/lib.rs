@@ -27,6 +27,7 @@ pub use changes::{ChangeEvent, ChangeKind, ChangeStream};
 pub use faults::{Faults, InjectedError};
 pub use rate::RateLimits;
 pub use role::Role;
+use role::RoleSet;
 pub use store::Row;
 pub use store::value::Value;
 pub use ws::WsSettings;
@@ -94,6 +95,7 @@ pub struct EmulatorBuilder {
     max_file_size: usize,
     max_files_per_request: usize,
     rate_limits: RateLimits,
+    cross_partition_readers: Vec<Role>,
 }
 
 impl Default for EmulatorBuilder {
@@ -116,6 +118,7 @@ impl Default for EmulatorBuilder {
             max_file_size: 25 * 1024 * 1024,
             max_files_per_request: 20,
             rate_limits: RateLimits::default(),
+            cross_partition_readers: vec![Role::System],
         }
     }
 }
@@ -173,6 +176,30 @@ impl EmulatorBuilder {
     /// server does (protocol 1.3 step 9). Default `true`.
     pub fn primary_key_resort(mut self, yes: bool) -> Self {
         self.pk_resort = yes;
+        self
+    }
+
+    /// The roles whose queries read every user's rows of a USER table (default: `system`).
+    ///
+    /// KalamDB 0.4.3-rc.4 was seen returning other users' rows to an admin's SELECT on a
+    /// USER table, and putting them in the initial data of its live subscription (whose
+    /// change events still come from its own writes only). For a `dba` caller the
+    /// conformance vectors show the opposite (its SELECT sees only its own partition), so
+    /// by default only `system` (`root`) reads across partitions; pass
+    /// `[Role::Dba, Role::System]` to give a dba the same view. Writes (the rows an UPDATE or
+    /// DELETE matches) and STREAM tables stay in the caller's own partition for every role.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use kalam_emulator::{Emulator, Role};
+    /// let emu = Emulator::builder().cross_partition_readers([Role::Dba, Role::System]).start().await?;
+    /// # emu.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cross_partition_readers(mut self, roles: impl IntoIterator<Item = Role>) -> Self {
+        self.cross_partition_readers = roles.into_iter().collect();
         self
     }
 
@@ -279,6 +306,7 @@ impl EmulatorBuilder {
                 default_limit: self.default_query_limit,
                 max_limit: self.max_query_limit,
                 pk_resort: self.pk_resort,
+                cross_partition_readers: RoleSet::of(&self.cross_partition_readers),
             },
         ));
         let net = net::NetShared::new();

@@ -30,6 +30,10 @@ struct Args {
     /// 10; servers used for conformance runs raise it).
     #[arg(long, default_value_t = 10)]
     ws_max_subscriptions_per_user: usize,
+    /// Roles whose queries read every user's rows of a USER table, comma-separated (the
+    /// default `system`; `dba,system` gives a dba the same view).
+    #[arg(long, value_delimiter = ',', value_parser = parse_role, default_value = "system")]
+    cross_partition_readers: Vec<Role>,
     /// Request-rate limits to start from: `off` (the default: nothing is limited) or
     /// `server` (the stock server's 100 queries per user, 20 authentication attempts per IP
     /// and 50 WebSocket messages per connection, per second).
@@ -49,6 +53,10 @@ struct Args {
     max_messages_per_sec: Option<u32>,
 }
 
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}"))
+}
+
 fn parse_user(s: &str) -> Result<(String, String, Role), String> {
     let mut parts = s.splitn(3, ':');
     let (Some(id), Some(pw), Some(role)) = (parts.next(), parts.next(), parts.next()) else {
@@ -65,6 +73,7 @@ async fn main() {
         .listen(args.listen)
         .root_password(args.root_password)
         .needs_setup(args.needs_setup)
+        .cross_partition_readers(args.cross_partition_readers)
         .websocket(
             WsSettings::default().max_subscriptions_per_user(args.ws_max_subscriptions_per_user),
         );

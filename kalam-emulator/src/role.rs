@@ -70,3 +70,23 @@ impl fmt::Display for Role {
         f.write_str(self.as_str())
     }
 }
+
+/// A set of roles (a bit per role).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RoleSet(u8);
+
+impl RoleSet {
+    /// The set of `roles`.
+    pub(crate) fn of(roles: &[Role]) -> RoleSet {
+        RoleSet(roles.iter().fold(0, |bits, r| bits | RoleSet::bit(*r)))
+    }
+
+    /// Whether `role` is in the set.
+    pub(crate) fn contains(self, role: Role) -> bool {
+        self.0 & RoleSet::bit(role) != 0
+    }
+
+    fn bit(role: Role) -> u8 {
+        1 << (role as u8)
+    }
+}

@@ -1485,6 +1485,66 @@ async fn user_isolation_pk_per_partition_and_shared_access() {
     assert_eq!(r.status, 403);
 }
 
+/// A `system` caller's SELECT on a USER table returns every user's rows; its writes, a dba's
+/// SELECT (by default), STREAM tables and `EXECUTE AS` stay in one partition.
+#[tokio::test]
+async fn system_selects_read_every_users_partition() {
+    let check = |dba_too: bool| async move {
+        let builder = if dba_too {
+            Emulator::builder().cross_partition_readers([Role::Dba, Role::System])
+        } else {
+            Emulator::builder()
+        };
+        let (_emu, c, admin, alice) = fixture_on(builder).await;
+        let root = c.login("root", kalam_emulator::DEFAULT_ROOT_PASSWORD).await;
+        c.ok(
+            &alice,
+            "INSERT INTO app.todos (id, title) VALUES (1, 'alice')",
+        )
+        .await;
+        c.ok(
+            &root,
+            "INSERT INTO app.todos (id, title) VALUES (1, 'root')",
+        )
+        .await;
+        let all = json!([["1", "alice"], ["1", "root"]]);
+        let sql = "SELECT id, title FROM app.todos ORDER BY title";
+        assert_eq!(c.rows(&root, sql).await, all);
+        let count = c.rows(&root, "SELECT COUNT(*) AS n FROM app.todos").await;
+        assert_eq!(count, json!([["2"]]));
+        let dba_sees = if dba_too { all.clone() } else { json!([]) };
+        assert_eq!(c.rows(&admin, sql).await, dba_sees);
+        assert_eq!(c.rows(&alice, sql).await, json!([["1", "alice"]]));
+        // Impersonation reads the target's partition only.
+        let as_alice = "EXECUTE AS USER 'alice' (SELECT id, title FROM app.todos)";
+        assert_eq!(c.rows(&root, as_alice).await, json!([["1", "alice"]]));
+        // An UPDATE matches the caller's own rows, however wide its SELECTs are.
+        let r = c
+            .ok(
+                &root,
+                "UPDATE app.todos SET title = 'x' WHERE title = 'alice'",
+            )
+            .await;
+        assert_eq!(r["results"][0]["message"], "Updated 0 row(s)");
+        c.ok(&root, "UPDATE app.todos SET title = 'root2' WHERE id = 1")
+            .await;
+        assert_eq!(
+            c.rows(&alice, "SELECT title FROM app.todos").await,
+            json!([["alice"]])
+        );
+        // STREAM tables stay per partition for every role.
+        c.ok(&admin, "CREATE STREAM TABLE app.ev (id BIGINT PRIMARY KEY, msg TEXT) WITH (TTL_SECONDS = 3600)")
+            .await;
+        c.ok(&alice, "INSERT INTO app.ev (id, msg) VALUES (1, 'alice')")
+            .await;
+        for tok in [&root, &admin] {
+            assert_eq!(c.rows(tok, "SELECT id FROM app.ev").await, json!([]));
+        }
+    };
+    check(false).await;
+    check(true).await;
+}
+
 #[tokio::test]
 async fn dml_defaults_not_null_and_current_user() {
     let (_emu, c, admin, alice) = fixture().await;

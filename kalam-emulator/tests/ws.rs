@@ -65,10 +65,14 @@ async fn env() -> Env {
 
 impl Env {
     async fn login(&self, user: &str) -> String {
+        self.login_with(user, PW).await
+    }
+
+    async fn login_with(&self, user: &str, password: &str) -> String {
         let r: Value = self
             .http
             .post(format!("{}/v1/api/auth/login", self.emu.url()))
-            .json(&json!({"user": user, "password": PW}))
+            .json(&json!({"user": user, "password": password}))
             .send()
             .await
             .unwrap()
@@ -1441,6 +1445,61 @@ async fn routing_user_shared_and_stream_tables() {
         f["rows"],
         json!([{"id":"1","msg":"y","_seq":f["rows"][0]["_seq"],"_deleted":false}])
     );
+}
+
+/// A `system` caller's live view of a USER table: every user's rows in the initial data (the
+/// server reads across partitions for it), but only the changes of its own partition, so the
+/// view goes stale as soon as another user writes. A `dba` sees its own partition.
+#[tokio::test]
+async fn system_live_view_holds_everyones_initial_rows_and_only_its_own_changes() {
+    let e = env().await;
+    e.todos().await;
+    for (tok, row) in [(&e.alice, "(1, 'alice row')"), (&e.bob, "(2, 'bob row')")] {
+        e.sql(
+            tok,
+            &format!("INSERT INTO app.todos (id, title) VALUES {row}"),
+        )
+        .await;
+    }
+    let root = e
+        .login_with("root", kalam_emulator::DEFAULT_ROOT_PASSWORD)
+        .await;
+    let sql = "SELECT id, title FROM app.todos";
+    let titles = |batch: &Value| -> Vec<String> {
+        let mut t: Vec<String> = batch["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_owned())
+            .collect();
+        t.sort();
+        t
+    };
+    let mut r = e.authed(&root).await;
+    let (_, batch) = r.initial("s", sql, json!({})).await;
+    assert_eq!(titles(&batch), ["alice row", "bob row"]);
+    let mut d = e.authed(&e.admin).await;
+    let (_, batch) = d.initial("s", sql, json!({})).await;
+    assert_eq!(batch["rows"], json!([]));
+    // Alice writes first: were her change routed to root, it would be root's next frame.
+    e.sql(
+        &e.alice,
+        "INSERT INTO app.todos (id, title) VALUES (3, 'alice later')",
+    )
+    .await;
+    e.sql(
+        &root,
+        "INSERT INTO app.todos (id, title) VALUES (4, 'root row')",
+    )
+    .await;
+    let f = r.json().await;
+    assert_eq!(kind_id(&f), ("insert", "4"), "{f}");
+    e.sql(
+        &e.admin,
+        "INSERT INTO app.todos (id, title) VALUES (5, 'admin row')",
+    )
+    .await;
+    assert_eq!(kind_id(&d.json().await), ("insert", "5"));
 }
 
 #[tokio::test]

@@ -177,10 +177,10 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
                 ),
             ));
         }
-        let marker = sqltype::marker(param.ty);
+        let check_fn = sqltype::check_fn(param.ty);
         let ty = sqltype::sql_type_value(param.ty);
         let index = k + 1;
-        let check = quote_spanned!(e.span()=> #p::check_param::<#marker, _>(__arg););
+        let check = quote_spanned!(e.span()=> #p::#check_fn(__arg););
         values.push(quote! {{
             let __arg = &(#e);
             #check

@@ -5,6 +5,7 @@ mod builtins;
 pub mod datum;
 pub mod ddl;
 pub mod error;
+pub mod files;
 pub mod literal;
 pub mod model;
 pub mod types;
@@ -31,6 +32,8 @@ pub mod live;
 pub mod load;
 #[cfg(feature = "parse")]
 pub mod parse;
+#[cfg(feature = "parse")]
+pub mod shape;
 
 pub use ddl::{AlterTableOp, DdlStatement, DdlTarget};
 pub use error::{ErrorKind, Location, SchemaError};
@@ -51,3 +54,8 @@ pub use live::{LiveQuery, check_live, live_query};
 pub use load::{LoadedSchema, apply_text, load_dir, load_str};
 #[cfg(feature = "parse")]
 pub use parse::{LocatedDdl, parse_ddl, parse_ddl_located};
+#[cfg(feature = "parse")]
+pub use shape::{
+    BaseTable, Bound, ItemKind, OrderItem, OrderKey, ProjectionItem, QueryShape, SelectShape,
+    query_shape,
+};

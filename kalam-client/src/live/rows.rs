@@ -988,6 +988,12 @@ impl KalamClient {
     /// 1,000-row initial-data cap); changes follow. After a reconnect the set is reloaded
     /// and the differences are reported as changes.
     ///
+    /// Subscribing as an admin to a USER table gives a view that is stale by the server's
+    /// design: KalamDB reads every user's partition for an admin's query (observed for
+    /// `root`, role `system`, on 0.4.3), so the initial set holds everybody's rows, but it
+    /// sends change events only for the rows of the subscriber's own partition. Follow a
+    /// user's rows with a client signed in as that user.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -996,7 +1002,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, Row};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.items (id BIGINT PRIMARY KEY, name TEXT)").execute().await?;
@@ -1035,7 +1041,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.scores (id BIGINT PRIMARY KEY, score INT)").execute().await?;

@@ -21,15 +21,18 @@ use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionConfig;
 use kalam_schema::TableKind;
 
+use crate::role::{Role, RoleSet};
 use crate::store::Store;
 use provider::{KalamCatalog, Viewer};
 
-/// Row limits applied to every SELECT (protocol 1.3 step 9).
+/// Row limits applied to every SELECT (protocol 1.3 step 9), and who reads across the
+/// partitions of USER tables.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) default_limit: usize,
     pub(crate) max_limit: usize,
     pub(crate) pk_resort: bool,
+    pub(crate) cross_partition_readers: RoleSet,
 }
 
 /// The result of a query: the logical schema (with KalamDB metadata) and the batches.
@@ -54,6 +57,16 @@ impl Engine {
             store,
             base,
             limits,
+        }
+    }
+
+    /// The viewer of a query (a SELECT, a live subscription's initial data) by `user` with
+    /// `role`: USER tables show every partition to the roles configured for it.
+    pub(crate) fn reader(&self, user: String, role: Role) -> Viewer {
+        Viewer {
+            all_partitions: self.limits.cross_partition_readers.contains(role),
+            user,
+            role,
         }
     }
 

@@ -16,11 +16,27 @@ use kalam_schema::{AccessLevel, TableKind};
 use crate::role::Role;
 use crate::store::{Store, TableId, partition_key};
 
-/// Who is asking: the effective user and role of the statement.
+/// Who is asking: the effective user and role of the statement, and whether it reads every
+/// user's partition of USER tables.
 #[derive(Debug, Clone)]
 pub(crate) struct Viewer {
     pub(crate) user: String,
     pub(crate) role: Role,
+    /// USER tables yield the rows of every partition, not only the user's own.
+    pub(crate) all_partitions: bool,
+}
+
+impl Viewer {
+    /// The scans of a write (the rows an UPDATE or DELETE matches, INSERT … SELECT): the
+    /// effective user's own partition, whatever the role. Queries get theirs from
+    /// [`Engine::reader`](crate::engine::Engine::reader).
+    pub(crate) fn writing(user: String, role: Role) -> Viewer {
+        Viewer {
+            user,
+            role,
+            all_partitions: false,
+        }
+    }
 }
 
 /// Whether `role` may read a SHARED table of this access level (protocol 9).
@@ -50,6 +66,10 @@ pub(crate) struct KalamCatalog {
 }
 
 impl CatalogProvider for KalamCatalog {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -82,6 +102,10 @@ pub(crate) struct KalamSchema {
 
 #[async_trait]
 impl SchemaProvider for KalamSchema {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn table_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -130,10 +154,15 @@ impl SchemaProvider for KalamSchema {
                 def.options.access_level.unwrap_or_default()
             )
         });
+        let part = if self.viewer.all_partitions && def.kind == TableKind::User {
+            Partitions::All
+        } else {
+            Partitions::One(partition_key(def.kind, &self.viewer.user))
+        };
         Ok(Some(Arc::new(KalamTable {
             store: self.store.clone(),
             id,
-            part: partition_key(def.kind, &self.viewer.user),
+            part,
             schema: ts.schema.clone(),
             deny,
         })))
@@ -148,18 +177,31 @@ impl SchemaProvider for KalamSchema {
     }
 }
 
+/// Which partitions of a table a scan reads.
+#[derive(Debug)]
+enum Partitions {
+    /// One partition (a user's, or the single one of a SHARED table).
+    One(String),
+    /// Every user's partition, in user order.
+    All,
+}
+
 /// A USER/SHARED/STREAM table seen by one user.
 #[derive(Debug)]
 pub(crate) struct KalamTable {
     store: Arc<Store>,
     id: TableId,
-    part: String,
+    part: Partitions,
     schema: SchemaRef,
     deny: Option<String>,
 }
 
 #[async_trait]
 impl TableProvider for KalamTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -178,15 +220,26 @@ impl TableProvider for KalamTable {
         if let Some(d) = &self.deny {
             return Err(DataFusionError::Plan(d.clone()));
         }
-        let batch = {
+        let batches = {
             let mut st = self.store.write();
-            match st.tables.get_mut(&self.id) {
-                Some(ts) => ts.batch(&self.part).map_err(DataFusionError::Execution)?,
-                None => RecordBatch::new_empty(self.schema.clone()),
+            match (st.tables.get_mut(&self.id), &self.part) {
+                (Some(ts), Partitions::One(part)) => {
+                    vec![ts.batch(part).map_err(DataFusionError::Execution)?]
+                }
+                (Some(ts), Partitions::All) => {
+                    let mut parts: Vec<String> = ts.partitions.keys().cloned().collect();
+                    parts.sort_unstable();
+                    let mut out = Vec::with_capacity(parts.len());
+                    for part in &parts {
+                        out.push(ts.batch(part).map_err(DataFusionError::Execution)?);
+                    }
+                    out
+                }
+                (None, _) => Vec::new(),
             }
         };
-        let schema = batch.schema();
-        let exec = MemorySourceConfig::try_new_exec(&[vec![batch]], schema, projection.cloned())?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?;
         Ok(exec)
     }
 }
@@ -201,6 +254,10 @@ pub(crate) struct StaticTable {
 
 #[async_trait]
 impl TableProvider for StaticTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }

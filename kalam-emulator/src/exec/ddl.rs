@@ -50,6 +50,14 @@ fn kind_word(k: TableKind) -> &'static str {
     k.as_str()
 }
 
+/// The server's refusal of a topic name without a namespace, which is also its answer to
+/// `CREATE TOPIC IF NOT EXISTS ns.t` (observed on KalamDB 0.4.3-rc.4).
+fn unqualified_topic() -> StmtError {
+    StmtError::exec(
+        "Invalid operation: Topic name must be namespace-qualified: <namespace>.<topic>",
+    )
+}
+
 /// Runs one DDL statement parsed by `kalam_schema`.
 pub(crate) fn execute(
     req: &mut Request<'_>,
@@ -58,7 +66,9 @@ pub(crate) fn execute(
     sql: &str,
 ) -> Result<Output, StmtError> {
     let parsed = kalam_schema::parse_ddl_located(sql, &req.namespace).map_err(|e| {
-        if e.kind == ErrorKind::Syntax {
+        if kind == DdlKind::Topic && e.message.contains("namespace-qualified") {
+            unqualified_topic()
+        } else if e.kind == ErrorKind::Syntax {
             StmtError::early(400, "INVALID_SQL", e.message.clone())
         } else if e.kind == ErrorKind::UnsupportedType {
             StmtError::early(400, "INVALID_SQL", schema_error_text(&e))
@@ -70,6 +80,15 @@ pub(crate) fn execute(
         return Err(StmtError::early(400, "INVALID_SQL", "Empty DDL statement"));
     };
     let mut stmt = first.statement;
+    // The server's CREATE TOPIC grammar has no IF NOT EXISTS: it takes `IF` for the topic
+    // name and refuses it as unqualified (protocol 5.1).
+    if let DdlStatement::CreateTopic {
+        if_not_exists: true,
+        ..
+    } = stmt
+    {
+        return Err(unqualified_topic());
+    }
     let user = ident.user.clone();
     let role = ident.role;
     let store: &Store = &req.engine.store;

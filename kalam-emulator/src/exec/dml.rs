@@ -242,10 +242,7 @@ async fn run_query(
     mut stmt: Statement,
 ) -> Result<Vec<RecordBatch>, StmtError> {
     rewrite_functions(&mut stmt);
-    let viewer = Viewer {
-        user: ident.user.clone(),
-        role: ident.role,
-    };
+    let viewer = Viewer::writing(ident.user.clone(), ident.role);
     let state = req.engine.session(&viewer, &req.namespace);
     let plan = req
         .engine
@@ -342,7 +339,7 @@ async fn insert(
     req: &mut Request<'_>,
     ident: &Ident2,
     target: &Target,
-    columns: &[ObjectName],
+    columns: &[sqlparser::ast::Ident],
     source: Option<&sqlparser::ast::Query>,
 ) -> Result<Output, StmtError> {
     let def = target.def.clone();

@@ -16,7 +16,6 @@ use sqlparser::ast::{
 };
 
 use crate::encode::write_cell;
-use crate::engine::provider::Viewer;
 use crate::engine::schema::schema_json;
 use crate::engine::{Engine, QueryOutput};
 use crate::role::Role;
@@ -214,10 +213,7 @@ impl<'a> Request<'a> {
                 crate::sql::params::check_limits(&self.params).map_err(StmtError::exec)?;
                 let mut stmt = *stmt;
                 rewrite_functions(&mut stmt);
-                let viewer = Viewer {
-                    user: ident.user.clone(),
-                    role: ident.role,
-                };
+                let viewer = self.engine.reader(ident.user.clone(), ident.role);
                 let out = self
                     .engine
                     .select(&viewer, &self.namespace, stmt, &self.params)

@@ -163,62 +163,12 @@ pub(crate) fn valid_path(sub: &str, name: &str) -> bool {
     sub_ok && !bad(name)
 }
 
-/// One `FILE("name")` occurrence: byte range in the SQL and the name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Placeholder {
-    pub(crate) start: usize,
-    pub(crate) end: usize,
-    pub(crate) name: String,
-}
+/// One `FILE("name")` occurrence (byte range in the SQL and the name).
+pub(crate) use kalam_schema::files::FilePlaceholder as Placeholder;
 
 /// Every `FILE("x")` / `FILE('x')` placeholder (case-insensitive, optional spaces).
 pub(crate) fn placeholders(sql: &str) -> Vec<Placeholder> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i + 4 <= b.len() {
-        let word = b[i..i + 4].eq_ignore_ascii_case(b"FILE");
-        let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
-        if !(word && boundary) {
-            i += 1;
-            continue;
-        }
-        if let Some(p) = placeholder_at(sql, i) {
-            i = p.end;
-            out.push(p);
-        } else {
-            i += 4;
-        }
-    }
-    out
-}
-
-fn placeholder_at(sql: &str, start: usize) -> Option<Placeholder> {
-    let b = sql.as_bytes();
-    let skip_ws = |mut j: usize| {
-        while j < b.len() && b[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        j
-    };
-    let mut j = skip_ws(start + 4);
-    if b.get(j) != Some(&b'(') {
-        return None;
-    }
-    j = skip_ws(j + 1);
-    let quote = *b.get(j).filter(|q| **q == b'"' || **q == b'\'')?;
-    let name_start = j + 1;
-    let name_len = b[name_start..].iter().position(|c| *c == quote)?;
-    let name = sql.get(name_start..name_start + name_len)?.to_owned();
-    j = skip_ws(name_start + name_len + 1);
-    if b.get(j) != Some(&b')') {
-        return None;
-    }
-    Some(Placeholder {
-        start,
-        end: j + 1,
-        name,
-    })
+    kalam_schema::files::file_placeholders(sql)
 }
 
 /// Replaces every placeholder with a single-quoted SQL literal of its FileRef JSON.
@@ -226,16 +176,16 @@ pub(crate) fn rewrite(sql: &str, found: &[Placeholder], refs: &HashMap<String, S
     let mut out = String::with_capacity(sql.len() + 256);
     let mut at = 0;
     for p in found {
-        out.push_str(&sql[at..p.start]);
+        out.push_str(&sql[at..p.range.start]);
         match refs.get(&p.name) {
             Some(json) => {
                 out.push('\'');
                 out.push_str(&json.replace('\'', "''"));
                 out.push('\'');
             }
-            None => out.push_str(&sql[p.start..p.end]),
+            None => out.push_str(&sql[p.range.clone()]),
         }
-        at = p.end;
+        at = p.range.end;
     }
     out.push_str(&sql[at..]);
     out

@@ -153,24 +153,15 @@ pub(super) async fn upload(
             params,
             namespace_id,
         };
-        return run(app, meta, user, role, body, started).await;
+        return run(app, meta, user, role, body, false, started).await;
     }
     if statements.len() != 1 {
         return invalid("File uploads require a single SQL statement", started);
     }
     let stmt = &statements[0];
-    if let Some(p) = found.iter().find(|p| !uploads.contains_key(&p.name)) {
-        return error_response(
-            400,
-            "MISSING_FILE",
-            &format!(
-                "Missing file part 'file:{}' for FILE(\"{}\")",
-                p.name, p.name
-            ),
-            None,
-            started,
-        );
-    }
+    // A placeholder without its part is not an upload error: the server stores the parts it
+    // has, leaves that `FILE('x')` in the statement and runs it, which then fails on the
+    // unknown function `file` (observed on KalamDB 0.4.3-rc.4).
     let env = match crate::sql::classify::strip_execute_as(stmt) {
         Ok(e) => e,
         Err(m) => return invalid(&m, started),
@@ -250,7 +241,7 @@ pub(super) async fn upload(
         params,
         namespace_id,
     };
-    let resp = run(app, meta, user, role, body, started).await;
+    let resp = run(app, meta, user, role, body, true, started).await;
     if resp.status() != StatusCode::OK {
         for k in &stored {
             store.files.remove(k);

@@ -190,17 +190,21 @@ pub(super) async fn handle(
             );
         }
     };
-    run(&app, &meta, user, role, req_body, started).await
+    run(&app, &meta, user, role, req_body, false, started).await
 }
 
 /// Runs a parsed SQL request (the JSON body, or a multipart upload after its placeholders
 /// were rewritten).
+/// Runs a SQL request. `upload` is set for the statement of a multipart upload, whose
+/// placeholders the file path has replaced: one left without its file part stays in the SQL
+/// and fails as an unknown function, as on the server.
 pub(super) async fn run(
     app: &App,
     meta: &ConnMeta,
     user: String,
     role: Role,
     req_body: SqlBody,
+    upload: bool,
     started: Instant,
 ) -> Response {
     if req_body.sql.len() > MAX_SQL_LEN {
@@ -268,7 +272,7 @@ pub(super) async fn run(
             started,
         );
     }
-    if has_file_placeholder(&req_body.sql) {
+    if !upload && has_file_placeholder(&req_body.sql) {
         return error_response(
             400,
             "INVALID_INPUT",

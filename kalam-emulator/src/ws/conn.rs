@@ -408,10 +408,9 @@ impl Conn {
     }
 
     fn viewer(&self) -> Option<Viewer> {
-        self.session.as_ref().map(|s| Viewer {
-            user: s.user.clone(),
-            role: s.role,
-        })
+        self.session
+            .as_ref()
+            .map(|s| self.app.engine.reader(s.user.clone(), s.role))
     }
 
     /// Protocol 3.6 steps 1–5: the checks before anything is registered. Returns the error

@@ -205,10 +205,6 @@ pub(crate) fn parse(sql: &str, user: &str) -> Result<LiveSql, ShapeError> {
                 column: column_of(expr),
                 alias: ident_name(alias),
             },
-            SelectItem::ExprWithAliases { expr, .. } => ProjItem::Aliased {
-                column: column_of(expr),
-                alias: String::new(),
-            },
         };
         if let Some(items) = projection.as_mut() {
             items.push(p);
