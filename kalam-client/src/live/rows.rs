@@ -2,9 +2,10 @@
 //! [`LiveRowsMaterializer`] that does the bookkeeping (usable on its own with frames from
 //! anywhere).
 //!
-//! Cost per change: decoding the changed row into `T`, one `HashMap` lookup by row key
-//! (O(1) expected) and, when the row is inserted, deleted or its sort key changes, one
-//! `BTreeMap` insert/remove in the ordered index (O(log n)). Rows are `Arc<T>`; no copy of
+//! Cost per change: evaluating the subscription's WHERE on the row (exact mode; a row it
+//! rejects stops here, or is removed if it was in the set), decoding the changed row into `T`,
+//! one `HashMap` lookup by row key (O(1) expected) and, when the row is inserted, deleted or
+//! its sort key changes, one `BTreeMap` insert/remove in the ordered index (O(log n)). Rows are `Arc<T>`; no copy of
 //! the set is made per event. The set is read through borrowed views ([`LiveRows::rows`])
 //! between two polls.
 
