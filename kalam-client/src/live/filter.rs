@@ -104,7 +104,8 @@ pub(crate) async fn plan(
         None => "*".to_owned(),
         Some(listed) => {
             for c in filter.columns() {
-                if !listed.iter().any(|l| l == &c.name) {
+                // Every row carries `_seq` whatever the projection.
+                if c.name != "_seq" && !listed.iter().any(|l| l == &c.name) {
                     hidden.push(c.name.clone());
                 }
             }

@@ -2,9 +2,10 @@
 //! [`LiveRowsMaterializer`] that does the bookkeeping (usable on its own with frames from
 //! anywhere).
 //!
-//! Cost per change: decoding the changed row into `T`, one `HashMap` lookup by row key
-//! (O(1) expected) and, when the row is inserted, deleted or its sort key changes, one
-//! `BTreeMap` insert/remove in the ordered index (O(log n)). Rows are `Arc<T>`; no copy of
+//! Cost per change: evaluating the subscription's WHERE on the row (exact mode; a row it
+//! rejects stops here, or is removed if it was in the set), decoding the changed row into `T`,
+//! one `HashMap` lookup by row key (O(1) expected) and, when the row is inserted, deleted or
+//! its sort key changes, one `BTreeMap` insert/remove in the ordered index (O(log n)). Rows are `Arc<T>`; no copy of
 //! the set is made per event. The set is read through borrowed views ([`LiveRows::rows`])
 //! between two polls.
 
@@ -715,6 +716,19 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             self.apply_event(event, false)?;
         }
         self.state = LoadState::Ready;
+        if !diff {
+            // Resumed from a checkpoint: rows changed since that the WHERE does not accept
+            // (some left it) are reported, so that rows saved with the checkpoint can be
+            // dropped (a reload's diff below reports them anyway).
+            for cells in &snapshot.left {
+                if let Some(key) = self.lookup_key(cells)
+                    && self.set.get(&key).is_none()
+                {
+                    let change = LiveChange::Deleted { key, before: None };
+                    self.push(true, change, self.last_seq);
+                }
+            }
+        }
         if diff {
             let mut changes = Vec::new();
             for (key, was) in old.entries() {
@@ -1012,7 +1026,10 @@ impl KalamClient {
     ///   HTTP, `n` rows per page (at most 1,000);
     /// - `with_from(checkpoint)`: only the rows inserted or updated after the checkpoint
     ///   (merge them into the rows you saved with it; rows deleted meanwhile are not reported,
-    ///   a server limit, protocol 3.9), then changes;
+    ///   a server limit, protocol 3.9; in exact mode every row changed meanwhile that the WHERE
+    ///   does not accept, such as a row updated out of it, is reported as
+    ///   [`LiveChange::Deleted`] with `before: None`: drop it from the saved rows), then
+    ///   changes;
     /// - `with_last_rows(n)`: the server's initial data, with its quirks (protocol 3.6);
     /// - [`SubscriptionOptions::without_initial_data`]: changes only.
     ///
@@ -1099,6 +1116,7 @@ impl KalamClient {
                 key,
                 after_seq: options.from(),
                 page: options.batch_size().unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
+                filter: rows.filter.clone().filter(|_| mode == FilterMode::Exact),
             })
         });
         let mut live = LiveRows {

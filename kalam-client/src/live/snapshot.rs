@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use kalam_schema::filter::Filter;
+
 use crate::client::KalamClient;
 use crate::error::{Error, Result};
 use crate::row::Row;
@@ -116,6 +118,10 @@ pub(crate) struct SnapshotPlan {
     pub(crate) after_seq: Option<i64>,
     /// Rows per page (≤ 1000).
     pub(crate) page: u32,
+    /// Exact mode with `after_seq`: the WHERE, evaluated here instead of by the SELECT, so
+    /// that rows changed after the checkpoint which no longer match are known
+    /// ([`Snapshot::left`]).
+    pub(crate) filter: Option<Arc<Filter>>,
 }
 
 /// A finished snapshot.
@@ -126,13 +132,25 @@ pub(crate) struct Snapshot {
     /// changes not yet seen), if the server answered it.
     pub(crate) high_water: Option<i64>,
     pub(crate) pages: u32,
+    /// Rows changed after the checkpoint that the WHERE no longer accepts (they left it).
+    pub(crate) left: Vec<RawCells>,
 }
 
 impl SnapshotPlan {
+    /// The client evaluates the WHERE on the rows read (a resume in exact mode).
+    fn filters_here(&self) -> Option<&Filter> {
+        self.filter.as_deref().filter(|_| self.after_seq.is_some())
+    }
+
     /// The page query; `$1` is the last key of the previous page when `has_cursor`.
     fn page_sql(&self, key: &str, has_cursor: bool, extra_columns: &str) -> String {
         let mut conditions = Vec::new();
-        if let Some(filter) = &self.parts.filter {
+        if let Some(filter) = self
+            .parts
+            .filter
+            .as_ref()
+            .filter(|_| self.filters_here().is_none())
+        {
             conditions.push(format!("({filter})"));
         }
         if let Some(seq) = self.after_seq {
@@ -152,7 +170,8 @@ impl SnapshotPlan {
         )
     }
 
-    /// Columns the projection lacks but the snapshot needs (`_seq`, the key).
+    /// Columns the projection lacks but the snapshot needs (`_seq`, the key, and the
+    /// WHERE's columns when it is evaluated here).
     fn extra_columns(&self, key: &str) -> String {
         let projection = self.parts.projection.trim();
         if projection == "*" {
@@ -162,14 +181,18 @@ impl SnapshotPlan {
             .split(',')
             .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
             .collect();
-        let mut extra = String::new();
-        for column in [key, "_seq"] {
-            if !listed.iter().any(|c| c == &column.to_ascii_lowercase()) {
-                extra.push_str(", ");
-                extra.push_str(column);
+        let filter_columns = self.filters_here().map(Filter::columns).unwrap_or_default();
+        let mut added: Vec<String> = Vec::new();
+        let needed = [key, "_seq"]
+            .into_iter()
+            .chain(filter_columns.iter().map(|c| c.name.as_str()));
+        for column in needed {
+            let column = column.to_ascii_lowercase();
+            if !listed.contains(&column) && !added.contains(&column) {
+                added.push(column);
             }
         }
-        extra
+        added.iter().map(|c| format!(", {c}")).collect()
     }
 
     /// Reads the key column's name from the table when the ack did not flag one.
@@ -218,7 +241,13 @@ impl SnapshotPlan {
             snapshot.pages += 1;
             let Some(last) = rows.last() else { break };
             cursor = Some(Cursor::of(last, &key)?);
-            snapshot.rows.extend(rows.into_iter().map(raw_cells));
+            for cells in rows.into_iter().map(raw_cells) {
+                if super::filter::accepts(self.filters_here(), &cells)? {
+                    snapshot.rows.push(cells);
+                } else {
+                    snapshot.left.push(cells);
+                }
+            }
         }
         Ok(snapshot)
     }
@@ -288,12 +317,43 @@ mod tests {
             key: Some("id".into()),
             after_seq: Some(42),
             page: 500,
+            filter: None,
         };
         let extra = plan.extra_columns("id");
         assert_eq!(extra, ", id, _seq");
         assert_eq!(
             plan.page_sql("id", true, &extra),
             "SELECT title, id, _seq FROM app.t WHERE (n = 1) AND _seq > 42 AND id > $1 ORDER BY id LIMIT 500"
+        );
+    }
+
+    #[test]
+    fn a_resume_in_exact_mode_reads_the_filter_columns_and_no_where() {
+        use kalam_schema::SqlType;
+        use kalam_schema::filter::{FilterColumn, FilterMode, WhereClause};
+        let columns = [FilterColumn::new("n", SqlType::Int, true)];
+        let filter = WhereClause::parse("n = 1")
+            .unwrap()
+            .compile(&columns, FilterMode::Exact)
+            .unwrap();
+        let mut plan = SnapshotPlan {
+            parts: split_live_sql("SELECT title FROM app.t WHERE n = 1").unwrap(),
+            key: Some("id".into()),
+            after_seq: Some(42),
+            page: 500,
+            filter: Some(Arc::new(filter)),
+        };
+        let extra = plan.extra_columns("id");
+        assert_eq!(
+            plan.page_sql("id", false, &extra),
+            "SELECT title, id, _seq, n FROM app.t WHERE _seq > 42 ORDER BY id LIMIT 500"
+        );
+        // Without a checkpoint the SELECT evaluates the WHERE.
+        plan.after_seq = None;
+        let extra = plan.extra_columns("id");
+        assert_eq!(
+            plan.page_sql("id", false, &extra),
+            "SELECT title, id, _seq FROM app.t WHERE (n = 1) ORDER BY id LIMIT 500"
         );
     }
 }

@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use super::compile::{ArithOp, CmpOp, Func, Like, Node, Side};
 use super::like::like_match;
-use super::server::{Scalar, server_equal};
+use super::node::{ArithOp, CmpOp, Func, Like, Node, Side};
+use super::scalar::{Scalar, server_equal};
 use super::{Datum, FilterRow};
 
 type Value<'a> = Datum<'a>;

@@ -53,9 +53,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod check;
 mod compile;
 mod eval;
+mod exact;
+mod func;
 mod like;
+mod node;
+mod scalar;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -83,9 +88,9 @@ pub use server::{FilterForm, SERVER_RULES, ServerEvaluation, ServerRule, server_
 use crate::error::SchemaError;
 use crate::model::Table;
 use crate::types::SqlType;
-pub use compile::EXACT_MODE_HELP;
-use compile::Node;
+pub use check::EXACT_MODE_HELP;
 pub(crate) use compile::walk;
+use node::Node;
 
 /// Where a live query's WHERE is evaluated, and so with which semantics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -242,7 +247,7 @@ impl WhereClause {
     /// condition accepts (under `OR`, or a negated `AND`). An error names the first form that
     /// breaks it ([`ErrorKind::LiveQueryFilter`](crate::ErrorKind::LiveQueryFilter)).
     pub fn check_server(&self, columns: &[FilterColumn]) -> Result<(), SchemaError> {
-        compile::check_server(self, &self.expr, columns)
+        check::check_server(self, &self.expr, columns)
     }
 
     /// The part of the condition the server can evaluate for the client without losing a
@@ -273,7 +278,7 @@ impl WhereClause {
                 names
                     .iter()
                     .all(|n| stable.iter().any(|s| s.eq_ignore_ascii_case(n)))
-                    && compile::check_server(self, t, columns).is_ok()
+                    && check::check_server(self, t, columns).is_ok()
             })
             .map(|t| t.to_string())
             .collect();

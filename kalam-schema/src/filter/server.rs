@@ -7,11 +7,9 @@
 //! only [`ServerEvaluation::Delivered`] forms, and the client pushes a conjunct over stable
 //! columns to the server only when that check passes for it.
 
-use std::borrow::Cow;
-
 use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 
-use super::{Datum, FilterColumn};
+use super::FilterColumn;
 use crate::types::SqlType;
 
 /// A form of WHERE expression, as the server's live filter tells them apart. Comparisons are
@@ -546,147 +544,6 @@ pub(crate) fn classify(e: &Expr, columns: &[FilterColumn]) -> FilterForm {
     }
 }
 
-/// A value as the server's evaluator sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Scalar<'a> {
-    /// The literal `NULL`.
-    Null,
-    /// A NULL column value (it never equals the literal `NULL`).
-    NullCell,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Cow<'a, str>),
-    /// Temporal values, UUIDs, bytes, vectors: equal only to the same value.
-    Other(Opaque<'a>),
-}
-
-/// An opaque value, compared as the server compares their JSON cells.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Opaque<'a> {
-    /// DATE, TIME, TIMESTAMP (a JSON number).
-    Number(i64),
-    Uuid(u128),
-    Bytes(Cow<'a, [u8]>),
-    Vector(Cow<'a, [f32]>),
-}
-
-impl<'a> Scalar<'a> {
-    pub(crate) fn as_f64(&self) -> Option<f64> {
-        match self {
-            Scalar::Int(i) => Some(*i as f64),
-            Scalar::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-
-    /// A row value as the server sees it: DECIMAL through `f64`, text kinds as strings.
-    pub(crate) fn of(d: Datum<'a>) -> Scalar<'a> {
-        match d {
-            Datum::Null => Scalar::NullCell,
-            Datum::Bool(b) => Scalar::Bool(b),
-            Datum::Int(i) => Scalar::Int(i),
-            Datum::Float(f) => Scalar::Float(f),
-            Datum::Decimal(m, s) => Scalar::Float(m as f64 / 10f64.powi(i32::from(s))),
-            Datum::Text(t) => Scalar::Str(t),
-            Datum::Date(d) => Scalar::Other(Opaque::Number(i64::from(d))),
-            Datum::Timestamp(v) | Datum::Time(v) => Scalar::Other(Opaque::Number(v)),
-            Datum::Uuid(u) => Scalar::Other(Opaque::Uuid(u)),
-            Datum::Bytes(b) => Scalar::Other(Opaque::Bytes(b)),
-            Datum::Embedding(v) => Scalar::Other(Opaque::Vector(v)),
-        }
-    }
-
-    /// A literal as the server's evaluator reads it; `None` when it cannot (the change is
-    /// dropped).
-    pub(crate) fn literal(v: &Value) -> Option<Scalar<'static>> {
-        match v {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
-                Some(Scalar::Str(Cow::Owned(s.clone())))
-            }
-            Value::Number(n, _) => n
-                .parse::<i64>()
-                .map(Scalar::Int)
-                .or_else(|_| n.parse::<f64>().map(Scalar::Float))
-                .ok(),
-            Value::Boolean(b) => Some(Scalar::Bool(*b)),
-            Value::Null => Some(Scalar::Null),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn borrowed(&self) -> Scalar<'_> {
-        match self {
-            Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s)),
-            Scalar::Null => Scalar::Null,
-            Scalar::NullCell => Scalar::NullCell,
-            Scalar::Bool(b) => Scalar::Bool(*b),
-            Scalar::Int(i) => Scalar::Int(*i),
-            Scalar::Float(f) => Scalar::Float(*f),
-            Scalar::Other(o) => Scalar::Other(o.clone()),
-        }
-    }
-}
-
-/// The server's equality: the same value, or two numbers within `f64::EPSILON`.
-pub(crate) fn server_equal(l: &Scalar<'_>, r: &Scalar<'_>) -> bool {
-    if l == r {
-        return true;
-    }
-    match (l.as_f64(), r.as_f64()) {
-        (Some(a), Some(b)) => (a - b).abs() < f64::EPSILON,
-        _ => false,
-    }
-}
-
-/// What the server-mode check found out about a condition.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Delivery {
-    /// Evaluating it never fails (a failure drops the whole change).
-    pub(crate) never_fails: bool,
-    /// When SQL says TRUE, the server's evaluation says true.
-    pub(crate) keeps_true: bool,
-    /// When SQL says FALSE, the server's evaluation says false.
-    pub(crate) keeps_false: bool,
-}
-
-impl Delivery {
-    /// A comparison or LIKE the server evaluates as SQL does for non-NULL values; ordering
-    /// comparisons fail on a NULL column.
-    pub(crate) fn leaf(may_fail: bool) -> Delivery {
-        Delivery {
-            never_fails: !may_fail,
-            keeps_true: true,
-            keeps_false: true,
-        }
-    }
-
-    pub(crate) fn not(self) -> Delivery {
-        Delivery {
-            never_fails: self.never_fails,
-            keeps_true: self.keeps_false,
-            keeps_false: self.keeps_true,
-        }
-    }
-
-    /// `a AND b` (`and`) or `a OR b`. The server may evaluate either side first, so a side
-    /// that can fail breaks the answer whenever the other side alone decides it.
-    pub(crate) fn combine(self, other: Delivery, and: bool) -> Delivery {
-        let never_fails = self.never_fails && other.never_fails;
-        let all = self.keeps_true && self.keeps_false && other.keeps_true && other.keeps_false;
-        let (keeps_true, keeps_false) = if and {
-            (self.keeps_true && other.keeps_true, all && never_fails)
-        } else {
-            (all && never_fails, self.keeps_false && other.keeps_false)
-        };
-        Delivery {
-            never_fails,
-            keeps_true,
-            keeps_false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,20 +649,5 @@ mod tests {
         assert_eq!(number_operand("9007199254740993"), O::Number { big: true });
         assert_eq!(number_operand("1e400"), O::Number { big: true });
         assert_eq!(number_operand("x"), O::Bad(F::Other));
-    }
-
-    #[test]
-    fn a_condition_that_can_fail_breaks_or_and_negated_and() {
-        let ok = Delivery::leaf(false);
-        let fails = Delivery::leaf(true);
-        // `n > 2 AND ok`: a failure means NULL, and NULL AND x is never TRUE.
-        assert!(fails.combine(ok, true).keeps_true);
-        // `n > 2 OR ok`: the server drops a row that `ok` alone accepts.
-        assert!(!fails.combine(ok, false).keeps_true);
-        // `NOT (n > 2 AND ok)`: TRUE when `ok` is FALSE, whatever n is.
-        assert!(!fails.combine(ok, true).not().keeps_true);
-        // `NOT (n > 2 OR ok)`: TRUE only when both are FALSE, so n is not NULL.
-        assert!(fails.combine(ok, false).not().keeps_true);
-        assert!(ok.combine(ok, false).not().keeps_true);
     }
 }
