@@ -23,6 +23,7 @@ mod health;
 mod integrations;
 pub mod live;
 mod macros;
+mod namespaces;
 mod query;
 mod row;
 #[cfg(feature = "setup")]

@@ -179,6 +179,7 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
         }
     };
     let as_user = input.user.as_ref().map(|u| quote!(.__as_user(#u)));
+    let namespaces = namespace_ranges(&desc);
     // The statement is built untyped, in one method chain, and wrapped with a struct literal:
     // the builder methods are compiled once for the crate, not once per record type, and the
     // chain adds no locals to the caller's (often async) body.
@@ -188,10 +189,27 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
         #file_include
         #items
         #p::CheckedQuery::<#row> {
-            __statement: #p::Statement::__new(#sql) #as_user #(#binds)*,
+            __statement: #p::Statement::__new(#sql, &[#(#namespaces),*]) #as_user #(#binds)*,
             __row: ::core::marker::PhantomData,
         }
     }})
+}
+
+/// `(start, end)` of each namespace identifier in the checked SQL, as unsuffixed literals
+/// (what `KalamClientBuilder::map_namespace` renames at run time).
+fn namespace_ranges(desc: &QueryDescription) -> Vec<TokenStream> {
+    desc.namespace_refs
+        .iter()
+        .map(|r| {
+            let (s, e) = (lit_u32(r.start), lit_u32(r.end));
+            quote!((#s, #e))
+        })
+        .collect()
+}
+
+/// An unsuffixed integer literal of a byte offset (SQL literals are far below 4 GiB).
+pub(crate) fn lit_u32(n: usize) -> proc_macro2::Literal {
+    proc_macro2::Literal::u32_unsuffixed(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// The alias a query expansion gives `::kalam_client::__private` (`use … as __kalam;` at the
