@@ -12,7 +12,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Item, ack_frame, change_frames, initial_frame, official_event};
+use common::{Item, ack_frame, apply_all, change_frames, initial_frame, official_event};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kalam_client::live::{LiveRowsConfig, LiveRowsMaterializer};
 
@@ -37,11 +37,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || loaded(&initial),
             |mut m| {
-                for frame in &frames {
-                    for event in m.apply_frame(frame).unwrap() {
-                        black_box(event);
-                    }
-                }
+                apply_all(&mut m, frames.iter().map(String::as_str));
                 m
             },
             BatchSize::PerIteration,

@@ -7,10 +7,11 @@ pub use crate::row::{ColumnSpec, KalamRow, RowRef};
 pub use kalam_schema::SqlType;
 
 // Support for the expansions of kalam-macros (see `crate::macros`).
+pub use crate::macros::param::*;
 pub use crate::macros::{
-    CheckedQuery, Encodes, FieldShape, KalamShape, KalamTable, LiveSql, ShapeCheck, Statement,
-    check_param, concat_columns, expected_accepted, get_or_default, live_literal, live_sql,
-    read_column, shape_check, shape_reads_other, sql, sub_row, table_matches,
+    CheckedQuery, FieldShape, KalamShape, KalamTable, LiveSql, ShapeCheck, Statement,
+    concat_columns, expected_accepted, get_or_default, live_literal, live_sql, read_column,
+    shape_check, shape_reads_other, sub_row, table_matches,
 };
 pub use crate::types::Json;
 pub use kalam_schema::TableKind;
@@ -18,5 +19,7 @@ pub use kalam_schema::TableKind;
 /// Decodes a captured `/v1/api/sql` success body into rows of `T` (the first row set), as
 /// the fetch verbs do. Used by benchmarks and tests.
 pub fn decode_rows<T: KalamRow>(body: &[u8]) -> Result<Vec<T>> {
-    crate::fetch::decode_all::<T>(body)
+    let mut rows = Vec::new();
+    crate::envelope::decode_rows(body, T::columns(), &mut rows)?;
+    Ok(rows)
 }

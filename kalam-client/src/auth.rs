@@ -25,9 +25,9 @@ use crate::wire::{LoginResponse, error_from_body};
 ///
 /// ```
 /// use kalam_client::AuthProvider;
-/// let auth = AuthProvider::basic_auth("alice".into(), "Secret123!".into());
+/// let auth = AuthProvider::basic_auth("alice", "Secret123!");
 /// assert!(!format!("{auth:?}").contains("Secret123!"));
-/// let root = AuthProvider::system_user_auth("RootPass123!".into());
+/// let root = AuthProvider::system_user_auth("RootPass123!");
 /// assert!(matches!(root, AuthProvider::BasicAuth(ref user, _) if user == "root"));
 /// ```
 #[derive(Clone)]
@@ -43,18 +43,18 @@ pub enum AuthProvider {
 
 impl AuthProvider {
     /// User and password credentials.
-    pub fn basic_auth(user: String, password: String) -> AuthProvider {
-        AuthProvider::BasicAuth(user, password)
+    pub fn basic_auth(user: impl Into<String>, password: impl Into<String>) -> AuthProvider {
+        AuthProvider::BasicAuth(user.into(), password.into())
     }
 
     /// The built-in `root` user (role `system`) with its password.
-    pub fn system_user_auth(password: String) -> AuthProvider {
-        AuthProvider::BasicAuth("root".to_owned(), password)
+    pub fn system_user_auth(password: impl Into<String>) -> AuthProvider {
+        AuthProvider::BasicAuth("root".to_owned(), password.into())
     }
 
     /// A ready access token.
-    pub fn jwt_token(token: String) -> AuthProvider {
-        AuthProvider::JwtToken(token)
+    pub fn jwt_token(token: impl Into<String>) -> AuthProvider {
+        AuthProvider::JwtToken(token.into())
     }
 
     /// No credentials.
@@ -95,7 +95,7 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<AuthProvider>> + Se
 /// let client = KalamClient::builder()
 ///     .base_url("http://127.0.0.1:2900")
 ///     .auth_provider(Arc::new(|| async {
-///         Ok(AuthProvider::basic_auth("alice".into(), "from-a-vault".into()))
+///         Ok(AuthProvider::basic_auth("alice", "from-a-vault"))
 ///     }))
 ///     .build()
 ///     .unwrap();
@@ -419,7 +419,7 @@ mod tests {
     fn secrets_stay_out_of_debug() {
         let s = Secret("tok".into());
         assert_eq!(format!("{s:?}"), "<redacted>");
-        let src = AuthSource::Static(AuthProvider::jwt_token("abc.def.ghi".into()));
+        let src = AuthSource::Static(AuthProvider::jwt_token("abc.def.ghi"));
         assert!(!format!("{src:?}").contains("abc"));
     }
 }

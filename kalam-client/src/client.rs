@@ -11,6 +11,9 @@ use crate::auth::{self, ArcDynAuthProvider, AuthProvider, AuthSource, Http, Secr
 use crate::error::{Error, ErrorCode, Result};
 use crate::wire::{HealthCheckResponse, LoginResponse, error_from_body};
 
+/// The server's default `[limits] max_query_limit` (protocol 1.3 step 9).
+pub(crate) const DEFAULT_MAX_QUERY_LIMIT: u64 = 1000;
+
 /// HTTP protocol version for the SQL and auth endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -36,7 +39,7 @@ pub enum HttpVersion {
 ///
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
 /// let n: i64 = client.query("SELECT 40 + $1").bind(2).fetch_scalar().await?;
 /// assert_eq!(n, 42);
@@ -57,6 +60,8 @@ pub(crate) struct Inner {
     /// Schema namespaces run under another name on the server.
     pub(crate) namespaces: crate::namespaces::NamespaceMap,
     pub(crate) max_retries: u32,
+    /// The server's row cap (`[limits] max_query_limit`).
+    pub(crate) max_query_limit: u64,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     #[cfg(feature = "healthcheck")]
@@ -358,6 +363,12 @@ impl KalamClient {
         self.inner.base.current()
     }
 
+    /// The server's row cap this client assumes (see
+    /// [`KalamClientBuilder::max_query_limit`]).
+    pub fn max_query_limit(&self) -> u64 {
+        self.inner.max_query_limit
+    }
+
     /// The namespace used for unqualified table names, if one was configured.
     pub fn default_namespace(&self) -> Option<&str> {
         self.inner.namespace.as_deref()
@@ -429,7 +440,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("SELECT 1").execute().await?;
     /// client.disconnect().await;
@@ -450,7 +461,7 @@ impl KalamClient {
 /// use kalam_client::{AuthProvider, HttpVersion, KalamClient};
 /// let client = KalamClient::builder()
 ///     .base_url("http://127.0.0.1:2900")
-///     .auth(AuthProvider::jwt_token("eyJ…".into()))
+///     .auth(AuthProvider::jwt_token("eyJ…"))
 ///     .default_namespace("app")
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .timeout(Duration::from_secs(10))
@@ -473,6 +484,7 @@ pub struct KalamClientBuilder {
     http_version: HttpVersion,
     user_agent: String,
     max_retries: u32,
+    max_query_limit: u64,
     #[cfg(feature = "healthcheck")]
     pub(crate) health_cache_ttl: Duration,
 }
@@ -489,6 +501,7 @@ impl Default for KalamClientBuilder {
             http_version: HttpVersion::Http1,
             user_agent: concat!("kalam-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_retries: 3,
+            max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
             #[cfg(feature = "healthcheck")]
             health_cache_ttl: crate::health::DEFAULT_HEALTH_CACHE_TTL,
         }
@@ -598,6 +611,27 @@ impl KalamClientBuilder {
         self
     }
 
+    /// The most rows the server returns for one query: its `[limits] max_query_limit`
+    /// (default 1000, the server's default). Set it to the server's value. The server cuts
+    /// every result at this many rows without saying so, so `fetch_all` and `fetch` ask for
+    /// exactly this many, page through larger results by primary key, and return
+    /// [`Error::Truncated`] when they cannot; a value above the server's would let a cut
+    /// result pass as complete.
+    ///
+    /// ```
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("http://127.0.0.1:2900")
+    ///     .max_query_limit(500)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.max_query_limit(), 500);
+    /// assert!(kalam_client::KalamClient::builder().base_url("http://x").max_query_limit(0).build().is_err());
+    /// ```
+    pub fn max_query_limit(mut self, rows: u64) -> Self {
+        self.max_query_limit = rows;
+        self
+    }
+
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<KalamClient> {
         if self.base_urls.is_empty() {
@@ -608,6 +642,11 @@ impl KalamClientBuilder {
             .iter()
             .map(|raw| validate_base_url(raw))
             .collect::<Result<Vec<_>>>()?;
+        if self.max_query_limit == 0 {
+            return Err(Error::Config(
+                "max_query_limit must be at least 1".to_owned(),
+            ));
+        }
         if self.namespace.as_ref().is_some_and(String::is_empty) {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
@@ -636,6 +675,7 @@ impl KalamClientBuilder {
                 namespace: self.namespace,
                 namespaces: self.namespaces,
                 max_retries: self.max_retries,
+                max_query_limit: self.max_query_limit,
                 request_timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 #[cfg(feature = "healthcheck")]
@@ -698,7 +738,7 @@ mod tests {
     fn debug_hides_credentials() {
         let c = KalamClient::builder()
             .base_url("http://localhost:2900")
-            .auth(AuthProvider::basic_auth("u".into(), "hunter2".into()))
+            .auth(AuthProvider::basic_auth("u", "hunter2"))
             .build()
             .unwrap();
         let dbg = format!("{c:?}");

@@ -130,7 +130,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// for sql in [
     ///     "CREATE NAMESPACE IF NOT EXISTS app",
@@ -539,7 +539,7 @@ impl Consumer {
     /// use kalam_client::{AuthProvider, ErrorCode, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let mut consumer = client.consumer().group_id("g").topic("app.nowhere").build()?;
     /// consumer.commit_async(3); // the topic does not exist

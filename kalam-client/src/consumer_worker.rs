@@ -33,7 +33,7 @@ use crate::error::Error;
 /// use kalam_client::{AuthProvider, KalamClient};
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
 /// for sql in [
 ///     "CREATE NAMESPACE IF NOT EXISTS app",

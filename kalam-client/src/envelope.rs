@@ -14,8 +14,36 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::rewrite::HIDDEN_PREFIX;
 use crate::row::{ColumnSpec, KalamRow, RowRef, resolve_columns};
 use crate::wire::{ErrorDetail, ResponseStatus, SchemaField};
+
+/// How to read one page of rows (the defaults read a response as it is).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PageOpts {
+    /// Trailing columns the client added to the query (sort or paging keys): dropped from
+    /// every row and from the schema the row types see.
+    pub(crate) hidden: usize,
+    /// Hand at most this many rows to the sink (the rest are still read and counted).
+    pub(crate) take: Option<u64>,
+    /// Keep the last row's cells (the cursor of keyset paging).
+    pub(crate) keep_last: bool,
+}
+
+/// What a page held, besides the rows handed to the sink.
+#[derive(Debug, Default)]
+pub(crate) struct PageInfo {
+    /// The sum of `row_count` over all results.
+    pub(crate) row_count: u64,
+    /// Rows in the first row set.
+    pub(crate) rows: u64,
+    /// Rows handed to the sink.
+    pub(crate) taken: u64,
+    /// The first row set's schema, hidden columns included.
+    pub(crate) schema: Option<Arc<[SchemaField]>>,
+    /// The last row's cells, hidden columns included (with [`PageOpts::keep_last`]).
+    pub(crate) last: Option<Vec<Box<RawValue>>>,
+}
 
 /// Receives each decoded row of the first row set.
 pub(crate) trait RowSink {
@@ -67,6 +95,8 @@ struct State<'a> {
     /// The columns the rows are read as (`KalamRow::columns` of the row type).
     columns: &'a [ColumnSpec],
     sink: Sink<'a>,
+    opts: PageOpts,
+    info: PageInfo,
     /// Whether a row set was decoded already (only the first one is).
     rows_taken: bool,
     row_count: u64,
@@ -93,11 +123,23 @@ pub(crate) fn decode_rows(
     columns: &[ColumnSpec],
     sink: &mut dyn RowSink,
 ) -> Result<u64> {
+    decode_page(body, columns, sink, PageOpts::default()).map(|info| info.row_count)
+}
+
+/// [`decode_rows`], reading the rows as `opts` says and telling what the page held.
+pub(crate) fn decode_page(
+    body: &[u8],
+    columns: &[ColumnSpec],
+    sink: &mut dyn RowSink,
+    opts: PageOpts,
+) -> Result<PageInfo> {
     let text = std::str::from_utf8(body)
         .map_err(|e| Error::Protocol(format!("response is not UTF-8: {e}")))?;
     let state = RefCell::new(State {
         columns,
         sink,
+        opts,
+        info: PageInfo::default(),
         rows_taken: false,
         row_count: 0,
         status: None,
@@ -119,11 +161,35 @@ pub(crate) fn decode_rows(
         return Err(detail.into_error());
     }
     match state.status {
-        Some(ResponseStatus::Success) => Ok(state.row_count),
+        Some(ResponseStatus::Success) => Ok(PageInfo {
+            row_count: state.row_count,
+            ..state.info
+        }),
         Some(ResponseStatus::Error) => Err(Error::Protocol(
             "error response without an error object".to_owned(),
         )),
         None => Err(Error::Protocol("SQL response has no status".to_owned())),
+    }
+}
+
+/// The schema the row types see: `schema` without the `hidden` trailing columns the client
+/// added (each must carry the client's prefix, so a user's column is never dropped).
+fn visible_schema(schema: &Arc<[SchemaField]>, hidden: usize) -> Result<Arc<[SchemaField]>> {
+    if hidden == 0 {
+        return Ok(Arc::clone(schema));
+    }
+    let keep = schema.len().checked_sub(hidden);
+    match keep {
+        Some(keep)
+            if schema[keep..]
+                .iter()
+                .all(|f| f.name.starts_with(HIDDEN_PREFIX)) =>
+        {
+            Ok(schema[..keep].into())
+        }
+        _ => Err(Error::Protocol(format!(
+            "the result lacks the {hidden} column(s) the client added to the query"
+        ))),
     }
 }
 
@@ -205,16 +271,15 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
                 "rows" if wanted => {
                     rows_seen = true;
                     if let Some(schema) = &schema {
-                        let columns = self.0.borrow().columns;
-                        let pos = match resolve_for(columns, schema) {
+                        let (pos, visible) = match self.prepare(schema) {
                             Ok(p) => p,
                             Err(e) => return Err(self.0.borrow_mut().fail(e)),
                         };
-                        self.0.borrow_mut().rows_taken = true;
                         map.next_value_seed(RowsSeed {
                             state: self.0,
                             positions: &pos,
-                            schema,
+                            schema: &visible,
+                            width: schema.len(),
                         })?;
                         positions = Some(pos);
                     } else {
@@ -236,23 +301,35 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
         }
         // `rows` came before `schema` (or without one).
         let schema = schema.unwrap_or_else(|| Vec::new().into());
-        let columns = self.0.borrow().columns;
-        let pos = match resolve_for(columns, &schema) {
+        let (pos, visible) = match self.prepare(&schema) {
             Ok(p) => p,
             Err(e) => return Err(self.0.borrow_mut().fail(e)),
         };
-        self.0.borrow_mut().rows_taken = true;
         if let Some(raw) = late_rows {
             let mut de = serde_json::Deserializer::from_str(raw.get());
             RowsSeed {
                 state: self.0,
                 positions: &pos,
-                schema: &schema,
+                schema: &visible,
+                width: schema.len(),
             }
             .deserialize(&mut de)
             .map_err(de::Error::custom)?;
         }
         Ok(())
+    }
+}
+
+impl ResultSeed<'_, '_> {
+    /// Takes the first row set: records its schema and resolves the row type's columns in
+    /// the part of it the row type sees.
+    fn prepare(&self, schema: &Arc<[SchemaField]>) -> Result<(Vec<usize>, Arc<[SchemaField]>)> {
+        let mut state = self.0.borrow_mut();
+        state.rows_taken = true;
+        state.info.schema = Some(Arc::clone(schema));
+        let visible = visible_schema(schema, state.opts.hidden)?;
+        let pos = resolve_for(state.columns, &visible)?;
+        Ok((pos, visible))
     }
 }
 
@@ -268,7 +345,10 @@ fn resolve_for(specs: &[ColumnSpec], schema: &[SchemaField]) -> Result<Vec<usize
 struct RowsSeed<'s, 'a> {
     state: Shared<'s, 'a>,
     positions: &'s [usize],
+    /// The columns the row type sees.
     schema: &'s Arc<[SchemaField]>,
+    /// Cells per row, hidden columns included.
+    width: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
@@ -287,8 +367,13 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let width = self.schema.len();
-        let mut n = 0usize;
+        let width = self.width;
+        let visible = self.schema.len();
+        let (take, keep_last) = {
+            let state = self.state.borrow();
+            (state.opts.take.unwrap_or(u64::MAX), state.opts.keep_last)
+        };
+        let mut n = 0u64;
         let mut cells: Vec<&'de RawValue> = Vec::with_capacity(width);
         while seq
             .next_element_seed(CellsSeed { cells: &mut cells })?
@@ -301,19 +386,27 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
                 ));
                 return Err(self.state.borrow_mut().fail(err));
             }
-            let row = RowRef {
-                cells: &cells,
-                positions: self.positions,
-                schema: self.schema,
-            };
-            let delivered = {
-                let mut state = self.state.borrow_mut();
-                state.sink.row(&row)
-            };
-            if let Err(e) = delivered {
-                return Err(self.state.borrow_mut().fail(e));
+            if n < take {
+                let row = RowRef {
+                    cells: &cells[..visible],
+                    positions: self.positions,
+                    schema: self.schema,
+                };
+                let delivered = {
+                    let mut state = self.state.borrow_mut();
+                    state.sink.row(&row)
+                };
+                if let Err(e) = delivered {
+                    return Err(self.state.borrow_mut().fail(e));
+                }
             }
             n += 1;
+        }
+        let mut state = self.state.borrow_mut();
+        state.info.rows = n;
+        state.info.taken = n.min(take);
+        if keep_last && n > 0 {
+            state.info.last = Some(cells.iter().map(|c| (*c).to_owned()).collect());
         }
         Ok(())
     }
@@ -356,8 +449,9 @@ mod tests {
     }
 
     fn decode_envelope<T: KalamRow>(body: &[u8]) -> Result<Decoded<T>> {
-        let rows = crate::fetch::decode_all::<T>(body)?;
-        let row_count = crate::fetch::decode_count(body)?;
+        let mut rows = Vec::new();
+        decode_rows(body, T::columns(), &mut rows)?;
+        let row_count = decode_rows(body, &[], &mut Discard)?;
         Ok(Decoded { rows, row_count })
     }
 

@@ -98,6 +98,20 @@ pub enum Error {
         /// What the result has there.
         found: String,
     },
+    /// A query returned as many rows as the server sends at most (its `max_query_limit`,
+    /// which the client's [`max_query_limit`](crate::KalamClientBuilder::max_query_limit)
+    /// must match), so rows may be missing, and the client could not page through the rest
+    /// exactly: joins, grouping, `DISTINCT`, window functions, set operations, ordering by a
+    /// column other than the primary key. `reason` says why and what to do (add a `LIMIT`,
+    /// narrow the `WHERE` clause, or order one table by its primary key). Never returned
+    /// when every row arrived.
+    #[error("the query reached the server's cap of {limit} rows and more may exist: {reason}")]
+    Truncated {
+        /// The row cap that was reached.
+        limit: u64,
+        /// Why the rest cannot be fetched, and what to do instead.
+        reason: String,
+    },
     /// `fetch_one` or `fetch_scalar` found no row.
     #[error("the query returned no rows")]
     RowNotFound,
@@ -126,6 +140,19 @@ pub enum Error {
     /// The client configuration is invalid (reported by `build()`).
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// The WHERE of a live query cannot be evaluated in its
+    /// [`FilterMode`](crate::live::FilterMode): exact mode does not evaluate one of its
+    /// expressions, or the server's live filter would silently lose changes (server mode).
+    /// Reported before subscribing.
+    #[error("live query filter ({mode:?} mode): {message}")]
+    LiveFilter {
+        /// The mode that cannot evaluate it.
+        mode: kalam_schema::filter::FilterMode,
+        /// What is wrong, with its position in the SQL.
+        message: String,
+        /// How to fix it (for server mode: use exact mode, or a rewrite the server delivers).
+        help: Option<String>,
+    },
 }
 
 impl Error {
@@ -143,6 +170,47 @@ impl Error {
         }
     }
 
+    /// What kind of failure this is, for matching without reading messages: a duplicate
+    /// primary key, a missing table, a refused permission… The server's own
+    /// [`code`](Error::code) and message stay in the error.
+    ///
+    /// KalamDB reports most execution failures as `SQL_EXECUTION_ERROR` and tells them apart
+    /// only in the message text, so the kind is read from the code first and the message
+    /// second. Callers whose role is not `dba`/`system` get some messages replaced by
+    /// `SQL statement failed` (protocol 1.10); those are [`ErrorKind::Other`].
+    ///
+    /// ```
+    /// use kalam_client::{Error, ErrorCode, ErrorKind};
+    /// let e = Error::Sql {
+    ///     code: ErrorCode::SqlExecutionError,
+    ///     message: "Statement 1 failed: Primary key violation: value '1' already exists in column 'id'".into(),
+    ///     details: None,
+    /// };
+    /// assert_eq!(e.kind(), ErrorKind::UniqueViolation);
+    /// assert_eq!(Error::RowNotFound.kind(), ErrorKind::RowNotFound);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Sql { code, message, .. } | Error::Auth { code, message } => {
+                ErrorKind::classify(code, message)
+            }
+            Error::Http { status, .. } => match status {
+                Some(429) => ErrorKind::RateLimited,
+                Some(s) if *s >= 500 => ErrorKind::Unavailable,
+                _ => ErrorKind::Connection,
+            },
+            Error::ConnectionClosed { .. } => ErrorKind::Connection,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Decode { .. } | Error::SchemaMismatch { .. } => ErrorKind::Decode,
+            Error::RowNotFound => ErrorKind::RowNotFound,
+            Error::Truncated { .. } => ErrorKind::Truncated,
+            Error::Param { .. } | Error::FileParts { .. } => ErrorKind::InvalidParameter,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::Config(_) => ErrorKind::Config,
+            Error::LiveFilter { .. } => ErrorKind::InvalidSql,
+        }
+    }
+
     pub(crate) fn decode(
         column: impl Into<String>,
         expected: impl Into<String>,
@@ -152,6 +220,114 @@ impl Error {
             column: column.into(),
             expected: expected.into(),
             found: found.into(),
+        }
+    }
+}
+
+/// The kind of an [`Error`] (see [`Error::kind`]): one classification across server codes,
+/// server messages and client-side failures.
+///
+/// ```
+/// use kalam_client::{Error, ErrorKind};
+/// # fn insert() -> Result<(), Error> { Ok(()) }
+/// match insert() {
+///     Err(e) if e.kind() == ErrorKind::UniqueViolation => println!("already there"),
+///     Err(e) => return Err(e),
+///     Ok(()) => {}
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A primary-key (or unique) value that already exists.
+    UniqueViolation,
+    /// A NULL written into a NOT NULL column.
+    NotNullViolation,
+    /// The statement names something that does not exist: a namespace, table, column, topic,
+    /// user or file.
+    NotFound,
+    /// The statement creates something that already exists (namespace, table, user, topic).
+    AlreadyExists,
+    /// The caller's role may not do this (`PERMISSION_DENIED`, a refused `EXECUTE AS USER`, a
+    /// write to a SHARED table without write access…).
+    PermissionDenied,
+    /// The SQL does not parse, the server refuses its shape or its types, or a live filter
+    /// cannot be evaluated in its mode ([`Error::LiveFilter`]).
+    InvalidSql,
+    /// A parameter could not be bound, or the server refused the parameters.
+    InvalidParameter,
+    /// Credentials were refused, or the token expired and could not be renewed.
+    Authentication,
+    /// Too many requests (`RATE_LIMIT_EXCEEDED`, login `rate_limited`).
+    RateLimited,
+    /// The server (or the cluster leader) is not able to answer now: HTTP 5xx, `NOT_LEADER`
+    /// and the other cluster codes, `INTERNAL_ERROR`.
+    Unavailable,
+    /// The connection failed or was closed without an answer.
+    Connection,
+    /// A request timed out.
+    Timeout,
+    /// A result did not fit the row type (a cell or a column).
+    Decode,
+    /// `fetch_one`/`fetch_scalar` found no row.
+    RowNotFound,
+    /// A result reached the server's row cap and could not be paged exactly
+    /// ([`Error::Truncated`]).
+    Truncated,
+    /// The server broke the protocol.
+    Protocol,
+    /// The client configuration is invalid.
+    Config,
+    /// Anything else (including messages the server redacted for non-admin callers).
+    Other,
+}
+
+impl ErrorKind {
+    /// Reads the kind of a server error from its code, then from its message.
+    fn classify(code: &ErrorCode, message: &str) -> ErrorKind {
+        use ErrorCode as C;
+        match code {
+            C::PermissionDenied
+            | C::InsufficientPermissions
+            | C::Forbidden
+            | C::RemoteAccessDenied => {
+                return ErrorKind::PermissionDenied;
+            }
+            C::InvalidSql | C::BatchParseError | C::EmptySql | C::InvalidInput => {
+                return ErrorKind::InvalidSql;
+            }
+            C::InvalidParameter | C::ParamsWithBatch => return ErrorKind::InvalidParameter,
+            C::RateLimitExceeded | C::RateLimited => return ErrorKind::RateLimited,
+            C::TableNotFound | C::FileNotFound | C::NotFound => return ErrorKind::NotFound,
+            C::NotLeader
+            | C::ForwardFailed
+            | C::ClusterUnavailable
+            | C::LeaderNotAvailable
+            | C::InternalError => return ErrorKind::Unavailable,
+            C::UserExists | C::AlreadyConfigured => return ErrorKind::AlreadyExists,
+            c if c.is_auth() => return ErrorKind::Authentication,
+            _ => {}
+        }
+        let m = message.to_ascii_lowercase();
+        let has = |needle: &str| m.contains(needle);
+        if has("primary key violation") || has("duplicate") || has("unique constraint") {
+            ErrorKind::UniqueViolation
+        } else if has("cannot be null") || has("not null constraint") || has("null value in column")
+        {
+            ErrorKind::NotNullViolation
+        } else if has("permission denied") || has("not authorized") || has("access denied") {
+            ErrorKind::PermissionDenied
+        } else if has("already exists") {
+            ErrorKind::AlreadyExists
+        } else if has("not found") || has("does not exist") || has("no field named") {
+            ErrorKind::NotFound
+        } else if has("parameter") {
+            ErrorKind::InvalidParameter
+        } else if has("sql parser error") || has("parse error") || has("syntax") {
+            ErrorKind::InvalidSql
+        } else {
+            ErrorKind::Other
         }
     }
 }
@@ -341,6 +517,85 @@ mod tests {
         assert_eq!(ErrorCode::parse("FORBIDDEN"), ErrorCode::Forbidden);
         assert!(ErrorCode::TokenExpired.is_auth());
         assert!(!ErrorCode::InvalidSql.is_auth());
+    }
+
+    #[test]
+    fn kinds_from_codes_and_observed_messages() {
+        let sql = |code: &str, message: &str| Error::Sql {
+            code: ErrorCode::parse(code),
+            message: message.to_owned(),
+            details: None,
+        };
+        let cases = [
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Primary key violation: value '1' already exists in column 'id'",
+                ErrorKind::UniqueViolation,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Already exists: Namespace 'app' already exists",
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Table not found: app.nope",
+                ErrorKind::NotFound,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Invalid operation: Schema error: No field named nope.",
+                ErrorKind::NotFound,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Parameter count exceeded: maximum 50 parameters allowed, got 51",
+                ErrorKind::InvalidParameter,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "SQL statement failed",
+                ErrorKind::Other,
+            ),
+            (
+                "PERMISSION_DENIED",
+                "Statement 1 failed: Permission denied: Shared table write denied (access_level=Public)",
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                "SQL_EXECUTION_ERROR",
+                "Statement 1 failed: Unauthorized: EXECUTE AS USER is not authorized: actor 'bob' with role User",
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                "INVALID_SQL",
+                "sql parser error: Expected: an SQL statement, found: SELEC",
+                ErrorKind::InvalidSql,
+            ),
+            (
+                "NOT_LEADER",
+                "Leader: http://10.0.0.1:8080",
+                ErrorKind::Unavailable,
+            ),
+            ("TOKEN_EXPIRED", "Token expired", ErrorKind::Authentication),
+            (
+                "RATE_LIMIT_EXCEEDED",
+                "Too many requests",
+                ErrorKind::RateLimited,
+            ),
+        ];
+        for (code, message, kind) in cases {
+            assert_eq!(sql(code, message).kind(), kind, "{code}: {message}");
+        }
+        assert_eq!(Error::Config("x".into()).kind(), ErrorKind::Config);
+        assert_eq!(
+            Error::Param {
+                index: 1,
+                message: "NaN".into()
+            }
+            .kind(),
+            ErrorKind::InvalidParameter
+        );
     }
 
     #[test]

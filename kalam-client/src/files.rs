@@ -19,7 +19,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use crate::client::KalamClient;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
-use crate::fetch::decode_count;
 use crate::sql::{Params, untyped_response};
 use crate::types::FileRef;
 use crate::wire::QueryResponse;
@@ -187,7 +186,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS app").execute().await?;
     /// client
@@ -269,7 +268,7 @@ impl Upload {
     /// Runs the statement and returns the rows affected.
     pub async fn execute(self) -> Result<u64> {
         let body = self.send().await?;
-        decode_count(&body)
+        crate::envelope::decode_rows(&body, &[], &mut crate::envelope::Discard)
     }
 
     /// Runs the statement and returns the untyped response.

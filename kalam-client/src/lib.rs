@@ -24,7 +24,9 @@ mod integrations;
 pub mod live;
 mod macros;
 mod namespaces;
+mod paging;
 mod query;
+mod rewrite;
 mod row;
 #[cfg(feature = "setup")]
 pub mod setup;
@@ -39,14 +41,14 @@ pub use auth::{ArcDynAuthProvider, AuthFuture, AuthProvider, DynamicAuthProvider
 pub use client::{HttpVersion, KalamClient, KalamClientBuilder};
 pub use decode::FromCell;
 pub use encode::{QueryParam, ToParam};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
 #[cfg(feature = "healthcheck")]
 pub use health::DEFAULT_HEALTH_CACHE_TTL;
 pub use query::Query;
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;
 
-pub use fetch::Fetch;
+pub use fetch::{Fetch, FetchStream};
 /// Compile-time checked queries and `#[derive(KalamRow)]` (feature `macros`, on by default);
 /// see the kalam-macros README.
 #[cfg(feature = "macros")]

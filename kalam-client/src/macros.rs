@@ -17,9 +17,10 @@ use crate::decode::FromCell;
 use crate::encode::{QueryParam, ToParam};
 use crate::error::{Error, Result};
 use crate::fetch::{
-    BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
+    Fetch, FetchStream, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
-use crate::live::{LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
+use crate::live::{FilterMode, LiveRows, LiveRowsConfig, RowOrder, SubscriptionOptions, Unordered};
+use crate::paging::{Pager, Verb};
 use crate::query::Query;
 use crate::row::{KalamRow, RowRef};
 use crate::sql::Params;
@@ -36,7 +37,7 @@ use crate::sql::Params;
 /// # let emulator = kalam_emulator::Emulator::start().await?;
 /// # let client = kalam_client::KalamClient::builder()
 /// #     .base_url(emulator.url())
-/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// // Checked against the schema directory while compiling: `n` is an `i64` field.
 /// let row = kalam_client::query!("SELECT 7 AS n").fetch_one(&client).await?;
@@ -78,9 +79,8 @@ impl Statement {
         }
     }
 
-    /// Binds the next parameter, whose schema type is `S` (a [`sql`] marker).
-    #[doc(hidden)]
-    pub fn __bind<S, V: Encodes<S> + ToParam + ?Sized>(mut self, value: &V) -> Statement {
+    /// Binds the next parameter (the typed `__bind_<type>` methods check its type first).
+    fn bind_param<V: ToParam + ?Sized>(mut self, value: &V) -> Statement {
         self.params.push(value.to_param());
         self
     }
@@ -140,8 +140,10 @@ impl<T> CheckedQuery<T> {
     #[inline]
     pub fn execute(self, client: &KalamClient) -> Fetch<'_, u64> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::Execute),
             decode: decode_count,
+            out: None,
+            _client: PhantomData,
         }
     }
 
@@ -152,28 +154,72 @@ impl<T> CheckedQuery<T> {
         T: FromCell,
     {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_scalar::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }
 
 impl<T: KalamRow> CheckedQuery<T> {
-    /// Runs the query and returns every row.
+    /// Runs the query and returns every row, in the order asked, beyond the server's
+    /// implicit `LIMIT 50` and its row cap: see [`Query::fetch_all`].
     #[inline]
     pub fn fetch_all(self, client: &KalamClient) -> Fetch<'_, Vec<T>> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::All),
             decode: decode_all::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 
-    /// Runs the query and returns the first row, or [`Error::RowNotFound`].
+    /// Streams every row of the query, one page at a time: see [`Query::fetch`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::builder()
+    /// #     .schemas_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas"))
+    /// #     .start()
+    /// #     .await?;
+    /// # let client = kalam_client::KalamClient::builder()
+    /// #     .base_url(emulator.url())
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
+    /// #     .build()?;
+    /// use futures_util::TryStreamExt;
+    /// # kalam_client::query!("INSERT INTO support.rooms (name, title) VALUES ('lobby', 'Lobby'), ('help', 'Help')")
+    /// #     .execute(&client)
+    /// #     .await?;
+    /// let mut rooms = kalam_client::query!("SELECT name FROM support.rooms ORDER BY name").fetch(&client);
+    /// let mut names = Vec::new();
+    /// while let Some(room) = rooms.try_next().await? {
+    ///     names.push(room.name);
+    /// }
+    /// assert_eq!(names, ["help", "lobby"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[inline]
+    pub fn fetch(self, client: &KalamClient) -> FetchStream<'_, T> {
+        FetchStream {
+            pager: pager(client, self.__statement, Verb::All),
+            rows: Vec::new().into_iter(),
+            done: false,
+            _client: PhantomData,
+        }
+    }
+
+    /// Runs the query and returns the first row (in the order asked), or
+    /// [`Error::RowNotFound`].
     #[inline]
     pub fn fetch_one(self, client: &KalamClient) -> Fetch<'_, T> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_one::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 
@@ -181,16 +227,18 @@ impl<T: KalamRow> CheckedQuery<T> {
     #[inline]
     pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'_, Option<T>> {
         Fetch {
-            body: send_checked(client, self.__statement),
+            pager: pager(client, self.__statement, Verb::First),
             decode: decode_first::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }
 
-/// The request of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
-/// request, whatever the record types.
-fn send_checked(client: &KalamClient, statement: Statement) -> BodyFuture<'static> {
-    statement.into_query::<()>(client).send()
+/// The requests of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
+/// pager, whatever the record types.
+fn pager(client: &KalamClient, statement: Statement, verb: Verb) -> Pager {
+    statement.into_query::<()>(client).pager(verb)
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with
@@ -232,7 +280,7 @@ pub trait KalamTable: KalamRow {
 /// #     .await?;
 /// # let client = kalam_client::KalamClient::builder()
 /// #     .base_url(emulator.url())
-/// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+/// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// use futures_util::StreamExt;
 /// use kalam_client::live::{LiveRowsConfig, LoadState};
@@ -263,6 +311,9 @@ pub struct LiveSql<T, O = Unordered> {
     client: KalamClient,
     sql: Result<String>,
     config: LiveRowsConfig<O>,
+    /// Set by `live!(…, filter = server)` or [`LiveSql::with_filter_mode`]; kept across
+    /// [`LiveSql::with_config`].
+    mode: Option<FilterMode>,
     options: SubscriptionOptions,
     _row: PhantomData<fn() -> T>,
 }
@@ -286,15 +337,25 @@ impl<T, O> LiveSql<T, O> {
         self.sql
     }
 
-    /// How the rows are materialized (limit, key columns, order).
+    /// How the rows are materialized (limit, key columns, order, stable columns). A filter
+    /// mode set by `live!(…, filter = server)` or [`LiveSql::with_filter_mode`] is kept.
     pub fn with_config<P>(self, config: LiveRowsConfig<P>) -> LiveSql<T, P> {
         LiveSql {
             client: self.client,
             sql: self.sql,
             config,
+            mode: self.mode,
             options: self.options,
             _row: PhantomData,
         }
+    }
+
+    /// Where the WHERE is evaluated ([`LiveRowsConfig::with_filter_mode`]). `live!(…, filter =
+    /// server)` sets [`FilterMode::Server`] after checking at compile time that the server
+    /// delivers the filter; set here, the check runs when subscribing.
+    pub fn with_filter_mode(mut self, mode: FilterMode) -> Self {
+        self.mode = Some(mode);
+        self
     }
 
     /// Subscription options (batch size, resuming from a checkpoint, …).
@@ -308,8 +369,12 @@ impl<T: KalamRow, O: RowOrder<T>> LiveSql<T, O> {
     /// Subscribes: [`KalamClient::live_with_config`] with this SQL, config and options.
     pub async fn subscribe(self) -> Result<LiveRows<T>> {
         let sql = self.sql?;
+        let config = match self.mode {
+            Some(mode) => self.config.with_filter_mode(mode),
+            None => self.config,
+        };
         self.client
-            .live_with_config(&sql, self.config, self.options)
+            .live_with_config(&sql, config, self.options)
             .await
     }
 }
@@ -560,79 +625,127 @@ pub fn concat_columns(parts: &[&[crate::row::ColumnSpec]]) -> Vec<crate::row::Co
     parts.iter().flat_map(|p| p.iter().copied()).collect()
 }
 
-/// Marker types for KalamDB column types, used by [`Encodes`].
-pub mod sql {
-    macro_rules! markers {
-        ($($name:ident => $sql:literal),*) => {$(
-            #[doc = concat!("The `", $sql, "` column type.")]
-            #[derive(Debug, Clone, Copy)]
-            pub struct $name;
+/// Which Rust values may be bound to a parameter (or a `live!` value) of each KalamDB column
+/// type; used by the expansions of `query!` and `live!`.
+pub(crate) mod param {
+    use super::{QueryParam, Statement, ToParam};
+
+    // One trait per KalamDB column type: "which Rust values may be bound to a parameter (or a
+    // `live!` value) of this type". A trait per type rather than one trait generic over a marker
+    // type, so that a wrong argument is reported in the column's own words ("this parameter is
+    // BIGINT: bind an `i64` …") instead of naming internal marker types.
+    macro_rules! param_types {
+        ($(
+            $sql:literal $trait:ident $bind:ident $check:ident
+            message = $message:literal, label = $label:literal;
+            $($t:ty),*;
+        )*) => {$(
+            #[doc = concat!("Rust values that can be bound to a `", $sql, "` parameter.")]
+            #[diagnostic::on_unimplemented(
+                message = $message,
+                label = $label,
+                note = "an `Option` of any of these binds NULL when it is `None`"
+            )]
+            pub trait $trait {}
+            impl<T: $trait + ?Sized> $trait for &T {}
+            impl<T: $trait> $trait for Option<T> {}
+            impl<T: $trait + ?Sized> $trait for Box<T> {}
+            impl $trait for QueryParam {}
+            $(impl $trait for $t {})*
+
+            #[doc = concat!("Binds the next parameter of `statement`, a `", $sql, "` in the schema.")]
+            #[doc(hidden)]
+            #[inline]
+            pub fn $bind<V: $trait + ToParam + ?Sized>(
+                statement: Statement,
+                value: &V,
+            ) -> Statement {
+                statement.bind_param(value)
+            }
+
+            #[doc = concat!("Type assertion for a `live!` value compared with a `", $sql, "` column.")]
+            #[doc(hidden)]
+            #[inline(always)]
+            pub fn $check<V: $trait + ?Sized>(_: &V) {}
         )*};
     }
-    markers!(Boolean => "BOOLEAN", SmallInt => "SMALLINT", Int => "INT", BigInt => "BIGINT",
-        Float => "FLOAT", Double => "DOUBLE", Text => "TEXT", Timestamp => "TIMESTAMP",
-        Date => "DATE", DateTime => "DATETIME", Time => "TIME", Json => "JSON", Bytes => "BYTES",
-        Embedding => "EMBEDDING", Uuid => "UUID", Decimal => "DECIMAL", File => "FILE");
+
+    param_types! {
+        "BOOLEAN" BooleanParam __bind_boolean check_boolean
+            message = "this parameter is BOOLEAN: bind a `bool`, not `{Self}`", label = "the schema says this parameter is BOOLEAN";
+            bool;
+        "SMALLINT" SmallIntParam __bind_smallint check_smallint
+            message = "this parameter is SMALLINT: bind an `i16` (or `i8`, `u8`), not `{Self}`", label = "the schema says this parameter is SMALLINT";
+            i8, i16, u8;
+        "INT" IntParam __bind_int check_int
+            message = "this parameter is INT: bind an `i32` (or `i16`, `u16`, `i8`, `u8`), not `{Self}`", label = "the schema says this parameter is INT";
+            i8, i16, i32, u8, u16;
+        "BIGINT" BigIntParam __bind_bigint check_bigint
+            message = "this parameter is BIGINT: bind an `i64` (or `i32`, `u32`, `i16`, `u16`, `i8`, `u8`), not `{Self}`", label = "the schema says this parameter is BIGINT";
+            i8, i16, i32, i64, u8, u16, u32;
+        "FLOAT" FloatParam __bind_float check_float
+            message = "this parameter is FLOAT: bind an `f32`, not `{Self}`", label = "the schema says this parameter is FLOAT";
+            f32;
+        "DOUBLE" DoubleParam __bind_double check_double
+            message = "this parameter is DOUBLE: bind an `f64` (or `f32`), not `{Self}`", label = "the schema says this parameter is DOUBLE";
+            f32, f64;
+        "DECIMAL" DecimalParam __bind_decimal check_decimal
+            message = "this parameter is DECIMAL: bind a `kalam_client::types::Decimal` (or an integer), not `{Self}`", label = "the schema says this parameter is DECIMAL";
+            crate::types::Decimal, i8, i16, i32, i64, u8, u16, u32;
+        "TEXT" TextParam __bind_text check_text
+            message = "this parameter is TEXT: bind a `&str` or a `String`, not `{Self}`", label = "the schema says this parameter is TEXT";
+            String, str;
+        "TIMESTAMP" TimestampParam __bind_timestamp check_timestamp
+            message = "this parameter is TIMESTAMP: bind a `kalam_client::types::Timestamp` (e.g. `Timestamp::from_micros`, or parse an RFC 3339 text), not `{Self}`", label = "the schema says this parameter is TIMESTAMP";
+            crate::types::Timestamp;
+        "DATETIME" DateTimeParam __bind_datetime check_datetime
+            message = "this parameter is DATETIME: bind a `kalam_client::types::DateTime`, not `{Self}`", label = "the schema says this parameter is DATETIME";
+            crate::types::DateTime;
+        "DATE" DateParam __bind_date check_date
+            message = "this parameter is DATE: bind a `kalam_client::types::Date` (e.g. `Date::from_ymd(2026, 1, 31)`), not `{Self}`", label = "the schema says this parameter is DATE";
+            crate::types::Date;
+        "TIME" TimeParam __bind_time check_time
+            message = "this parameter is TIME: bind a `kalam_client::types::Time` (e.g. `Time::from_hms_micro(12, 30, 0, 0)`), not `{Self}`", label = "the schema says this parameter is TIME";
+            crate::types::Time;
+        "JSON" JsonParam __bind_json check_json
+            message = "this parameter is JSON: bind a `serde_json::Value`, a `kalam_client::Json<T>` or JSON text, not `{Self}`", label = "the schema says this parameter is JSON";
+            crate::types::JsonValue, String, str;
+        "BYTES" BytesParam __bind_bytes check_bytes
+            message = "this parameter is BYTES: bind a `Vec<u8>` or a `&[u8]`, not `{Self}`", label = "the schema says this parameter is BYTES";
+            Vec<u8>, [u8];
+        "EMBEDDING" EmbeddingParam __bind_embedding check_embedding
+            message = "this parameter is EMBEDDING: bind a `Vec<f32>` or a `&[f32]`, not `{Self}`", label = "the schema says this parameter is EMBEDDING";
+            Vec<f32>, [f32];
+        "UUID" UuidParam __bind_uuid check_uuid
+            message = "this parameter is UUID: bind a `kalam_client::types::Uuid` (or its text), not `{Self}`", label = "the schema says this parameter is UUID";
+            crate::types::Uuid, String, str;
+        "FILE" FileParam __bind_file check_file
+            message = "this parameter is FILE: bind a `kalam_client::types::FileRef`, not `{Self}`", label = "the schema says this parameter is FILE";
+            crate::types::FileRef;
+    }
+
+    impl<T: serde::Serialize> JsonParam for crate::types::Json<T> {}
+    #[cfg(feature = "chrono")]
+    impl TimestampParam for chrono::NaiveDateTime {}
+    #[cfg(feature = "chrono")]
+    impl DateTimeParam for chrono::DateTime<chrono::Utc> {}
+    #[cfg(feature = "chrono")]
+    impl DateParam for chrono::NaiveDate {}
+    #[cfg(feature = "chrono")]
+    impl TimeParam for chrono::NaiveTime {}
+    #[cfg(feature = "time")]
+    impl TimestampParam for time::PrimitiveDateTime {}
+    #[cfg(feature = "time")]
+    impl DateTimeParam for time::OffsetDateTime {}
+    #[cfg(feature = "time")]
+    impl DateParam for time::Date {}
+    #[cfg(feature = "time")]
+    impl TimeParam for time::Time {}
+    #[cfg(feature = "uuid")]
+    impl UuidParam for uuid::Uuid {}
+    #[cfg(feature = "rust_decimal")]
+    impl DecimalParam for rust_decimal::Decimal {}
 }
-
-/// Rust values that can be bound to a parameter of the KalamDB type `S` (a [`sql`] marker).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be bound to a parameter of type {S}",
-    label = "the schema says this parameter is {S}",
-    note = "bind a value of a Rust type that encodes {S} (see kalam_schema::SqlType::rust_type)"
-)]
-pub trait Encodes<S> {}
-
-impl<S, T: Encodes<S> + ?Sized> Encodes<S> for &T {}
-impl<S, T: Encodes<S>> Encodes<S> for Option<T> {}
-impl<S, T: Encodes<S> + ?Sized> Encodes<S> for Box<T> {}
-impl<S> Encodes<S> for QueryParam {}
-
-macro_rules! encodes {
-    ($marker:ident: $($t:ty),*) => {$( impl Encodes<sql::$marker> for $t {} )*};
-}
-encodes!(Boolean: bool);
-encodes!(SmallInt: i8, i16, u8);
-encodes!(Int: i8, i16, i32, u8, u16);
-encodes!(BigInt: i8, i16, i32, i64, u8, u16, u32);
-encodes!(Float: f32);
-encodes!(Double: f32, f64);
-encodes!(Decimal: crate::types::Decimal, i8, i16, i32, i64, u8, u16, u32);
-encodes!(Text: String, str);
-encodes!(Timestamp: crate::types::Timestamp);
-encodes!(DateTime: crate::types::DateTime);
-encodes!(Date: crate::types::Date);
-encodes!(Time: crate::types::Time);
-encodes!(Json: crate::types::JsonValue, String, str);
-encodes!(Bytes: Vec<u8>, [u8]);
-encodes!(Embedding: Vec<f32>, [f32]);
-encodes!(Uuid: crate::types::Uuid, String, str);
-encodes!(File: crate::types::FileRef);
-impl<T: serde::Serialize> Encodes<sql::Json> for crate::types::Json<T> {}
-#[cfg(feature = "chrono")]
-encodes!(Timestamp: chrono::NaiveDateTime);
-#[cfg(feature = "chrono")]
-encodes!(DateTime: chrono::DateTime<chrono::Utc>);
-#[cfg(feature = "chrono")]
-encodes!(Date: chrono::NaiveDate);
-#[cfg(feature = "chrono")]
-encodes!(Time: chrono::NaiveTime);
-#[cfg(feature = "time")]
-encodes!(Timestamp: time::PrimitiveDateTime);
-#[cfg(feature = "time")]
-encodes!(DateTime: time::OffsetDateTime);
-#[cfg(feature = "time")]
-encodes!(Date: time::Date);
-#[cfg(feature = "time")]
-encodes!(Time: time::Time);
-#[cfg(feature = "uuid")]
-encodes!(Uuid: uuid::Uuid);
-#[cfg(feature = "rust_decimal")]
-encodes!(Decimal: rust_decimal::Decimal);
-
-/// Type assertion emitted once per macro argument (the caret lands on the argument).
-#[inline(always)]
-pub fn check_param<S, T: Encodes<S> + ?Sized>(_: &T) {}
 
 /// Renders one `{value}` of a `live!` query as a literal for a column of type `ty`.
 pub fn live_literal<V: ToParam + ?Sized>(index: usize, value: &V, ty: SqlType) -> Result<String> {
@@ -665,6 +778,7 @@ pub fn live_sql<T>(
         client: client.clone(),
         sql: join_live_sql(client, pieces, namespaces, values),
         config: LiveRowsConfig::new(),
+        mode: None,
         options: SubscriptionOptions::new(),
         _row: PhantomData,
     }

@@ -4,17 +4,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use bytes::Bytes;
-
 use crate::client::KalamClient;
 use crate::decode::FromCell;
 use crate::encode::{QueryParam, ToParam};
-use crate::error::Result;
 use crate::fetch::{
-    BodyFuture, Fetch, decode_all, decode_count, decode_first, decode_one, decode_scalar,
+    Fetch, FetchStream, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
+use crate::paging::{Pager, Statement, Verb};
 use crate::row::KalamRow;
-use crate::sql::{Params, post_sql};
+use crate::sql::Params;
 
 /// A statement with its parameters; run it with a fetch verb.
 ///
@@ -29,7 +27,7 @@ use crate::sql::{Params, post_sql};
 /// use kalam_client::{AuthProvider, KalamClient};
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
 /// let pairs: Vec<(i64, String)> = client
 ///     .query("SELECT $1 AS n, $2 AS s")
@@ -57,20 +55,17 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// The request, boxed: one future type for every row type.
-    fn send(self) -> BodyFuture<'static> {
-        Box::pin(self.post())
-    }
-
-    async fn post(self) -> Result<Bytes> {
-        let params = self.params.encode()?;
-        post_sql(
-            &self.client.inner,
-            &self.sql,
-            &params,
-            self.namespace.as_deref(),
+    /// The requests of `verb`, without the row type: one pager type for every row type.
+    fn pager(self, verb: Verb) -> Pager {
+        Pager::new(
+            Statement {
+                client: self.client,
+                sql: self.sql,
+                params: self.params,
+                namespace: self.namespace,
+            },
+            verb,
         )
-        .await
     }
 }
 
@@ -115,7 +110,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let admin = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let who: String = admin.execute_as_user("alice", "SELECT CURRENT_USER()").fetch_scalar().await?;
     /// assert_eq!(who, "alice");
@@ -158,13 +153,13 @@ impl<T> Query<T> {
         self.prepared.params.values()
     }
 
-    /// The request without its row type (for the checked macros' verbs).
-    pub(crate) fn send(self) -> BodyFuture<'static> {
-        self.prepared.send()
+    /// The requests of `verb` without the row type (for the checked macros' verbs).
+    pub(crate) fn pager(self, verb: Verb) -> Pager {
+        self.prepared.pager(verb)
     }
 
-    /// Runs the statement(s) and returns the rows affected (the sum of `row_count` over all
-    /// results; for a query, the rows returned).
+    /// Runs the statement(s) as written and returns the rows affected (the sum of
+    /// `row_count` over all results; for a query, the rows returned).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -172,7 +167,7 @@ impl<T> Query<T> {
     /// # let emulator = kalam_emulator::Emulator::start().await?;
     /// # let client = kalam_client::KalamClient::builder()
     /// #     .base_url(emulator.url())
-    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;
     /// client
@@ -197,12 +192,14 @@ impl<T> Query<T> {
     #[inline]
     pub fn execute(self) -> Fetch<'static, u64> {
         Fetch {
-            body: self.prepared.send(),
+            pager: self.prepared.pager(Verb::Execute),
             decode: decode_count,
+            out: None,
+            _client: PhantomData,
         }
     }
 
-    /// Runs the query and returns the first column of the first row.
+    /// Runs the query and returns the first column of the first row, in the order asked.
     /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`. Every row is
     /// decoded, so a bad later row is an error too.
     #[inline]
@@ -211,8 +208,10 @@ impl<T> Query<T> {
         T: FromCell,
     {
         Fetch {
-            body: self.prepared.send(),
+            pager: self.prepared.pager(Verb::First),
             decode: decode_scalar::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }
@@ -221,23 +220,66 @@ impl<T> Query<T> {
 // They are `#[inline]` so that release builds fold them into the caller instead of keeping
 // one small function per row type (see BENCHMARKS.md, kalam-macros, session 13).
 impl<T: KalamRow> Query<T> {
-    /// Runs the query and returns every row. Remember KalamDB's implicit `LIMIT 50` on
-    /// SELECTs without a LIMIT (protocol 1.3).
+    /// Runs the query and returns every row, in the order asked. KalamDB adds `LIMIT 50`
+    /// to a SELECT without one and cuts every result at `max_query_limit` rows; this asks
+    /// for the cap explicitly and, when a result reaches it, reads the rest in pages by
+    /// primary key, or returns [`Error::Truncated`] when that cannot be done exactly (see the
+    /// README, "Row limits and ordering"). A query's own `LIMIT` up to the cap is kept. Use
+    /// [`fetch`](Query::fetch) to stream large results.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// # let client = kalam_client::KalamClient::builder()
+    /// #     .base_url(emulator.url())
+    /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
+    /// #     .build()?;
+    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS tracker").execute().await?;
+    /// client.query::<()>("CREATE USER TABLE tracker.tasks (id BIGINT PRIMARY KEY, title TEXT)").execute().await?;
+    /// let values: Vec<String> = (1..=60).map(|i| format!("({i}, 'task {i}')")).collect();
+    /// client.query::<()>(format!("INSERT INTO tracker.tasks (id, title) VALUES {}", values.join(", "))).execute().await?;
+    ///
+    /// let all: Vec<(i64, String)> = client.query("SELECT id, title FROM tracker.tasks").fetch_all().await?;
+    /// assert_eq!(all.len(), 60);
+    /// let last: Vec<(i64,)> = client.query("SELECT id FROM tracker.tasks ORDER BY id DESC LIMIT 3").fetch_all().await?;
+    /// assert_eq!(last, [(60,), (59,), (58,)]);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[inline]
     pub fn fetch_all(self) -> Fetch<'static, Vec<T>> {
         Fetch {
-            body: self.prepared.send(),
+            pager: self.prepared.pager(Verb::All),
             decode: decode_all::<T>,
+            out: None,
+            _client: PhantomData,
+        }
+    }
+
+    /// Streams every row of the query, one page at a time: the rows of
+    /// [`fetch_all`](Query::fetch_all), with memory for one page (at most
+    /// `max_query_limit` rows) instead of the whole result.
+    #[inline]
+    pub fn fetch(self) -> FetchStream<'static, T> {
+        FetchStream {
+            pager: self.prepared.pager(Verb::All),
+            rows: Vec::new().into_iter(),
+            done: false,
+            _client: PhantomData,
         }
     }
 
     /// Runs the query and returns the first row, or [`Error::RowNotFound`]. Every row is
-    /// decoded, so a bad later row is an error too.
+    /// decoded, so a bad later row is an error too. The order asked for is kept (see
+    /// [`fetch_all`](Query::fetch_all)), so `ORDER BY … LIMIT 1` gives the right row.
     #[inline]
     pub fn fetch_one(self) -> Fetch<'static, T> {
         Fetch {
-            body: self.prepared.send(),
+            pager: self.prepared.pager(Verb::First),
             decode: decode_one::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 
@@ -246,8 +288,10 @@ impl<T: KalamRow> Query<T> {
     #[inline]
     pub fn fetch_optional(self) -> Fetch<'static, Option<T>> {
         Fetch {
-            body: self.prepared.send(),
+            pager: self.prepared.pager(Verb::First),
             decode: decode_first::<T>,
+            out: None,
+            _client: PhantomData,
         }
     }
 }

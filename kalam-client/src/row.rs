@@ -287,7 +287,7 @@ impl RowIndex for &String {
 /// use kalam_client::{AuthProvider, KalamClient, Row};
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
-///     .auth(AuthProvider::system_user_auth("RootPass123!".into()))
+///     .auth(AuthProvider::system_user_auth("RootPass123!"))
 ///     .build()?;
 /// let row: Row = client.query("SELECT 7 AS n, 'x' AS s").fetch_one().await?;
 /// assert_eq!(row.get::<i64, _>("n"), 7);

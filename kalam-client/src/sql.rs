@@ -37,7 +37,7 @@ fn is_idempotent_read(keyword: &str) -> bool {
 }
 
 /// The statement for error messages: one line, at most 120 characters.
-fn statement_excerpt(sql: &str) -> String {
+pub(crate) fn statement_excerpt(sql: &str) -> String {
     let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = one_line.chars().take(120).collect();
     if one_line.chars().nth(120).is_some() {
@@ -187,7 +187,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, QueryParam};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let response = client
     ///     .execute_query("SELECT $1 AS greeting", Some(vec![QueryParam::from("hi")]), None)

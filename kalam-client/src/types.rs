@@ -18,6 +18,10 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 
+use kalam_schema::datum::{
+    days_from_civil, days_in_month, parse_date, parse_datetime, parse_decimal, parse_time,
+    parse_uuid,
+};
 use serde::{Deserialize, Serialize};
 
 /// A `JSON` column's value.
@@ -55,17 +59,6 @@ impl ParseError {
 const MICROS_PER_SEC: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The date of a day number (inverse of [`days_from_civil`]).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -83,112 +76,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
         u32::try_from(month).unwrap_or(1),
         u32::try_from(day).unwrap_or(1),
     )
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Parses exactly `n` ASCII digits.
-fn digits(s: &str, n: usize) -> Option<u32> {
-    if s.len() != n || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// `YYYY-MM-DD` (year may have a sign and more than four digits) → day number.
-fn parse_date(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let mut parts = body.rsplitn(3, '-');
-    let day = digits(parts.next()?, 2)?;
-    let month = digits(parts.next()?, 2)?;
-    let year_text = parts.next()?;
-    if year_text.len() < 4 || !year_text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let mut year: i64 = year_text.parse().ok()?;
-    if neg {
-        year = -year;
-    }
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
-}
-
-/// `HH:MM[:SS[.fraction]]` → µs since midnight. Fraction digits beyond µs must be zero.
-fn parse_time(s: &str) -> Option<i64> {
-    let (hms, frac) = match s.split_once('.') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    let mut it = hms.split(':');
-    let h = digits(it.next()?, 2)?;
-    let m = digits(it.next()?, 2)?;
-    let sec = match it.next() {
-        Some(t) => digits(t, 2)?,
-        None if frac.is_none() => 0,
-        None => return None,
-    };
-    if it.next().is_some() || h > 23 || m > 59 || sec > 59 {
-        return None;
-    }
-    let mut micros = 0i64;
-    if let Some(frac) = frac {
-        if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let (us, rest) = frac.split_at(frac.len().min(6));
-        if rest.bytes().any(|b| b != b'0') {
-            return None; // sub-microsecond precision would be lost
-        }
-        let mut padded = us.to_owned();
-        while padded.len() < 6 {
-            padded.push('0');
-        }
-        micros = padded.parse().ok()?;
-    }
-    Some((i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(sec)) * MICROS_PER_SEC + micros)
-}
-
-/// Parses an RFC 3339 / ISO 8601 date-time (`T` or space; `Z`, `±HH:MM` or no offset = UTC;
-/// a date alone = midnight) into µs since the epoch.
-fn parse_datetime(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let Some(sep) = s.find(['T', 't', ' ']) else {
-        return parse_date(s)?.checked_mul(MICROS_PER_DAY);
-    };
-    let (date, rest) = (&s[..sep], &s[sep + 1..]);
-    let days = parse_date(date)?;
-    let (time, offset_secs) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
-        (t, 0i64)
-    } else if let Some(pos) = rest.rfind(['+', '-']) {
-        let (t, off) = rest.split_at(pos);
-        let sign = if off.starts_with('-') { -1 } else { 1 };
-        let off = &off[1..];
-        let (oh, om) = match off.split_once(':') {
-            Some((h, m)) => (digits(h, 2)?, digits(m, 2)?),
-            None if off.len() == 4 => (digits(&off[..2], 2)?, digits(&off[2..], 2)?),
-            None => (digits(off, 2)?, 0),
-        };
-        (t, sign * (i64::from(oh) * 3600 + i64::from(om) * 60))
-    } else {
-        (rest, 0)
-    };
-    let micros = parse_time(time)?;
-    days.checked_mul(MICROS_PER_DAY)?
-        .checked_add(micros)?
-        .checked_sub(offset_secs.checked_mul(MICROS_PER_SEC)?)
 }
 
 fn write_date(f: &mut fmt::Formatter<'_>, days: i64) -> fmt::Result {
@@ -216,11 +103,25 @@ fn write_time(f: &mut fmt::Formatter<'_>, micros: i64) -> fmt::Result {
     Ok(())
 }
 
+/// `Debug` as the readable `Display` form (`2025-06-01T00:00:05Z`, not the wire integer), as
+/// chrono, uuid and rust_decimal print theirs: a `{:?}` of a row should read like the data.
+macro_rules! readable_debug {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+    };
+}
+
 macro_rules! instant_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name(i64);
+
+        readable_debug!($name);
 
         impl $name {
             /// The Unix epoch.
@@ -372,8 +273,10 @@ impl From<DateTime> for Timestamp {
 /// assert_eq!(d.to_string(), "2025-06-01");
 /// assert_eq!("2025-06-01".parse::<Date>().unwrap(), d);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Date(i32);
+
+readable_debug!(Date);
 
 impl Date {
     /// From days since the epoch (the wire value).
@@ -433,8 +336,10 @@ impl FromStr for Date {
 /// assert_eq!(t.to_string(), "12:34:56");
 /// assert_eq!("12:34:56.5".parse::<Time>().unwrap().as_micros(), 45_296_500_000);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Time(i64);
+
+readable_debug!(Time);
 
 impl Time {
     /// Midnight.
@@ -503,8 +408,10 @@ impl FromStr for Time {
 /// assert_eq!(id.to_string(), "0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11");
 /// assert_eq!(id.as_bytes()[0], 0x01);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Uuid([u8; 16]);
+
+readable_debug!(Uuid);
 
 impl Uuid {
     /// The all-zero UUID.
@@ -546,39 +453,9 @@ impl fmt::Display for Uuid {
 impl FromStr for Uuid {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Uuid, ParseError> {
-        let err = || ParseError::new("uuid", s);
-        let t = s.trim();
-        let t = t.strip_prefix("urn:uuid:").unwrap_or(t);
-        let t = t
-            .strip_prefix('{')
-            .and_then(|x| x.strip_suffix('}'))
-            .unwrap_or(t);
-        let hex: Vec<u8> = match t.len() {
-            36 => {
-                let b = t.as_bytes();
-                if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
-                    return Err(err());
-                }
-                b.iter().copied().filter(|&c| c != b'-').collect()
-            }
-            32 => t.as_bytes().to_vec(),
-            _ => return Err(err()),
-        };
-        if hex.len() != 32 {
-            return Err(err());
-        }
-        let nibble = |c: u8| {
-            char::from(c)
-                .to_digit(16)
-                .and_then(|d| u8::try_from(d).ok())
-        };
-        let mut out = [0u8; 16];
-        for (i, pair) in hex.chunks_exact(2).enumerate() {
-            let hi = nibble(pair[0]).ok_or_else(err)?;
-            let lo = nibble(pair[1]).ok_or_else(err)?;
-            out[i] = (hi << 4) | lo;
-        }
-        Ok(Uuid(out))
+        parse_uuid(s)
+            .map(Uuid)
+            .ok_or_else(|| ParseError::new("uuid", s))
     }
 }
 
@@ -595,15 +472,17 @@ impl FromStr for Uuid {
 /// assert_eq!(d.to_string(), "-12.35");
 /// assert_eq!("3.50".parse::<Decimal>().unwrap().normalized().to_string(), "3.5");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Decimal {
     mantissa: i128,
     scale: u8,
 }
 
+readable_debug!(Decimal);
+
 impl Decimal {
     /// The largest scale (and number of digits) KalamDB allows.
-    pub const MAX_SCALE: u8 = 38;
+    pub const MAX_SCALE: u8 = kalam_schema::datum::MAX_DECIMAL_SCALE;
 
     /// `mantissa / 10^scale`; `None` when `scale` exceeds [`Decimal::MAX_SCALE`].
     pub fn new(mantissa: i128, scale: u8) -> Option<Decimal> {
@@ -675,73 +554,9 @@ impl fmt::Display for Decimal {
 impl FromStr for Decimal {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Decimal, ParseError> {
-        let err = || ParseError::new("decimal", s);
-        let t = s.trim().as_bytes();
-        let (neg, t) = match t.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            Some((b'+', rest)) => (false, rest),
-            _ => (false, t),
-        };
-        // One pass: digits accumulate in a u64 while they fit, then in an i128.
-        let mut small: u64 = 0;
-        let mut wide: Option<i128> = None;
-        let (mut digits, mut frac_digits, mut seen_dot) = (0u32, 0i32, false);
-        let mut rest: &[u8] = &[];
-        for (i, &b) in t.iter().enumerate() {
-            match b {
-                b'0'..=b'9' => {
-                    let d = b - b'0';
-                    digits += 1;
-                    if seen_dot {
-                        frac_digits += 1;
-                    }
-                    match wide {
-                        None if small < 1_000_000_000_000_000_000 => {
-                            small = small * 10 + u64::from(d);
-                        }
-                        _ => {
-                            let w = wide.unwrap_or(i128::from(small));
-                            wide = Some(
-                                w.checked_mul(10)
-                                    .and_then(|w| w.checked_add(i128::from(d)))
-                                    .ok_or_else(err)?,
-                            );
-                        }
-                    }
-                }
-                b'.' if !seen_dot => seen_dot = true,
-                b'e' | b'E' => {
-                    rest = &t[i + 1..];
-                    break;
-                }
-                _ => return Err(err()),
-            }
-        }
-        if digits == 0 {
-            return Err(err());
-        }
-        let exp: i32 = if rest.is_empty() && !t.contains(&b'e') && !t.contains(&b'E') {
-            0
-        } else {
-            std::str::from_utf8(rest)
-                .ok()
-                .and_then(|r| r.parse().ok())
-                .ok_or_else(err)?
-        };
-        let mut mantissa = wide.unwrap_or(i128::from(small));
-        let mut scale = frac_digits.checked_sub(exp).ok_or_else(err)?;
-        while scale < 0 {
-            mantissa = mantissa.checked_mul(10).ok_or_else(err)?;
-            scale += 1;
-        }
-        let scale = u8::try_from(scale)
-            .ok()
-            .filter(|s| *s <= Decimal::MAX_SCALE)
-            .ok_or_else(err)?;
-        Ok(Decimal {
-            mantissa: if neg { -mantissa } else { mantissa },
-            scale,
-        })
+        parse_decimal(s)
+            .map(|(mantissa, scale)| Decimal { mantissa, scale })
+            .ok_or_else(|| ParseError::new("decimal", s))
     }
 }
 
@@ -870,6 +685,27 @@ mod tests {
             Some((2024, 2, 29))
         );
         assert_eq!(Date::from_ymd(2023, 2, 29), None);
+    }
+
+    #[test]
+    fn debug_prints_the_readable_form() {
+        let ts = Timestamp::from_micros(1_748_736_005_123_456);
+        assert_eq!(format!("{ts:?}"), "2025-06-01T00:00:05.123456Z");
+        assert_eq!(
+            format!("{:?}", DateTime::from(ts)),
+            "2025-06-01T00:00:05.123456Z"
+        );
+        assert_eq!(
+            format!("{:?}", Some(Date::from_days(20240))),
+            "Some(2025-06-01)"
+        );
+        assert_eq!(
+            format!("{:?}", Time::from_micros(45_296_000_000)),
+            "Some(12:34:56)"
+        );
+        let id = Uuid::from_bytes([0x01; 16]);
+        assert_eq!(format!("{id:?}"), "01010101-0101-0101-0101-010101010101");
+        assert_eq!(format!("{:?}", Decimal::new(-1235, 2)), "Some(-12.35)");
     }
 
     #[test]

@@ -65,7 +65,7 @@ async fn wrong_password_is_an_auth_error() {
     let alice = server.create_user("alice", "user").await;
     let client = client(
         server.url(),
-        AuthProvider::basic_auth(alice.id.clone(), "wrong-password".into()),
+        AuthProvider::basic_auth(alice.id.clone(), "wrong-password"),
     );
     match whoami(&client).await {
         Err(Error::Auth { code, message }) => {
@@ -113,7 +113,7 @@ async fn jwt_tokens_are_sent_as_they_are() {
     );
     assert_eq!(whoami(&with_new).await.unwrap(), alice.id);
 
-    let forged = client(server.url(), AuthProvider::jwt_token("abc.def.ghi".into()));
+    let forged = client(server.url(), AuthProvider::jwt_token("abc.def.ghi"));
     match whoami(&forged).await {
         Err(Error::Auth { code, .. }) => assert_eq!(code, ErrorCode::InvalidCredentials),
         other => panic!("expected Auth error, got {other:?}"),
@@ -167,25 +167,19 @@ async fn emulator_short_lived_access_tokens_are_refreshed_before_expiry() {
         return;
     };
     let url = emulator.url();
-    let alice = client(
-        &url,
-        AuthProvider::basic_auth("alice".into(), ALICE_PASSWORD.into()),
-    );
+    let alice = client(&url, AuthProvider::basic_auth("alice", ALICE_PASSWORD));
     assert_eq!(whoami(&alice).await.unwrap(), "alice");
     // Change the password: from now on only the refresh token can renew alice's session.
     let root = client(
         &url,
-        AuthProvider::system_user_auth(emulator.root_password().into()),
+        AuthProvider::system_user_auth(emulator.root_password()),
     );
     exec(&root, "ALTER USER 'alice' SET PASSWORD 'ChangedPass2!'").await;
     // Let the one-second access token expire (no event to wait for: it is the clock).
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(whoami(&alice).await.unwrap(), "alice");
     // A new login with the old password is refused, so the call above used the refresh token.
-    let stale = client(
-        &url,
-        AuthProvider::basic_auth("alice".into(), ALICE_PASSWORD.into()),
-    );
+    let stale = client(&url, AuthProvider::basic_auth("alice", ALICE_PASSWORD));
     assert!(matches!(whoami(&stale).await, Err(Error::Auth { .. })));
 }
 
@@ -196,7 +190,7 @@ async fn emulator_expired_refresh_token_falls_back_to_a_new_login() {
     };
     let alice = client(
         &emulator.url(),
-        AuthProvider::basic_auth("alice".into(), ALICE_PASSWORD.into()),
+        AuthProvider::basic_auth("alice", ALICE_PASSWORD),
     );
     assert_eq!(whoami(&alice).await.unwrap(), "alice");
     // Refresh tokens live seven access lifetimes: wait until both are gone.

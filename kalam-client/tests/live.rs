@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -960,4 +962,531 @@ async fn a_new_client_resumes_from_a_saved_checkpoint() {
             assert_ne!(again, todo, "row {id} replayed");
         }
     }
+}
+
+// ---- Live views equal to a SELECT: the filter matrix ----
+
+/// A row of the matrix table, as projected by its live queries (`id, title`; the filters read
+/// other columns, which the client adds to the subscription and leaves out of the rows).
+#[derive(Debug, Clone, PartialEq, KalamRow)]
+struct Task {
+    id: i64,
+    title: String,
+}
+
+/// The matrix table's columns and a row's default values; a variant overrides some.
+const TASK_COLUMNS: [(&str, &str); 7] = [
+    ("title", "'base'"),
+    ("note", "'a note'"),
+    ("n", "10"),
+    ("done", "false"),
+    ("due", "'2025-01-15'"),
+    ("at", "'2025-01-15T12:00:00Z'"),
+    ("price", "5.00"),
+];
+
+/// A filter with rows it accepts (`inside`, `inside2`, different from each other) and a row
+/// it rejects (`outside`), each as overrides of the default row.
+struct FilterCase {
+    name: &'static str,
+    filter: &'static str,
+    inside: &'static [(&'static str, &'static str)],
+    inside2: &'static [(&'static str, &'static str)],
+    outside: &'static [(&'static str, &'static str)],
+}
+
+const fn case(
+    name: &'static str,
+    filter: &'static str,
+    inside: &'static [(&'static str, &'static str)],
+    inside2: &'static [(&'static str, &'static str)],
+    outside: &'static [(&'static str, &'static str)],
+) -> FilterCase {
+    FilterCase {
+        name,
+        filter,
+        inside,
+        inside2,
+        outside,
+    }
+}
+
+/// Twenty filters: every form the server's live filter drops or misjudges (IN, BETWEEN,
+/// IS [NOT] NULL, negative numbers, bare booleans, DATE and TIMESTAMP comparisons, text
+/// ranges, functions, arithmetic), the forms it delivers (`=`, `<>`, `<`, `>`, AND, OR, NOT,
+/// LIKE), and the task tracker (`done = false`, a task marked done leaves the open list).
+const MATRIX: [FilterCase; 20] = [
+    case(
+        "task tracker",
+        "done = false",
+        &[("done", "false")],
+        &[("done", "false"), ("title", "'renamed'")],
+        &[("done", "true")],
+    ),
+    case(
+        "=",
+        "n = 5",
+        &[("n", "5")],
+        &[("n", "5"), ("title", "'t2'")],
+        &[("n", "6")],
+    ),
+    case(
+        "<> (NULL is not <>)",
+        "n <> 5",
+        &[("n", "6")],
+        &[("n", "7")],
+        &[("n", "NULL")],
+    ),
+    case("<", "n < 0", &[("n", "-3")], &[("n", "-1")], &[("n", "0")]),
+    case(
+        "> negative",
+        "n > -1",
+        &[("n", "0")],
+        &[("n", "7")],
+        &[("n", "-2")],
+    ),
+    case(
+        "= negative",
+        "n = -3",
+        &[("n", "-3")],
+        &[("n", "-3"), ("title", "'t2'")],
+        &[("n", "3")],
+    ),
+    case(
+        "AND",
+        "n > 2 AND title = 'a'",
+        &[("n", "3"), ("title", "'a'")],
+        &[("n", "9"), ("title", "'a'")],
+        &[("n", "3"), ("title", "'b'")],
+    ),
+    case(
+        "OR",
+        "n = 1 OR title = 'a'",
+        &[("n", "1"), ("title", "'q'")],
+        &[("n", "2"), ("title", "'a'")],
+        &[("n", "2"), ("title", "'q'")],
+    ),
+    case(
+        "NOT",
+        "NOT (n = 4)",
+        &[("n", "3")],
+        &[("n", "5")],
+        &[("n", "4")],
+    ),
+    case(
+        "bare boolean",
+        "done",
+        &[("done", "true")],
+        &[("done", "true"), ("title", "'t2'")],
+        &[("done", "false")],
+    ),
+    case(
+        "LIKE",
+        "title LIKE 'ab%'",
+        &[("title", "'abc'")],
+        &[("title", "'abd'")],
+        &[("title", "'xab'")],
+    ),
+    case(
+        "IN",
+        "n IN (1, 3)",
+        &[("n", "1")],
+        &[("n", "3")],
+        &[("n", "2")],
+    ),
+    case(
+        "BETWEEN",
+        "n BETWEEN 2 AND 4",
+        &[("n", "2")],
+        &[("n", "4")],
+        &[("n", "5")],
+    ),
+    case(
+        "IS NULL",
+        "note IS NULL",
+        &[("note", "NULL")],
+        &[("note", "NULL"), ("title", "'t2'")],
+        &[("note", "'x'")],
+    ),
+    case(
+        "IS NOT NULL",
+        "note IS NOT NULL",
+        &[("note", "'x'")],
+        &[("note", "'y'")],
+        &[("note", "NULL")],
+    ),
+    case(
+        "DATE",
+        "due = '2025-06-01'",
+        &[("due", "'2025-06-01'")],
+        &[("due", "'2025-06-01'"), ("title", "'t2'")],
+        &[("due", "'2025-06-02'")],
+    ),
+    case(
+        "TIMESTAMP",
+        "at > '2025-06-01T00:00:00Z'",
+        &[("at", "'2025-06-02T00:00:00Z'")],
+        &[("at", "'2026-01-01T08:30:00Z'")],
+        &[("at", "'2025-05-31T23:59:59Z'")],
+    ),
+    case(
+        "text range",
+        "title > 'm'",
+        &[("title", "'n'")],
+        &[("title", "'zz'")],
+        &[("title", "'a'")],
+    ),
+    case(
+        "LOWER",
+        "LOWER(title) = 'milk'",
+        &[("title", "'Milk'")],
+        &[("title", "'MILK'")],
+        &[("title", "'Milky'")],
+    ),
+    case(
+        "arithmetic and DECIMAL",
+        "price * 2 > 9 OR n + 1 = 0",
+        &[("price", "4.75")],
+        &[("price", "NULL"), ("n", "-1")],
+        &[("price", "4.50")],
+    ),
+];
+
+/// The default row with `overrides`, as `(columns, values)` of an INSERT.
+fn task_values(id: i64, overrides: &[(&str, &str)]) -> String {
+    let values: Vec<&str> = TASK_COLUMNS
+        .iter()
+        .map(|(c, v)| {
+            overrides
+                .iter()
+                .find(|(o, _)| o == c)
+                .map_or(*v, |(_, v)| *v)
+        })
+        .collect();
+    format!("({id}, {})", values.join(", "))
+}
+
+/// `SET …` making a row equal to the default row with `overrides`.
+fn task_set(overrides: &[(&str, &str)]) -> String {
+    TASK_COLUMNS
+        .iter()
+        .map(|(c, v)| {
+            let v = overrides
+                .iter()
+                .find(|(o, _)| o == c)
+                .map_or(*v, |(_, v)| *v);
+            format!("{c} = {v}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a step did to the live set, by row id.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    inserted: Vec<i64>,
+    updated: Vec<i64>,
+    deleted: Vec<i64>,
+}
+
+/// One filter of the matrix on a fresh user's partition: after every step (a write, then a
+/// marker row the filter accepts, awaited as the point where every earlier change has been
+/// applied) the typed set equals a fresh SELECT with the same WHERE, and the step's changes
+/// are exactly the expected ones.
+async fn run_filter_case(
+    server: &kalam_tests::TestServer,
+    table: &str,
+    c: &FilterCase,
+    config: LiveRowsConfig,
+) {
+    let user = server.create_user("matrix", "user").await;
+    let client = support::user_client(server, &user);
+    let columns = TASK_COLUMNS.map(|(c, _)| c).join(", ");
+    let insert = |rows: Vec<String>| {
+        format!(
+            "INSERT INTO {table} (id, {columns}) VALUES {}",
+            rows.join(", ")
+        )
+    };
+    // Rows 1 (inside) and 2 (outside) exist before subscribing.
+    exec(
+        &client,
+        &insert(vec![task_values(1, c.inside), task_values(2, c.outside)]),
+    )
+    .await;
+    let sql = format!("SELECT id, title FROM {table} WHERE {}", c.filter);
+    let mut live = client
+        .live_with_config::<Task, _>(&sql, config, SubscriptionOptions::new())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    while live.state() != LoadState::Ready {
+        next(&mut live).await.unwrap();
+    }
+    let mut marker = 1000;
+    let mut step = async |live: &mut LiveRows<Task>, writes: Vec<String>| -> Seen {
+        for w in &writes {
+            exec(&client, w).await;
+        }
+        marker += 1;
+        exec(&client, &insert(vec![task_values(marker, c.inside)])).await;
+        let mut seen = Seen::default();
+        while live.get(&RowKey::int(marker)).is_none() {
+            match next(live).await.unwrap().change {
+                LiveChange::Inserted(t) if t.id != marker => seen.inserted.push(t.id),
+                LiveChange::Updated { after, .. } => seen.updated.push(after.id),
+                LiveChange::Deleted { key, .. } => seen.deleted.push(key.as_i64().unwrap()),
+                _ => {}
+            }
+        }
+        // One statement's rows arrive in `_seq` order, which need not be key order.
+        for ids in [&mut seen.inserted, &mut seen.updated, &mut seen.deleted] {
+            ids.sort_unstable();
+        }
+        let select: Vec<Task> = client
+            .query(format!("{sql} ORDER BY id LIMIT 1000"))
+            .fetch_all()
+            .await
+            .unwrap();
+        let set: Vec<Task> = live.all_rows().cloned().collect();
+        assert_eq!(set, select, "{}: {writes:?}", c.name);
+        seen
+    };
+    let seen = |inserted: &[i64], updated: &[i64], deleted: &[i64]| Seen {
+        inserted: inserted.to_vec(),
+        updated: updated.to_vec(),
+        deleted: deleted.to_vec(),
+    };
+    let name = c.name;
+    let update = |id: i64, to: &[(&str, &str)]| {
+        format!("UPDATE {table} SET {} WHERE id = {id}", task_set(to))
+    };
+    assert_eq!(
+        live.all_rows().map(|t| t.id).collect::<Vec<_>>(),
+        [1],
+        "{name}: initial set"
+    );
+    // One statement inserting a matching and a non-matching row.
+    let s = step(
+        &mut live,
+        vec![insert(vec![
+            task_values(3, c.inside),
+            task_values(4, c.outside),
+        ])],
+    )
+    .await;
+    assert_eq!(s, seen(&[3], &[], &[]), "{name}: inserts");
+    // Row 2 moves into the filter, row 1 out of it.
+    let s = step(&mut live, vec![update(2, c.inside), update(1, c.outside)]).await;
+    assert_eq!(
+        s,
+        seen(&[2], &[], &[1]),
+        "{name}: updates into and out of the filter"
+    );
+    // Changes inside the filter, and outside it.
+    let s = step(&mut live, vec![update(2, c.inside2), update(4, c.outside)]).await;
+    assert_eq!(
+        s,
+        seen(&[], &[2], &[]),
+        "{name}: updates within and outside the filter"
+    );
+    // Deletes of a row inside and of a row outside.
+    let s = step(
+        &mut live,
+        vec![format!("DELETE FROM {table} WHERE id IN (3, 4)")],
+    )
+    .await;
+    assert_eq!(s, seen(&[], &[], &[3]), "{name}: deletes");
+    // Everything back in, then everything out, in one statement each.
+    let s = step(
+        &mut live,
+        vec![format!(
+            "UPDATE {table} SET {} WHERE id <= 2",
+            task_set(c.inside2)
+        )],
+    )
+    .await;
+    assert_eq!(s, seen(&[1], &[2], &[]), "{name}: a multi-row update");
+    let s = step(
+        &mut live,
+        vec![format!(
+            "UPDATE {table} SET {} WHERE id < 1000",
+            task_set(c.outside)
+        )],
+    )
+    .await;
+    assert_eq!(
+        s,
+        seen(&[], &[], &[1, 2]),
+        "{name}: a multi-row update out of the filter"
+    );
+}
+
+async fn matrix_table(server: &kalam_tests::TestServer) -> String {
+    let ns = server.fresh_namespace("lv").await;
+    let table = format!("{ns}.tasks");
+    server
+        .admin_sql(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, title TEXT NOT NULL, note TEXT, n INT, \
+             done BOOLEAN NOT NULL, due DATE, at TIMESTAMP, price DECIMAL(10, 2)) \
+             WITH (TYPE = 'USER')"
+        ))
+        .await;
+    table
+}
+
+/// The live-view matrix (valid against a real server too): for each of twenty filters,
+/// inserts of matching and non-matching rows, updates into, out of, within and outside the
+/// filter, deletes, multi-row statements; after each step the typed set equals a fresh SELECT.
+#[tokio::test]
+async fn live_views_equal_a_fresh_select_for_every_filter() {
+    let server = kalam_tests::server_or_skip!();
+    let table = matrix_table(&server).await;
+    for c in &MATRIX {
+        run_filter_case(&server, &table, c, LiveRowsConfig::new()).await;
+    }
+}
+
+/// Declared-stable columns let the server filter part of the WHERE (less traffic) without
+/// changing the result.
+#[tokio::test]
+async fn stable_columns_push_part_of_the_filter_to_the_server() {
+    let server = kalam_tests::server_or_skip!();
+    let table = matrix_table(&server).await;
+    let c = case(
+        "stable title",
+        "title = 'a' AND (done = false OR n IS NULL)",
+        &[("title", "'a'")],
+        &[("title", "'a'"), ("n", "NULL"), ("done", "true")],
+        &[("title", "'a'"), ("done", "true")],
+    );
+    let config = LiveRowsConfig::new().with_stable_columns(["title"]);
+    run_filter_case(&server, &table, &c, config).await;
+}
+
+/// Server-filtered mode is the server's behaviour: a filter it does not deliver is a typed
+/// error before subscribing, and a row an UPDATE moves out of the filter stays in the set
+/// (the server never sends that UPDATE, protocol 3.7), where exact mode removes it.
+#[tokio::test]
+async fn server_filtered_mode_refuses_lost_filters_and_keeps_rows_that_left() {
+    use kalam_client::live::FilterMode;
+    let server = kalam_tests::server_or_skip!();
+    let table = matrix_table(&server).await;
+    let user = server.create_user("srv", "user").await;
+    let client = support::user_client(&server, &user);
+    let server_mode = || LiveRowsConfig::new().with_filter_mode(FilterMode::Server);
+    for filter in [
+        "n > -1",
+        "done",
+        "due = '2025-06-01'",
+        "title > 'm'",
+        "n IN (1, 2)",
+    ] {
+        let sql = format!("SELECT id, title FROM {table} WHERE {filter}");
+        let err = client
+            .live_with_config::<Task, _>(&sql, server_mode(), SubscriptionOptions::new())
+            .await
+            .expect_err(filter);
+        let kalam_client::Error::LiveFilter { mode, help, .. } = &err else {
+            panic!("{filter}: {err}")
+        };
+        assert_eq!(*mode, FilterMode::Server, "{filter}");
+        assert!(
+            help.as_deref().unwrap_or("").contains("FilterMode::Exact"),
+            "{err}"
+        );
+    }
+    // The task tracker in both modes.
+    let columns = TASK_COLUMNS.map(|(c, _)| c).join(", ");
+    let insert = |id: i64, done: bool| {
+        format!(
+            "INSERT INTO {table} (id, {columns}) VALUES {}",
+            task_values(id, &[("done", if done { "true" } else { "false" })])
+        )
+    };
+    exec(&client, &insert(1, false)).await;
+    let sql = format!("SELECT id, title FROM {table} WHERE done = false");
+    let mut server_view = client
+        .live_with_config::<Task, _>(&sql, server_mode(), SubscriptionOptions::new())
+        .await
+        .unwrap();
+    let mut exact_view = client.live::<Task>(&sql).await.unwrap();
+    for view in [&mut server_view, &mut exact_view] {
+        while view.state() != LoadState::Ready {
+            next(view).await.unwrap();
+        }
+        assert_eq!(view.len(), 1);
+    }
+    exec(
+        &client,
+        &format!("UPDATE {table} SET done = true WHERE id = 1"),
+    )
+    .await;
+    exec(&client, &insert(2, false)).await;
+    for view in [&mut server_view, &mut exact_view] {
+        while view.get(&RowKey::int(2)).is_none() {
+            next(view).await.unwrap();
+        }
+    }
+    let ids = |v: &LiveRows<Task>| v.all_rows().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&exact_view), [2], "exact: the done task left");
+    assert_eq!(ids(&server_view), [1, 2], "server: the done task is stale");
+}
+
+/// After a reconnect the set is reloaded: a row that left the filter while the client was
+/// away leaves the set (emulator-only: it breaks the connection).
+#[tokio::test]
+async fn emulator_rows_that_left_the_filter_while_disconnected_leave_the_set() {
+    let Fx {
+        server,
+        alice,
+        todos,
+        ..
+    } = setup(emulator_or_skip!()).await;
+    let faults = server.emulator().unwrap().faults();
+    insert_todos(&alice, &todos, 1..=3).await;
+    let mut live = alice
+        .live::<Todo>(&format!(
+            "SELECT id, title, note, done FROM {todos} WHERE done = false"
+        ))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    until(
+        &mut live,
+        |_| {},
+        |l| l.state() == LoadState::Ready && l.len() == 3,
+    )
+    .await;
+    // Drop every connection and keep the port closed a moment: the client's first reconnect
+    // attempt fails and the next one comes after a backoff, while the write below retries
+    // until the port is open again.
+    faults.drop_connections();
+    faults.refuse_connections(Duration::from_millis(300));
+    write(
+        &alice,
+        &format!("UPDATE {todos} SET done = true WHERE id = 2"),
+    )
+    .await;
+    write(
+        &alice,
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (4, 't4', false)"),
+    )
+    .await;
+    let expected: BTreeMap<i64, Todo> = fresh_select(&alice, &todos)
+        .await
+        .into_iter()
+        .filter(|(_, t)| !t.done)
+        .collect();
+    until(
+        &mut live,
+        |e| seen.push(format!("{:?}", e.change)),
+        |l| l.state() == LoadState::Ready && as_map(l) == expected,
+    )
+    .await;
+    assert_eq!(as_map(&live).keys().copied().collect::<Vec<_>>(), [1, 3, 4]);
+    assert!(
+        seen.iter().any(|e| e.starts_with("Disconnected")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|e| e.starts_with("Deleted")), "{seen:?}");
 }

@@ -738,3 +738,137 @@ async fn mapped_namespaces_rename_only_namespace_identifiers() {
         sent.sql()
     );
 }
+
+/// Inserts messages `base + 1 ..= base + n` into `room`; message `i` was created `(i * 37) %
+/// 10007` seconds after a fixed instant (distinct, and unrelated to the key's order).
+async fn messages(client: &kalam_client::KalamClient, ns: &str, room: &str, base: i64, n: i64) {
+    let rows = (1..=n).map(|i| {
+        let at = Timestamp::from_micros(created_offset(i) * 1_000_000 + 1_748_736_000_000_000);
+        format!("({}, '{room}', 'user', 'm{i}', '{at}')", base + i)
+    });
+    support::insert_rows(
+        client,
+        &format!("{ns}.messages (id, room, role, body, created_at)"),
+        rows,
+    )
+    .await;
+}
+
+fn created_offset(i: i64) -> i64 {
+    (i * 37) % 10007
+}
+
+/// A key range of its own for each test, so that runs on a shared server do not collide.
+fn id_base() -> i64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    i64::from(nanos) * 1_000_000 + i64::from(std::process::id() % 1000) * 10_000
+}
+
+#[tokio::test]
+async fn checked_fetch_all_returns_every_row_in_the_order_asked() {
+    let server = server_or_skip!();
+    let ns = server.fresh_schema("support").await;
+    let client = admin_builder(&server)
+        .map_namespace("support", &ns)
+        .build()
+        .unwrap();
+    let (small, big) = (
+        format!("r{}", unique_suffix()),
+        format!("r{}", unique_suffix()),
+    );
+    let base = id_base();
+    messages(&client, &ns, &small, base, 60).await;
+    messages(&client, &ns, &big, base + 100, 2500).await;
+
+    // Every row, beyond the implicit LIMIT 50 and the 1,000-row cap.
+    for (room, n) in [(&small, 60), (&big, 2500)] {
+        let all: Vec<Message> = query_as!(
+            Message,
+            "SELECT id, room, body, created_at FROM support.messages WHERE room = $1",
+            room
+        )
+        .fetch_all(&client)
+        .await
+        .unwrap();
+        assert_eq!(all.len(), n);
+        assert!(all.iter().all(|m| &m.room == room));
+        let count = query_scalar!(
+            "SELECT COUNT(*) AS n FROM support.messages WHERE room = $1",
+            room
+        )
+        .fetch_scalar(&client)
+        .await
+        .unwrap();
+        assert_eq!(count, i64::try_from(n).unwrap());
+    }
+
+    // The order asked, by the key or by a column that is not selected.
+    let last = query!(
+        "SELECT id FROM support.messages WHERE room = $1 ORDER BY id DESC LIMIT 3",
+        &small
+    )
+    .fetch_all(&client)
+    .await
+    .unwrap();
+    let last: Vec<i64> = last.iter().map(|r| r.id).collect();
+    assert_eq!(last, [base + 60, base + 59, base + 58]);
+    let newest = query!(
+        "SELECT id FROM support.messages WHERE room = $1 ORDER BY id DESC LIMIT 1",
+        &small
+    )
+    .fetch_one(&client)
+    .await
+    .unwrap();
+    assert_eq!(newest.id, base + 60);
+    let mut by_created: Vec<i64> = (1..=60).collect();
+    by_created.sort_by_key(|i| created_offset(*i));
+    let oldest = query!(
+        "SELECT id FROM support.messages WHERE room = $1 ORDER BY created_at LIMIT 3",
+        &small
+    )
+    .fetch_all(&client)
+    .await
+    .unwrap();
+    let oldest: Vec<i64> = oldest.iter().map(|r| r.id - base).collect();
+    assert_eq!(oldest, by_created[..3]);
+    let latest = query!(
+        "SELECT id, created_at FROM support.messages WHERE room = $1 ORDER BY created_at DESC",
+        &small
+    )
+    .fetch_all(&client)
+    .await
+    .unwrap();
+    let latest: Vec<i64> = latest.iter().map(|r| r.id - base).collect();
+    assert_eq!(latest, by_created.iter().rev().copied().collect::<Vec<_>>());
+
+    // Streamed, page by page, in key order across the pages.
+    let mut stream = query!(
+        "SELECT id, body FROM support.messages WHERE room = $1 ORDER BY id DESC",
+        &big
+    )
+    .fetch(&client);
+    let mut expected = base + 100 + 2500;
+    while let Some(row) = stream.next().await {
+        let row = row.unwrap();
+        assert_eq!(row.id, expected);
+        assert_eq!(row.body, format!("m{}", expected - base - 100));
+        expected -= 1;
+    }
+    assert_eq!(expected, base + 100);
+
+    // Ordered by another column past the cap: a typed error, not 1,000 rows.
+    let err = query!(
+        "SELECT id FROM support.messages WHERE room = $1 ORDER BY created_at",
+        &big
+    )
+    .fetch_all(&client)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, kalam_client::Error::Truncated { limit: 1000, .. }),
+        "{err}"
+    );
+}

@@ -27,7 +27,7 @@ use support::{admin_client, exec, renewing_client, user_client};
 fn client_for(url: &str, user: &str, password: &str) -> KalamClient {
     KalamClient::builder()
         .base_url(url)
-        .auth(AuthProvider::basic_auth(user.into(), password.into()))
+        .auth(AuthProvider::basic_auth(user, password))
         .build()
         .unwrap()
 }
@@ -924,10 +924,7 @@ async fn two_nodes() -> (Emulator, Emulator, KalamClient) {
     }
     let client = KalamClient::builder()
         .base_urls([a.url(), b.url()])
-        .auth(AuthProvider::basic_auth(
-            "admin".into(),
-            "AdminPass123!".into(),
-        ))
+        .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
         .build()
         .unwrap();
     (a, b, client)
@@ -1051,10 +1048,7 @@ async fn emulator_http_and_live_queries_fail_over_when_a_node_goes_away() {
     // A client whose first contact is a live subscription skips the dead node too.
     let fresh = KalamClient::builder()
         .base_urls([a_url, b_url.clone()])
-        .auth(AuthProvider::basic_auth(
-            "admin".into(),
-            "AdminPass123!".into(),
-        ))
+        .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
         .build()
         .unwrap();
     let mut events = fresh.live_events("SELECT * FROM app.notes").await.unwrap();

@@ -9,11 +9,12 @@ use kalam_client::types::{
     Date, DateTime, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid,
 };
 use kalam_client::{
-    ColumnSpec, Error, ErrorCode, HttpVersion, KalamClient, KalamRow, QueryParam, Row, RowRef,
+    ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow, QueryParam, Row,
+    RowRef,
 };
 use kalam_tests::{TestServer, server_or_skip};
 use serde_json::json;
-use support::{admin_builder, admin_client, exec, user_client};
+use support::{admin_builder, admin_client, exec, insert_rows, user_client};
 
 /// One row of the all-types table; every column but the key is nullable.
 #[derive(Debug, Clone, PartialEq)]
@@ -655,6 +656,64 @@ async fn server_errors_map_to_typed_variants() {
 }
 
 #[tokio::test]
+async fn error_kinds_classify_what_users_match_on() {
+    let server = server_or_skip!();
+    let client = admin_client(&server);
+    let alice = server.create_user("alice", "user").await;
+    let alice_client = user_client(&server, &alice);
+    let ns = server.fresh_namespace("kc_kinds").await;
+    exec(
+        &client,
+        format!("CREATE USER TABLE {ns}.tasks (id BIGINT PRIMARY KEY, title TEXT)"),
+    )
+    .await;
+    let insert = format!("INSERT INTO {ns}.tasks (id, title) VALUES (1, 'a')");
+    exec(&alice_client, insert.clone()).await;
+    let kind = |r: kalam_client::Result<u64>| r.expect_err("the statement must fail").kind();
+
+    // A duplicate key keeps its message for every role (protocol 1.10), so it classifies
+    // for a regular user too.
+    let dup = alice_client.query::<()>(insert.clone()).execute().await;
+    assert_eq!(kind(dup), ErrorKind::UniqueViolation);
+    exec(&client, insert.clone()).await;
+    let dup = client.query::<()>(insert).execute().await;
+    assert_eq!(kind(dup), ErrorKind::UniqueViolation);
+    let again = client
+        .query::<()>(format!("CREATE NAMESPACE {ns}"))
+        .execute()
+        .await;
+    assert_eq!(kind(again), ErrorKind::AlreadyExists);
+    let missing = client
+        .query::<()>(format!("SELECT * FROM {ns}.no_such_table"))
+        .execute()
+        .await;
+    assert_eq!(kind(missing), ErrorKind::NotFound);
+    let column = client
+        .query::<()>(format!("SELECT nope FROM {ns}.tasks"))
+        .execute()
+        .await;
+    assert_eq!(kind(column), ErrorKind::NotFound);
+    let denied = alice_client
+        .query::<()>(format!("CREATE NAMESPACE {ns}_x"))
+        .execute()
+        .await;
+    assert_eq!(kind(denied), ErrorKind::PermissionDenied);
+    let syntax = client.query::<()>("SELEC 1").execute().await;
+    assert_eq!(kind(syntax), ErrorKind::InvalidSql);
+    let nan = client
+        .query::<()>("SELECT $1")
+        .bind(f64::NAN)
+        .execute()
+        .await;
+    assert_eq!(kind(nan), ErrorKind::InvalidParameter);
+    let none = client
+        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks WHERE id = 99"))
+        .fetch_one()
+        .await;
+    assert_eq!(none.expect_err("no row").kind(), ErrorKind::RowNotFound);
+}
+
+#[tokio::test]
 async fn unreachable_server_is_an_http_error() {
     // Bind a port, then free it: nothing listens there.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -862,4 +921,286 @@ async fn http2_prior_knowledge_works() {
         .await
         .unwrap();
     assert_eq!(me, server.admin_credentials().0);
+}
+
+// Row limits and ordering (protocol 1.3 step 9): the server adds `LIMIT 50`, caps every
+// result at 1000 rows and re-sorts by primary key; the client must return every row, in the
+// order asked, or `Error::Truncated`.
+
+/// `v` of task `id`: distinct for ids 1..=60 and unrelated to the key's order.
+fn task_v(id: i64) -> i64 {
+    (id * 37) % 61
+}
+
+/// A USER table `<ns>.tasks (id, v, title)` holding tasks `1..=n` of the admin.
+async fn tasks(prefix: &str, n: i64) -> Option<(TestServer, String, KalamClient)> {
+    let server = TestServer::start().await?;
+    let client = admin_client(&server);
+    let ns = server.fresh_namespace(prefix).await;
+    exec(
+        &client,
+        format!(
+            "CREATE USER TABLE {ns}.tasks (id BIGINT PRIMARY KEY, v BIGINT NOT NULL, title TEXT)"
+        ),
+    )
+    .await;
+    insert_rows(
+        &client,
+        &format!("{ns}.tasks (id, v, title)"),
+        (1..=n).map(|i| format!("({i}, {}, 'task {i}')", task_v(i))),
+    )
+    .await;
+    Some((server, ns, client))
+}
+
+fn ids(rows: &[(i64,)]) -> Vec<i64> {
+    rows.iter().map(|r| r.0).collect()
+}
+
+#[tokio::test]
+async fn fetch_all_returns_every_row_not_the_implicit_fifty() {
+    let Some((_server, ns, client)) = tasks("lim60", 60).await else {
+        return;
+    };
+    let count: i64 = client
+        .query(format!("SELECT COUNT(*) FROM {ns}.tasks"))
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(count, 60);
+    let rows: Vec<(i64, String)> = client
+        .query(format!("SELECT id, title FROM {ns}.tasks"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 60);
+    let mut seen: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=60).collect::<Vec<_>>());
+    // A query's own LIMIT is kept.
+    let few: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {ns}.tasks WHERE id > $1 LIMIT 5"))
+        .bind(10)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(few.len(), 5);
+    assert!(few.iter().all(|r| r.0 > 10));
+}
+
+#[tokio::test]
+async fn order_by_with_limit_returns_the_order_asked() {
+    let Some((_server, ns, client)) = tasks("ord60", 60).await else {
+        return;
+    };
+    let last: Vec<(i64,)> = client
+        .query(format!(
+            "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 3"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), [60, 59, 58]);
+    let (top,): (i64,) = client
+        .query(format!(
+            "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 1"
+        ))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(top, 60);
+    let (smallest_v, _): (i64, i64) = client
+        .query(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 1"))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(task_v(smallest_v), 1);
+
+    // Ordered by a column that is not the key, selected or not, limited or not.
+    let mut by_v: Vec<i64> = (1..=60).collect();
+    by_v.sort_by_key(|id| task_v(*id));
+    let with_v: Vec<(i64, i64)> = client
+        .query(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 3"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(with_v.iter().map(|r| r.0).collect::<Vec<_>>(), by_v[..3]);
+    assert!(with_v.iter().all(|(id, v)| task_v(*id) == *v));
+    let without_v: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {ns}.tasks ORDER BY v LIMIT 3"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&without_v), by_v[..3]);
+    let all_by_v: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {ns}.tasks ORDER BY v DESC"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&all_by_v),
+        by_v.iter().rev().copied().collect::<Vec<_>>()
+    );
+    let expression: Vec<(i64,)> = client
+        .query(format!(
+            "SELECT id FROM {ns}.tasks AS t WHERE id <= $1 ORDER BY t.v * -1, 1 LIMIT 4"
+        ))
+        .bind(60)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&expression),
+        by_v.iter().rev().take(4).copied().collect::<Vec<_>>()
+    );
+
+    // The dynamic row shows the columns asked for, not the client's hidden sort key.
+    let rows: Vec<Row> = client
+        .query(format!(
+            "SELECT title FROM {ns}.tasks ORDER BY v DESC LIMIT 2"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    let names: Vec<&str> = rows[0].columns().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["title"]);
+    assert_eq!(rows[0].len(), 1);
+    let want = format!("task {}", by_v[59]);
+    assert_eq!(rows[0].get::<String, _>("title"), want);
+
+    // The same through EXECUTE AS USER, as a raw envelope and through execute_as_user.
+    let alice = format!("alice_{}", kalam_tests::unique_suffix());
+    exec(
+        &client,
+        format!(
+            "EXECUTE AS USER '{alice}' (INSERT INTO {ns}.tasks (id, v, title) VALUES (7, 1, 'a'), (8, 3, 'b'), (9, 2, 'c'))"
+        ),
+    )
+    .await;
+    let theirs: Vec<(i64,)> = client
+        .query(format!(
+            "EXECUTE AS USER '{alice}' (SELECT id FROM {ns}.tasks ORDER BY v DESC LIMIT 2);"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&theirs), [8, 9]);
+    let theirs: Vec<(i64,)> = client
+        .execute_as_user(
+            &alice,
+            &format!("SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 2"),
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&theirs), [9, 8]);
+}
+
+#[tokio::test]
+async fn fetch_all_pages_past_the_row_cap() {
+    let Some((_server, ns, client)) = tasks("lim2500", 2500).await else {
+        return;
+    };
+    let every: Vec<i64> = (1..=2500).collect();
+    let rows: Vec<(i64, String)> = client
+        .query(format!("SELECT id, title FROM {ns}.tasks"))
+        .fetch_all()
+        .await
+        .unwrap();
+    let mut seen: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, every);
+    // The key is not selected: it is read from the table's schema and carried hidden.
+    let titles: Vec<(String,)> = client
+        .query(format!("SELECT title FROM {ns}.tasks WHERE v >= $1"))
+        .bind(0)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(titles.len(), 2500);
+    let rows: Vec<Row> = client
+        .query(format!("SELECT title FROM {ns}.tasks"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2500);
+    assert_eq!(rows[0].len(), 1);
+    // Ordered by the key, both ways, across pages.
+    let down: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(ids(&down), every.iter().rev().copied().collect::<Vec<_>>());
+    let up: Vec<(i64,)> = client
+        .query(format!(
+            "SELECT id FROM {ns}.tasks WHERE id % 2 = 0 ORDER BY id LIMIT 1200 OFFSET 10"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(up.len(), 1200);
+    assert_eq!(ids(&up), (11..1211).map(|i| 2 * i).collect::<Vec<_>>());
+    // A LIMIT above the cap is the cap, paged, stopping at the LIMIT.
+    let first: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {ns}.tasks LIMIT $1"))
+        .bind(1500)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1500);
+    // Ordered by another column past the cap: not silently short.
+    let err = client
+        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY v"))
+        .fetch_all()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated { limit: 1000, .. }), "{err}");
+    // The stream reads the same rows, page by page.
+    use futures_util::TryStreamExt;
+    let streamed: Vec<(i64,)> = client
+        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
+        .fetch()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, down);
+}
+
+#[tokio::test]
+async fn a_join_past_the_row_cap_is_truncated_never_short() {
+    let Some((server, ns, client)) = tasks("join", 1500).await else {
+        return;
+    };
+    exec(
+        &client,
+        format!("CREATE SHARED TABLE {ns}.owners (task BIGINT PRIMARY KEY, owner TEXT)"),
+    )
+    .await;
+    insert_rows(
+        &client,
+        &format!("{ns}.owners (task, owner)"),
+        (1..=1500).map(|i| format!("({i}, 'o{}')", i % 7)),
+    )
+    .await;
+    let join =
+        format!("SELECT t.id, o.owner FROM {ns}.tasks t JOIN {ns}.owners o ON o.task = t.id");
+    let err = client
+        .query::<(i64, String)>(join.clone())
+        .fetch_all()
+        .await
+        .unwrap_err();
+    let Error::Truncated { limit, reason } = &err else {
+        panic!("expected Error::Truncated, got {err:?}");
+    };
+    assert_eq!(*limit, 1000);
+    assert!(reason.contains("LIMIT"), "{reason}");
+    // Under the cap, the join is complete.
+    let some: Vec<(i64, String)> = client
+        .query(format!("{join} WHERE t.id <= 700"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(some.len(), 700);
+    drop(server);
 }

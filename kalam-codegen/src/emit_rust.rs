@@ -1,8 +1,9 @@
 //! Plan → Rust tokens (`quote!`); `render` formats them with prettyplease.
 //!
 //! Per table: a `#[derive(KalamRow)]` row struct, its `NAMESPACE`/`TABLE`/`KIND`/`PRIMARY_KEY`/`COLUMNS`
-//! constants, an insert struct without the columns that have a server-side default, and a
-//! module of column-name constants. Per topic: an enum over its source tables' rows.
+//! constants and (with a primary key) `UPDATE_SQL` and `update()`, an insert struct without the
+//! columns that have a server-side default with `INSERT_SQL` and `insert()`, and a module of
+//! column-name constants. Per topic: an enum over its source tables' rows.
 
 use std::collections::HashMap;
 
@@ -171,10 +172,71 @@ pub(crate) fn table_items(
             params.join(", ")
         );
         let sql_doc = doc(&format!("`{sql}`"));
+        let binds = insert_fields.iter().map(|(f, _)| {
+            let name = ident(&f.ident);
+            quote!(.bind(&self.#name))
+        });
         quote! {
             #sql_doc
             pub const INSERT_SQL: &'static str = #sql;
+
+            /// Inserts this row with [`Self::INSERT_SQL`] (into the caller's partition for a
+            /// USER or STREAM table); resolves to the number of rows inserted.
+            // Every field is bound by reference, whatever its type.
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            pub fn insert(
+                &self,
+                client: &::kalam_client::KalamClient,
+            ) -> ::kalam_client::Fetch<'static, u64> {
+                client.query::<()>(Self::INSERT_SQL) #(#binds)* .execute()
+            }
         }
+    });
+    // Update by primary key: every other column is written. STREAM tables are append-only
+    // event logs with a TTL, so they get none.
+    let updatable = matches!(table.kind, TableKind::User | TableKind::Shared);
+    let update = table.primary_key().filter(|_| updatable).and_then(|pk| {
+        let key = plan.fields.iter().find(|f| f.column.name == pk.name)?;
+        let others: Vec<_> = plan
+            .fields
+            .iter()
+            .filter(|f| f.column.name != pk.name)
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        let sets: Vec<String> = others
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{} = ${}", f.column.name, i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE {qualified} SET {} WHERE {} = ${}",
+            sets.join(", "),
+            pk.name,
+            others.len() + 1
+        );
+        let sql_doc = doc(&format!("`{sql}`"));
+        let binds = others.iter().chain([&key]).map(|f| {
+            let name = ident(&f.ident);
+            quote!(.bind(&self.#name))
+        });
+        Some(quote! {
+            #sql_doc
+            pub const UPDATE_SQL: &'static str = #sql;
+
+            /// Writes every column of this row to the row with the same primary key, with
+            /// [`Self::UPDATE_SQL`]; resolves to the number of rows updated (0 when there is
+            /// no such row).
+            // Every field is bound by reference, whatever its type.
+            #[allow(clippy::needless_borrows_for_generic_args)]
+            pub fn update(
+                &self,
+                client: &::kalam_client::KalamClient,
+            ) -> ::kalam_client::Fetch<'static, u64> {
+                client.query::<()>(Self::UPDATE_SQL) #(#binds)* .execute()
+            }
+        })
     });
 
     let column_consts = plan.fields.iter().map(|f| {
@@ -206,6 +268,7 @@ pub(crate) fn table_items(
             pub const PRIMARY_KEY: Option<&'static str> = #primary_key;
             /// Every user column, in ordinal order.
             pub const COLUMNS: &'static [&'static str] = &[#(#all_columns),*];
+            #update
         }
 
         #insert_doc

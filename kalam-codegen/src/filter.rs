@@ -58,28 +58,22 @@ impl TableFilter {
     }
 }
 
-/// `*` matches any run of characters, `?` one character; everything else is literal.
+/// `*` matches any run of characters, `?` one character; everything else is literal (the
+/// pattern is matched as the equivalent SQL LIKE pattern).
 pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    let mut like = String::with_capacity(pattern.len());
+    for c in pattern.chars() {
+        match c {
+            '*' => like.push('%'),
+            '?' => like.push('_'),
+            '%' | '_' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    kalam_schema::filter::like(text, &like)
 }
 
 #[cfg(test)]
@@ -94,5 +88,7 @@ mod tests {
         assert!(!glob("a?c", "abbc"));
         assert!(glob("*.mess*", "support.messages"));
         assert!(!glob("support", "support2"));
+        assert!(glob("a_%\\", "a_%\\"));
+        assert!(!glob("a_c", "abc"));
     }
 }

@@ -97,8 +97,10 @@ pub fn execute_as(input: TokenStream) -> TokenStream {
     })
 }
 
-/// `live!(client, Type, "SELECT … WHERE col = {value}")`: a validated live query with typed
-/// values rendered as safe literals.
+/// `live!(client, Type, "SELECT … WHERE col = {value}" [, filter = server])`: a validated live
+/// query with typed values rendered as safe literals. Exact mode (the default) accepts every
+/// WHERE the client's evaluator supports; `filter = server` only those the server's live filter
+/// delivers (see the README's table).
 #[proc_macro]
 pub fn live(input: TokenStream) -> TokenStream {
     expand("live!", || live::expand_macro(input.into()))

@@ -1,14 +1,17 @@
-//! `live!(client, Type, "SELECT … FROM ns.t WHERE col = {value}")`: the live-query shape
-//! checked as the server restricts it, `{value}`s typed by their column and rendered as
-//! literals at run time (subscriptions take no bind parameters). The result is a `LiveSql<T>`
-//! bound to the client: awaiting it subscribes and yields the typed `LiveRows<T>` stream.
+//! `live!(client, Type, "SELECT … FROM ns.t WHERE col = {value}" [, filter = server])`: the
+//! live-query shape checked as the server restricts it, the WHERE checked for its filter mode
+//! (exact, the default: the client's evaluator supports it; `filter = server`: the server's
+//! live filter delivers it), `{value}`s typed by their column and rendered as literals at run
+//! time (subscriptions take no bind parameters). The result is a `LiveSql<T>` bound to the
+//! client: awaiting it subscribes and yields the typed `LiveRows<T>` stream.
 
 use kalam_schema::SqlType;
+use kalam_schema::filter::{EXACT_MODE_HELP, FilterMode};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
-use syn::{Expr, LitStr, Token, Type};
+use syn::{Expr, Ident, LitStr, Token, Type};
 
 use crate::schema;
 use crate::sqltype;
@@ -17,7 +20,12 @@ struct Input {
     client: Expr,
     target: Type,
     lit: LitStr,
+    mode: FilterMode,
 }
+
+/// The help of a server-mode filter error, in the macro's terms.
+const SERVER_MODE_HELP: &str =
+    "remove `filter = server`: exact mode (the default) evaluates this filter on the client";
 
 fn parse_input(input: ParseStream<'_>) -> syn::Result<Input> {
     let client = input.parse()?;
@@ -25,11 +33,35 @@ fn parse_input(input: ParseStream<'_>) -> syn::Result<Input> {
     let target = input.parse()?;
     input.parse::<Token![,]>()?;
     let lit = input.parse()?;
-    let _ = input.parse::<Option<Token![,]>>()?;
+    let mut mode = FilterMode::Exact;
+    if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+        let key: Ident = input.parse()?;
+        if key != "filter" {
+            return Err(syn::Error::new(
+                key.span(),
+                "unknown live! option: expected `filter = exact` or `filter = server`",
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value: Ident = input.parse()?;
+        mode = match value.to_string().as_str() {
+            "exact" => FilterMode::Exact,
+            "server" => FilterMode::Server,
+            _ => {
+                return Err(syn::Error::new(
+                    value.span(),
+                    "`filter` is `exact` (the client evaluates the WHERE, the default) or \
+                     `server` (the server's live filter does)",
+                ));
+            }
+        };
+        let _ = input.parse::<Option<Token![,]>>()?;
+    }
     Ok(Input {
         client,
         target,
         lit,
+        mode,
     })
 }
 
@@ -107,10 +139,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
         exprs.push(e);
     }
     let schema = schema::load(span)?;
-    // Shape first (with neutral literals), then types (with `$n` in each hole).
-    let shape_sql = fill_holes(&sql, &holes, |_| "0".into());
-    let live =
-        kalam_schema::live_query(&shape_sql).map_err(|e| schema::sql_error(span, &sql, &e))?;
+    // Shape, types and the WHERE for its filter mode, with `$n` in each hole (same width).
     let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
     if param_sql.len() != sql.len() {
         // Positions in the checked text must be positions in the SQL as written.
@@ -120,8 +149,21 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
              instance `{ x }` instead of `{x}` from the tenth value on)",
         ));
     }
-    let desc = kalam_schema::describe(schema.catalog(), &param_sql, None)
-        .map_err(|e| schema::sql_error(span, &sql, &e))?;
+    let (live, desc) =
+        kalam_schema::check_live(schema.catalog(), &param_sql, input.mode).map_err(|mut e| {
+            if let Some(help) = &mut e.suggestion {
+                *help = help.replacen(EXACT_MODE_HELP, SERVER_MODE_HELP, 1);
+            }
+            // Messages quote the checked text: show each `$n` as the `{value}` written.
+            for (k, (text, _)) in holes.iter().enumerate().rev() {
+                let (param, hole) = (format!("${}", k + 1), format!("{{{text}}}"));
+                e.message = e.message.replace(&param, &hole);
+                if let Some(help) = &mut e.suggestion {
+                    *help = help.replace(&param, &hole);
+                }
+            }
+            schema::sql_error(span, &sql, &e)
+        })?;
     let p = quote!(::kalam_client::__private);
     let mut values = Vec::new();
     for (k, (e, (text, _))) in exprs.iter().zip(&holes).enumerate() {
@@ -143,10 +185,10 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
                 ),
             ));
         }
-        let marker = sqltype::marker(param.ty);
+        let check_fn = sqltype::check_fn(param.ty);
         let ty = sqltype::sql_type_value(param.ty);
         let index = k + 1;
-        let check = quote_spanned!(e.span()=> #p::check_param::<#marker, _>(__arg););
+        let check = quote_spanned!(e.span()=> #p::#check_fn(__arg););
         values.push(quote! {{
             let __arg = &(#e);
             #check
@@ -163,12 +205,18 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
     let includes = schema.include_statement(&desc.tables);
     let client_ref =
         quote_spanned!(client.span()=> let __client: &::kalam_client::KalamClient = &(#client););
+    let server = match input.mode {
+        FilterMode::Server => {
+            quote!(.with_filter_mode(::kalam_client::live::FilterMode::Server))
+        }
+        _ => TokenStream::new(),
+    };
     Ok(quote! {{
         #includes
         #checks
         #table_check
         #client_ref
-        #p::live_sql::<#target>(__client, &[#(#pieces),*], &[#(#namespaces),*], ::std::vec![#(#values),*])
+        #p::live_sql::<#target>(__client, &[#(#pieces),*], &[#(#namespaces),*], ::std::vec![#(#values),*])#server
     }})
 }
 

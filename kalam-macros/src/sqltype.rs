@@ -49,21 +49,39 @@ fn path_tokens(text: &str) -> Vec<TokenTree> {
     out
 }
 
-/// `::kalam_client::__private::sql::BigInt` for BIGINT, and so on.
-pub(crate) fn marker(ty: SqlType) -> TokenStream {
-    let name = marker_ident(ty);
-    quote!(::kalam_client::__private::sql::#name)
+/// The lower-case name of `ty` in the parameter helpers of `__private` (`__bind_bigint`,
+/// `check_bigint`, …).
+fn param_name(ty: SqlType) -> &'static str {
+    match ty {
+        SqlType::Boolean => "boolean",
+        SqlType::SmallInt => "smallint",
+        SqlType::Int => "int",
+        SqlType::BigInt => "bigint",
+        SqlType::Float => "float",
+        SqlType::Double => "double",
+        SqlType::Decimal { .. } => "decimal",
+        SqlType::Text => "text",
+        SqlType::Timestamp => "timestamp",
+        SqlType::DateTime => "datetime",
+        SqlType::Date => "date",
+        SqlType::Time => "time",
+        SqlType::Json => "json",
+        SqlType::Bytes => "bytes",
+        SqlType::Embedding(_) => "embedding",
+        SqlType::Uuid => "uuid",
+        SqlType::File => "file",
+    }
 }
 
-/// The name of `ty`'s marker type inside `__private::sql`.
-pub(crate) fn marker_ident(ty: SqlType) -> Ident {
-    // Marker names are the variant names; the two variants with data are named explicitly.
-    let name = match ty {
-        SqlType::Embedding(_) => "Embedding".to_owned(),
-        SqlType::Decimal { .. } => "Decimal".to_owned(),
-        other => format!("{other:?}"),
-    };
-    format_ident!("{name}")
+/// `__bind_bigint` for BIGINT, and so on: the function that binds the next parameter of a
+/// statement and checks its Rust type against `ty`; spanned at the argument.
+pub(crate) fn bind_fn(ty: SqlType, span: proc_macro2::Span) -> Ident {
+    Ident::new(&format!("__bind_{}", param_name(ty)), span)
+}
+
+/// `check_bigint` for BIGINT, and so on: the type assertion of a `live!` value.
+pub(crate) fn check_fn(ty: SqlType) -> Ident {
+    format_ident!("check_{}", param_name(ty))
 }
 
 /// The `FromCell::EXPECTED` names of the Rust types a field may use to hold a column of `ty`:

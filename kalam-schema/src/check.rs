@@ -181,12 +181,7 @@ pub(crate) fn check_statement(
 ) -> Result<QueryDescription, SchemaError> {
     let (envelope, mut text) = lex::strip_execute_as(sql)?;
     lex::bare_current_user(&mut text)?;
-    let stmts = Parser::new(&PostgreSqlDialect {})
-        .with_recursion_limit(crate::parse::RECURSION_LIMIT)
-        .with_options(ParserOptions::new().with_trailing_commas(true))
-        .try_with_sql(&text)
-        .and_then(|mut p| p.parse_statements())
-        .map_err(|e| crate::parse::parser_error(sql, 0, &text, &e))?;
+    let stmts = parse_statements(sql, &text)?;
     let [stmt] = stmts.as_slice() else {
         return Err(SchemaError::new(
             ErrorKind::Syntax,
@@ -236,6 +231,17 @@ pub(crate) fn check_statement(
         tables: cx.tables,
         namespace_refs,
     })
+}
+
+/// Parses `text` (`sql` after the server's pre-processing, byte offsets kept) as the server
+/// does: PostgreSQL dialect, trailing commas allowed; errors point into `sql`.
+pub(crate) fn parse_statements(sql: &str, text: &str) -> Result<Vec<Statement>, SchemaError> {
+    Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(crate::parse::RECURSION_LIMIT)
+        .with_options(ParserOptions::new().with_trailing_commas(true))
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| crate::parse::parser_error(sql, 0, text, &e))
 }
 
 pub(crate) fn lower_ident(i: &Ident) -> String {
@@ -608,7 +614,7 @@ impl<'c> Checker<'c> {
                 let scope = Scope::new(Vec::new(), outer);
                 let mut cols: Vec<Out> = Vec::new();
                 for (r, row) in values.rows.iter().enumerate() {
-                    for (i, e) in row.content.iter().enumerate() {
+                    for (i, e) in row.iter().enumerate() {
                         let (ty, _) = self.expr(e, &scope)?;
                         if r == 0 {
                             cols.push(Out {
@@ -1003,9 +1009,6 @@ impl<'c> Checker<'c> {
                             ty: c.ty.clone(),
                         });
                     }
-                }
-                SelectItem::ExprWithAliases { .. } => {
-                    return Err(self.unsupported("multiple aliases", item.span()));
                 }
             }
         }

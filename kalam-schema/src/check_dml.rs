@@ -29,9 +29,7 @@ impl Checker<'_> {
         if ins.columns.is_empty() {
             targets.extend(table.user_columns());
         } else {
-            for c in &ins.columns {
-                let parts = name_parts(c);
-                let Some(id) = parts.last() else { continue };
+            for id in &ins.columns {
                 let n = lower_ident(id);
                 let col = table.columns.iter().find(|x| x.name == n).ok_or_else(|| {
                     let mut e = self.err(
@@ -68,18 +66,18 @@ impl Checker<'_> {
             SetExpr::Values(values) if source.with.is_none() => {
                 let scope = Scope::new(Vec::new(), None);
                 for row in &values.rows {
-                    if row.content.len() != targets.len() {
+                    if row.len() != targets.len() {
                         return Err(self.err(
                             ErrorKind::TypeMismatch,
                             format!(
                                 "INSERT has {} target columns but a VALUES row has {} values",
                                 targets.len(),
-                                row.content.len()
+                                row.len()
                             ),
-                            row.content.first().map_or(name.span(), Spanned::span),
+                            row.first().map_or(name.span(), Spanned::span),
                         ));
                     }
-                    for (e, col) in row.content.iter().zip(&targets) {
+                    for (e, col) in row.iter().zip(&targets) {
                         let (ty, _) = self.expr(e, &scope)?;
                         self.assign(&ty, col, e.span())?;
                     }

@@ -1,5 +1,5 @@
 //! Typing of function calls: aggregates (COUNT, SUM, AVG, MIN, MAX) and the scalar functions
-//! KalamDB queries commonly use, with DataFusion 55's return types and nullability.
+//! KalamDB queries commonly use, with DataFusion 53's return types and nullability.
 
 use sqlparser::ast::{
     DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Spanned,
@@ -228,7 +228,7 @@ impl Checker<'_> {
             }
             "now" | "current_timestamp" => {
                 arity(self, typed.is_empty(), "no arguments")?;
-                // DataFusion 55's `now()` carries the session time zone, none by default, so
+                // DataFusion 53's `now()` carries the session time zone, none by default, so
                 // the result is a TIMESTAMP (a session with `execution.time_zone` set would make
                 // it DATETIME).
                 Ok((
@@ -371,7 +371,7 @@ impl Checker<'_> {
                     self.int_arg(dp.clone(), *ds)?;
                 }
                 let dt = match t.dt {
-                    d if d.is_integer() || d == DType::Float32 => d,
+                    DType::Float32 => DType::Float32,
                     DType::Decimal(p, sc) => match places {
                         Some(Some(dp)) if dp >= 0 => {
                             DType::Decimal(p, sc.min(u8::try_from(dp).unwrap_or(u8::MAX)))

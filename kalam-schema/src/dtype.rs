@@ -1,4 +1,4 @@
-//! The query engine's view of types (DataFusion 55 / Arrow), used while checking expressions,
+//! The query engine's view of types (DataFusion 53 / Arrow), used while checking expressions,
 //! and its coercion rules. Table columns enter through [`DType::of_sql`]; results leave through
 //! [`DType::to_sql`] with the server's Arrow → KalamDB mapping (protocol 1.7).
 

@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod builtins;
+pub mod datum;
 pub mod ddl;
 pub mod error;
 pub mod files;
@@ -22,6 +23,8 @@ pub mod describe;
 #[cfg(feature = "parse")]
 mod dtype;
 #[cfg(feature = "parse")]
+pub mod filter;
+#[cfg(feature = "parse")]
 mod lex;
 #[cfg(feature = "parse")]
 pub mod live;
@@ -29,6 +32,8 @@ pub mod live;
 pub mod load;
 #[cfg(feature = "parse")]
 pub mod parse;
+#[cfg(feature = "parse")]
+pub mod shape;
 
 pub use ddl::{AlterTableOp, DdlStatement, DdlTarget};
 pub use error::{ErrorKind, Location, SchemaError};
@@ -49,3 +54,8 @@ pub use live::{LiveQuery, check_live, live_query};
 pub use load::{LoadedSchema, apply_text, load_dir, load_str};
 #[cfg(feature = "parse")]
 pub use parse::{LocatedDdl, parse_ddl, parse_ddl_located};
+#[cfg(feature = "parse")]
+pub use shape::{
+    BaseTable, Bound, ItemKind, OrderItem, OrderKey, ProjectionItem, QueryShape, SelectShape,
+    query_shape,
+};

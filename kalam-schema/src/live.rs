@@ -1,19 +1,25 @@
-//! Live-query SQL validation, exactly as the server restricts it (protocol 3.6 step 4 and 3.7).
+//! Live-query SQL validation, exactly as the server restricts subscriptions (protocol 3.6
+//! step 4), and the checks of a live query's WHERE for each [`FilterMode`].
 //!
-//! Two error classes: [`ErrorKind::LiveQueryShape`] for SQL the server rejects or breaks on
-//! (not `SELECT <bare columns | *> FROM ns.table [WHERE …]`), and
-//! [`ErrorKind::LiveQueryFilter`] for WHERE forms the server accepts but whose changes it then
-//! silently never delivers (`IN`, `BETWEEN`, `IS [NOT] NULL`, function calls, arithmetic…).
+//! [`ErrorKind::LiveQueryShape`] is for SQL the server rejects or breaks on (not
+//! `SELECT <bare columns | *> FROM ns.table [WHERE …]`). The WHERE is checked separately
+//! ([`check_live`]): in exact mode (the default) the client evaluates it, so every form its
+//! evaluator supports is fine; in server mode the server's live filter evaluates it, and
+//! [`ErrorKind::LiveQueryFilter`] reports the forms whose changes the server silently never
+//! delivers (`IN`, `BETWEEN`, `IS [NOT] NULL`, function calls, negative numbers, DATE and
+//! TIMESTAMP comparisons, …; the table is [`SERVER_RULES`](crate::filter::SERVER_RULES)).
 
 use sqlparser::ast::{
-    BinaryOperator, Distinct, Expr, GroupByExpr, ObjectNamePart, SelectItem, SetExpr, Spanned,
-    Statement, TableFactor, UnaryOperator, Value,
+    Distinct, Expr, GroupByExpr, ObjectNamePart, SelectItem, SetExpr, Spanned, Statement,
+    TableFactor, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserOptions};
 use sqlparser::tokenizer::Span;
 
+use crate::describe::QueryDescription;
 use crate::error::{ErrorKind, Location, SchemaError};
+use crate::filter::{FilterColumn, FilterMode, WhereClause};
 use crate::model::Catalog;
 
 /// A validated live query.
@@ -27,43 +33,74 @@ pub struct LiveQuery {
     pub columns: Option<Vec<String>>,
     /// The WHERE condition as SQL text, if any.
     pub filter: Option<String>,
+    /// The parsed WHERE condition.
+    where_clause: Option<WhereClause>,
+}
+
+impl LiveQuery {
+    /// The parsed WHERE condition, to compile for evaluation or check for a filter mode.
+    pub fn where_clause(&self) -> Option<&WhereClause> {
+        self.where_clause.as_ref()
+    }
 }
 
 const SHAPE_HINT: &str = "Only SELECT ... FROM ... [WHERE ...] is supported.";
 
-/// Validates the shape of live-query SQL without a catalog.
+/// Validates the shape of live-query SQL without a catalog (the WHERE is parsed, not judged;
+/// see [`check_live`]).
 ///
 /// ```
 /// use kalam_schema::{live_query, ErrorKind};
 /// let q = live_query("SELECT id, title FROM app.todos WHERE done = false").unwrap();
 /// assert_eq!(q.table, "todos");
 /// assert_eq!(q.columns, Some(vec!["id".to_owned(), "title".to_owned()]));
+/// assert_eq!(q.where_clause().unwrap().columns(), ["done"]);
 ///
-/// let err = live_query("SELECT * FROM app.todos WHERE id IN (1, 2)").unwrap_err();
-/// assert_eq!(err.kind, ErrorKind::LiveQueryFilter);
-/// assert_eq!(err.suggestion.as_deref(), Some("rewrite as: id = 1 OR id = 2"));
+/// let err = live_query("SELECT * FROM app.todos ORDER BY id").unwrap_err();
+/// assert_eq!(err.kind, ErrorKind::LiveQueryShape);
 /// ```
 pub fn live_query(sql: &str) -> Result<LiveQuery, SchemaError> {
-    Validator { sql }.validate()
+    Validator { sql, params: false }.validate()
 }
 
-/// Validates a live query and checks it against the catalog: the table and every projected and
-/// filtered column must exist, and the filter must type-check.
+/// Validates a live query, checks it against the catalog (the table and every projected and
+/// filtered column must exist, and the query must type-check) and checks its WHERE for
+/// `mode`: in [`FilterMode::Exact`] the client's evaluator must support it, in
+/// [`FilterMode::Server`] the server must deliver it faithfully
+/// ([`WhereClause::check_server`]). `$n` parameters stand for literals of the type their
+/// context gives (how `live!` checks its `{value}`s). Returns the query and its description.
 ///
 /// ```
-/// let c = kalam_schema::load_str("CREATE NAMESPACE app; CREATE USER TABLE app.todos (id BIGINT PRIMARY KEY, title TEXT)").unwrap();
-/// assert!(kalam_schema::live::check_live(&c, "SELECT id FROM app.todos WHERE title = 'x'").is_ok());
-/// let err = kalam_schema::live::check_live(&c, "SELECT titel FROM app.todos").unwrap_err();
+/// use kalam_schema::{check_live, filter::FilterMode, ErrorKind};
+/// let c = kalam_schema::load_str("CREATE NAMESPACE app; CREATE USER TABLE app.todos (id BIGINT PRIMARY KEY, title TEXT, n INT)").unwrap();
+/// let sql = "SELECT id FROM app.todos WHERE n IN (1, 2)";
+/// assert!(check_live(&c, sql, FilterMode::Exact).is_ok());
+/// let err = check_live(&c, sql, FilterMode::Server).unwrap_err();
+/// assert_eq!(err.kind, ErrorKind::LiveQueryFilter);
+/// let err = check_live(&c, "SELECT titel FROM app.todos", FilterMode::Exact).unwrap_err();
 /// assert_eq!(err.suggestion.as_deref(), Some("title"));
 /// ```
-pub fn check_live(catalog: &Catalog, sql: &str) -> Result<LiveQuery, SchemaError> {
-    let q = live_query(sql)?;
-    crate::describe::describe(catalog, sql, None)?;
-    Ok(q)
+pub fn check_live(
+    catalog: &Catalog,
+    sql: &str,
+    mode: FilterMode,
+) -> Result<(LiveQuery, QueryDescription), SchemaError> {
+    let q = Validator { sql, params: true }.validate()?;
+    let description = crate::describe::describe(catalog, sql, None)?;
+    if let (Some(clause), Some(table)) = (&q.where_clause, catalog.table(&q.namespace, &q.table)) {
+        let columns = FilterColumn::of_table(table);
+        match mode {
+            FilterMode::Exact => clause.check_exact(&columns)?,
+            FilterMode::Server => clause.check_server(&columns)?,
+        }
+    }
+    Ok((q, description))
 }
 
 struct Validator<'a> {
     sql: &'a str,
+    /// `$n` may stand for values (checking `live!` templates).
+    params: bool,
 }
 
 impl Validator<'_> {
@@ -73,17 +110,6 @@ impl Validator<'_> {
 
     fn shape(&self, msg: impl Into<String>, span: Span) -> SchemaError {
         SchemaError::new(ErrorKind::LiveQueryShape, msg).at(self.loc(span))
-    }
-
-    fn filter_err(&self, msg: impl Into<String>, span: Span) -> SchemaError {
-        SchemaError::new(
-            ErrorKind::LiveQueryFilter,
-            format!(
-                "{}: the server accepts this subscription but silently never delivers its changes",
-                msg.into()
-            ),
-        )
-        .at(self.loc(span))
     }
 
     fn validate(&self) -> Result<LiveQuery, SchemaError> {
@@ -219,110 +245,44 @@ impl Validator<'_> {
                 }
             }
         }
-        let filter = match &s.selection {
-            Some(w) => {
-                self.filter(w, 0)?;
-                Some(w.to_string())
+        if let Some(w) = &s.selection {
+            let (placeholder, complete) = first_placeholder(w);
+            if !complete {
+                return Err(self.shape("the WHERE clause is nested too deeply", Span::empty()));
             }
-            None => None,
-        };
+            if let Some(p) = placeholder.filter(|_| !self.params) {
+                return Err(self
+                    .shape(format!("live queries take no parameters (`{p}`)"), p.span)
+                    .with_suggestion(
+                        "render the value into the SQL with kalam_schema::render_literal",
+                    ));
+            }
+        }
+        let filter = s.selection.as_ref().map(ToString::to_string);
+        let where_clause = s
+            .selection
+            .clone()
+            .map(|w| WhereClause::new(w, self.sql.to_owned()));
         Ok(LiveQuery {
             namespace: namespace.clone(),
             table: table.clone(),
             columns,
             filter,
+            where_clause,
         })
     }
-
-    /// Accepts only what the server's live filter evaluator handles (protocol 3.7).
-    fn filter(&self, e: &Expr, depth: usize) -> Result<(), SchemaError> {
-        if depth > crate::parse::MAX_EXPR_DEPTH {
-            return Err(self.shape("the WHERE clause is nested too deeply", Span::empty()));
-        }
-        let depth = depth + 1;
-        match e {
-            Expr::Nested(x) => self.filter(x, depth),
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } => self.filter(expr, depth),
-            Expr::BinaryOp { left, op: BinaryOperator::And | BinaryOperator::Or, right } => {
-                self.filter(left, depth)?;
-                self.filter(right, depth)
-            }
-            Expr::BinaryOp { left, op, right } if is_comparison(op) => {
-                match (is_column(left), is_column(right)) {
-                    (true, false) => self.literal(right),
-                    (false, true) => self.literal(left),
-                    (true, true) => Err(self.filter_err(format!("`{e}` compares two columns; only column-vs-literal comparisons are evaluated"), e.span())),
-                    (false, false) => {
-                        self.literal(left)?;
-                        self.literal(right)?;
-                        Err(self.filter_err(format!("`{e}` does not compare a column with a literal"), e.span()))
-                    }
-                }
-            }
-            Expr::Like { expr, pattern, any: false, escape_char: None, .. }
-            | Expr::ILike { expr, pattern, any: false, escape_char: None, .. } => {
-                if !is_column(expr) {
-                    return Err(self.filter_err(format!("LIKE in `{e}` must test a column"), expr.span()));
-                }
-                match pattern.as_ref() {
-                    Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)) => Ok(()),
-                    other => Err(self.filter_err(format!("LIKE pattern `{other}` must be a string literal"), other.span())),
-                }
-            }
-            Expr::InList { expr, list, negated } => {
-                let (op, join) = if *negated { ("<>", " AND ") } else { ("=", " OR ") };
-                let rewrite: Vec<String> = list.iter().map(|v| format!("{expr} {op} {v}")).collect();
-                Err(self.filter_err(format!("`{e}`: IN is not evaluated by the live filter"), e.span())
-                    .with_suggestion(format!("rewrite as: {}", rewrite.join(join))))
-            }
-            Expr::Between { expr, negated, low, high } => {
-                let rewrite = if *negated {
-                    format!("{expr} < {low} OR {expr} > {high}")
-                } else {
-                    format!("{expr} >= {low} AND {expr} <= {high}")
-                };
-                Err(self.filter_err(format!("`{e}`: BETWEEN is not evaluated by the live filter"), e.span())
-                    .with_suggestion(format!("rewrite as: {rewrite}")))
-            }
-            Expr::IsNull(_) | Expr::IsNotNull(_) => Err(self
-                .filter_err(format!("`{e}`: IS [NOT] NULL is not evaluated by the live filter"), e.span())
-                .with_suggestion("no supported rewrite: filter NULLs on the client")),
-            Expr::Function(f) => Err(self.filter_err(format!("`{e}`: function calls ({}) are not evaluated by the live filter", f.name), e.span())),
-            Expr::BinaryOp { op, .. } => Err(self.filter_err(format!("`{e}`: the operator `{op}` is not evaluated by the live filter"), e.span())),
-            other => Err(self.filter_err(format!("`{other}` is not supported by the live filter (only comparisons with literals, AND, OR, NOT, LIKE)"), other.span())),
-        }
-    }
-
-    fn literal(&self, e: &Expr) -> Result<(), SchemaError> {
-        match e {
-            Expr::Value(v) => match &v.value {
-                Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => Ok(()),
-                Value::Placeholder(p) => Err(self.shape(format!("live queries take no parameters (`{p}`)"), v.span)
-                    .with_suggestion("render the value into the SQL with kalam_schema::render_literal")),
-                other => Err(self.filter_err(format!("the literal `{other}` is not understood by the live filter"), v.span)),
-            },
-            Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))) => Ok(()),
-            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("current_user") => Err(self.filter_err(
-                format!("`{e}`: CURRENT_USER() in a live filter drops every change (observed)"),
-                e.span(),
-            ).with_suggestion("USER tables already deliver only the subscriber's rows; drop the condition or compare with a literal")),
-            other => Err(self.filter_err(format!("`{other}` is not a literal (functions, arithmetic and casts are not evaluated)"), other.span())),
-        }
-    }
 }
 
-fn is_comparison(op: &BinaryOperator) -> bool {
-    matches!(
-        op,
-        BinaryOperator::Eq
-            | BinaryOperator::NotEq
-            | BinaryOperator::Lt
-            | BinaryOperator::LtEq
-            | BinaryOperator::Gt
-            | BinaryOperator::GtEq
-    )
-}
-
-fn is_column(e: &Expr) -> bool {
-    matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+/// The first `$n` in `e`, and whether `e` is shallow enough to be walked whole.
+fn first_placeholder(e: &Expr) -> (Option<sqlparser::ast::ValueWithSpan>, bool) {
+    let mut found = None;
+    let complete = crate::filter::walk(e, &mut |x| {
+        if let Expr::Value(v) = x
+            && matches!(v.value, Value::Placeholder(_))
+            && found.is_none()
+        {
+            found = Some(v.clone());
+        }
+    });
+    (found, complete)
 }

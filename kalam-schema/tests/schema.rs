@@ -4,7 +4,7 @@
 
 use kalam_schema::{
     AlterTableOp, Catalog, DdlStatement, DefaultValue, ErrorKind, Literal, SqlType, TableKind,
-    describe, live_query, load_dir, parse_ddl,
+    check_live, describe, live_query, load_dir, parse_ddl,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -729,7 +729,7 @@ fn live_accepted_forms() {
 
 #[test]
 fn live_refused_forms() {
-    use ErrorKind::{LiveQueryFilter as F, LiveQueryShape as S, Syntax};
+    use ErrorKind::{LiveQueryShape as S, Syntax};
     let refused: &[(&str, ErrorKind, &str)] = &[
         ("SELECT * FROM todos", S, "namespace.table"),
         ("SELECT * FROM app.todos ORDER BY id", S, "ORDER BY"),
@@ -762,80 +762,12 @@ fn live_refused_forms() {
             "UNION",
         ),
         ("SELECT * FROM app.todos WHERE id = $1", S, "no parameters"),
+        (
+            "SELECT * FROM app.todos WHERE id = 1 OR (n IN (1, $2))",
+            S,
+            "no parameters",
+        ),
         ("SELECT * FROM app.todos WHERE", Syntax, "syntax error"),
-        ("SELECT * FROM app.todos WHERE n IN (1, 3)", F, "IN"),
-        ("SELECT * FROM app.todos WHERE n NOT IN (1, 3)", F, "IN"),
-        (
-            "SELECT * FROM app.todos WHERE n BETWEEN 2 AND 4",
-            F,
-            "BETWEEN",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n NOT BETWEEN 2 AND 4",
-            F,
-            "BETWEEN",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n IS NULL",
-            F,
-            "IS [NOT] NULL",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n IS NOT NULL",
-            F,
-            "IS [NOT] NULL",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE LOWER(body) = 'x'",
-            F,
-            "not a literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE length(body) > 1",
-            F,
-            "not a literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n + 1 = 4",
-            F,
-            "not a literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n + 1 > 0 AND done = true",
-            F,
-            "not a literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE body = CURRENT_USER()",
-            F,
-            "CURRENT_USER",
-        ),
-        ("SELECT * FROM app.todos WHERE a = b", F, "two columns"),
-        (
-            "SELECT * FROM app.todos WHERE done",
-            F,
-            "not supported by the live filter",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE body LIKE other",
-            F,
-            "string literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE starts_with(body, 'x')",
-            F,
-            "function calls",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE n = CAST('1' AS INT)",
-            F,
-            "not a literal",
-        ),
-        (
-            "SELECT * FROM app.todos WHERE body || 'x' = 'yx'",
-            F,
-            "not a literal",
-        ),
     ];
     for (sql, kind, needle) in refused {
         let e = live_query(sql).expect_err(sql);
@@ -843,32 +775,101 @@ fn live_refused_forms() {
         assert!(e.message.contains(needle), "{sql}: {e}");
         assert!(e.location.is_some(), "{sql}");
     }
-    let e = live_query("SELECT * FROM app.todos WHERE n IN (1, 3)").unwrap_err();
-    assert_eq!(e.suggestion.as_deref(), Some("rewrite as: n = 1 OR n = 3"));
-    assert!(e.message.contains("silently never delivers"));
-    let e = live_query("SELECT * FROM app.todos WHERE n BETWEEN 2 AND 4").unwrap_err();
-    assert_eq!(
-        e.suggestion.as_deref(),
-        Some("rewrite as: n >= 2 AND n <= 4")
-    );
-    let sql = "SELECT * FROM app.todos WHERE done = true AND n IN (1, 3)";
-    let e = live_query(sql).unwrap_err();
+    // The shape check leaves every WHERE form to the filter modes.
+    for sql in [
+        "SELECT * FROM app.todos WHERE n IN (1, 3)",
+        "SELECT * FROM app.todos WHERE LOWER(body) = 'x' OR done",
+        "SELECT * FROM app.todos WHERE n > -1 AND body = CURRENT_USER()",
+    ] {
+        let q = live_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(q.where_clause().is_some(), "{sql}");
+    }
+}
+
+#[test]
+fn live_filters_checked_per_mode() {
+    use kalam_schema::filter::{EXACT_MODE_HELP, FilterMode};
+    let c = catalog();
+    // Exact mode evaluates every form below on the client; server mode refuses them.
+    let server_refused: &[(&str, &str)] = &[
+        ("priority IN (1, 3)", "IN"),
+        ("priority NOT IN (1, 3)", "IN"),
+        ("priority BETWEEN 2 AND 4", "BETWEEN"),
+        ("priority IS NULL", "IS [NOT] NULL"),
+        ("body IS NOT NULL", "IS [NOT] NULL"),
+        ("LOWER(body) = 'x'", "function"),
+        ("length(body) > 1", "function"),
+        ("priority + 1 = 4", "arithmetic"),
+        ("priority > -1", "negative"),
+        ("done", "alone"),
+        ("NOT done", "alone"),
+        ("created_at > '2025-01-01T00:00:00Z'", "TIMESTAMP"),
+        ("title > 'a'", "ordering text"),
+        ("title = body", "two columns"),
+        ("body = CURRENT_USER()", "function"),
+        ("priority > 2 OR done = false", "NULL"),
+    ];
+    for (condition, needle) in server_refused {
+        let sql = format!("SELECT id, title FROM app.todos WHERE {condition}");
+        check_live(&c, &sql, FilterMode::Exact).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let e = check_live(&c, &sql, FilterMode::Server).expect_err(&sql);
+        assert_eq!(e.kind, ErrorKind::LiveQueryFilter, "{sql}: {e}");
+        assert!(e.message.contains(needle), "{sql}: {e}");
+        assert!(
+            e.suggestion
+                .as_deref()
+                .unwrap_or("")
+                .starts_with(EXACT_MODE_HELP)
+        );
+    }
+    for condition in [
+        "priority = 3 AND title = 'x'",
+        "done = false OR title LIKE 'a%'",
+        "NOT (priority = 5)",
+        "priority > $1 AND title = $2",
+    ] {
+        let sql = format!("SELECT * FROM app.todos WHERE {condition}");
+        for mode in [FilterMode::Exact, FilterMode::Server] {
+            check_live(&c, &sql, mode).unwrap_or_else(|e| panic!("{sql} ({mode:?}): {e}"));
+        }
+    }
+    // Exact mode refuses what the client's evaluator does not evaluate.
+    let sql = "SELECT * FROM app.todos WHERE CASE WHEN done THEN 1 ELSE 0 END = 1";
+    let e = check_live(&c, sql, FilterMode::Exact).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    let sql = "SELECT * FROM app.todos WHERE done = true AND priority IN (1, 3)";
+    let e = check_live(&c, sql, FilterMode::Server).unwrap_err();
     assert_eq!(e.location.as_ref().map(|l| l.column), Some(47));
     let r = e.render(sql);
     assert!(
-        r.contains(&format!("  | {}^^^^^^^^^^\n", " ".repeat(46))),
+        r.contains(&format!("  | {}^^^^^^^^^^^^^^^^^\n", " ".repeat(46))),
+        "{r}"
+    );
+    assert!(
+        r.contains("rewrite as: priority = 1 OR priority = 3"),
         "{r}"
     );
 }
 
 #[test]
 fn live_checked_against_catalog() {
+    use kalam_schema::filter::FilterMode;
     let c = catalog();
-    assert!(
-        kalam_schema::check_live(&c, "SELECT id, title FROM app.todos WHERE done = false").is_ok()
-    );
-    let e = kalam_schema::check_live(&c, "SELECT * FROM app.todoz").unwrap_err();
+    let (q, d) = kalam_schema::check_live(
+        &c,
+        "SELECT id, title FROM app.todos WHERE done = false",
+        FilterMode::Exact,
+    )
+    .unwrap();
+    assert_eq!(q.table, "todos");
+    assert_eq!(d.columns.len(), 2);
+    let e = kalam_schema::check_live(&c, "SELECT * FROM app.todoz", FilterMode::Exact).unwrap_err();
     assert_eq!(e.suggestion.as_deref(), Some("app.todos"));
-    let e = kalam_schema::check_live(&c, "SELECT * FROM app.todos WHERE done = 'x'").unwrap_err();
+    let e = kalam_schema::check_live(
+        &c,
+        "SELECT * FROM app.todos WHERE done = 'x'",
+        FilterMode::Exact,
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::TypeMismatch);
 }

@@ -63,15 +63,19 @@ const SEQ0: i64 = 384_961_449_138_425_856;
 
 /// One row object (the NULL `note` of every third row is absent, as in update frames).
 fn row_json(out: &mut String, id: i64, version: i64, seq: i64) {
-    let note = if id % 3 == 0 {
-        String::new()
-    } else {
+    write_row(out, id, version, seq, id % 2 == 0, id % 3 != 0);
+}
+
+/// One row object with the given `done`, and a `note` unless `with_note` is false.
+fn write_row(out: &mut String, id: i64, version: i64, seq: i64, done: bool, with_note: bool) {
+    let note = if with_note {
         format!(r#","note":"note {id} v{version}""#)
+    } else {
+        String::new()
     };
     write!(
         out,
         r#"{{"id":"{id}","title":"Item number {id}: buy milk","done":{done},"qty":{qty},"price":"{p}.{c:02}","due_at":{ts},"score":{score}{note},"_seq":"{seq}"}}"#,
-        done = id % 2 == 0,
         qty = (id + version) % 1000,
         p = id % 500,
         c = version % 100,
@@ -79,6 +83,18 @@ fn row_json(out: &mut String, id: i64, version: i64, seq: i64) {
         score = id as f64 * 0.37,
     )
     .unwrap_or(());
+}
+
+/// Applies every frame to `m`, handing each event to `black_box`.
+pub fn apply_all<'f, T: kalam_client::KalamRow>(
+    m: &mut kalam_client::live::LiveRowsMaterializer<T>,
+    frames: impl IntoIterator<Item = &'f str>,
+) {
+    for frame in frames {
+        for event in m.apply_frame(frame).unwrap() {
+            std::hint::black_box(event);
+        }
+    }
 }
 
 /// An `initial_data_batch` frame with rows `0..n`.
@@ -186,4 +202,84 @@ pub fn official_event(frame: &str) -> Option<official::ChangeEvent> {
         }),
         _ => None,
     }
+}
+
+/// The task tracker as frames: `rows` tasks, every other one done, then `n` changes (60 %
+/// updates that set `done` at random, so that rows move into and out of `done = false`; 20 %
+/// inserts; 20 % deletes of the oldest rows). Returns the initial frame of the open tasks
+/// (what `SELECT … WHERE done = false` reads) and every change frame with whether the
+/// server's live filter sends it for `done = false` (the new row, or the tombstone, is open).
+pub fn task_frames(rows: i64, n: usize) -> (String, Vec<(String, bool)>) {
+    let mut done: std::collections::HashMap<i64, bool> =
+        (0..rows).map(|id| (id, id % 2 == 0)).collect();
+    let mut initial =
+        String::from(r#"{"type":"initial_data_batch","subscription_id":"s","rows":["#);
+    let mut first = true;
+    for id in 0..rows {
+        if !done[&id] {
+            if !first {
+                initial.push(',');
+            }
+            first = false;
+            write_row(&mut initial, id, 0, SEQ0 + id, false, true);
+        }
+    }
+    initial.push_str(
+        r#"],"batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null}}"#,
+    );
+    let mut live: std::collections::VecDeque<i64> = (0..rows).collect();
+    let mut next_id = rows;
+    let mut seq = SEQ0 + rows;
+    let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut random = move || {
+        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        rng >> 33
+    };
+    let mut frames = Vec::with_capacity(n);
+    for i in 0..n {
+        seq += 1;
+        let mut s = String::with_capacity(400);
+        let open = match i % 5 {
+            0..=2 => {
+                let id = live[random() as usize % live.len()];
+                let now_done = random() % 2 == 0;
+                done.insert(id, now_done);
+                s.push_str(
+                    r#"{"type":"change","subscription_id":"s","change_type":"update","rows":["#,
+                );
+                write_row(&mut s, id, i as i64, seq, now_done, true);
+                write!(
+                    s,
+                    r#"],"old_values":[{{"id":"{id}","done":{},"_seq":"{}"}}]}}"#,
+                    !now_done,
+                    seq - 1
+                )
+                .unwrap_or(());
+                !now_done
+            }
+            3 => {
+                let id = next_id;
+                next_id += 1;
+                live.push_back(id);
+                let now_done = random() % 2 == 0;
+                done.insert(id, now_done);
+                s.push_str(
+                    r#"{"type":"change","subscription_id":"s","change_type":"insert","rows":["#,
+                );
+                write_row(&mut s, id, 0, seq, now_done, true);
+                s.push_str("]}");
+                !now_done
+            }
+            _ => {
+                let id = live.pop_front().unwrap_or(0);
+                let was_done = done.remove(&id).unwrap_or(false);
+                s.push_str(r#"{"type":"change","subscription_id":"s","change_type":"delete","old_values":["#);
+                write_row(&mut s, id, 0, seq, was_done, true);
+                s.push_str("]}");
+                !was_done
+            }
+        };
+        frames.push((s, open));
+    }
+    (initial, frames)
 }

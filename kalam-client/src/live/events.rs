@@ -259,7 +259,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, live::LiveEvent};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.notes (id BIGINT PRIMARY KEY, body TEXT)").execute().await?;

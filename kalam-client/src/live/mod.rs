@@ -5,6 +5,7 @@
 
 mod connection;
 mod events;
+mod filter;
 mod rows;
 mod snapshot;
 mod state;
@@ -20,6 +21,7 @@ use crate::error::Result;
 use crate::wire::SchemaField;
 
 pub use events::LiveEvents;
+pub use kalam_schema::filter::FilterMode;
 pub use rows::{
     LiveChange, LiveRows, LiveRowsConfig, LiveRowsEvent, LiveRowsMaterializer, LoadState, OrderBy,
     RowOrder, Unordered,

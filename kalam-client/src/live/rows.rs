@@ -17,10 +17,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
+use kalam_schema::filter::{Filter, FilterMode, WhereClause};
 use serde_json::value::RawValue;
 
 use super::connection::ServerFrame;
 use super::events::{LiveEvents, frame_event, result_schema};
+use super::filter::{accepts, filter_columns, filter_error};
 use super::snapshot::{MAX_PAGE, Snapshot, SnapshotPlan, split_live_sql};
 use super::store::{KeyPart, OrderFn, RowKey, RowSet, SortKey};
 use super::{Checkpoint, LiveEvent, SubscriptionOptions, lookup, seq_of};
@@ -72,7 +74,8 @@ impl<T> RowOrder<T> for OrderBy<T> {
 }
 
 /// How [`KalamClient::live_with_config`] materializes rows: key columns, a client-side
-/// order (the server allows no ORDER BY in live SQL) and a limit applied after ordering.
+/// order (the server allows no ORDER BY in live SQL), a limit applied after ordering, and
+/// where the WHERE is evaluated ([`FilterMode`]).
 ///
 /// The whole matching set is always kept; `limit` only bounds the window that
 /// [`LiveRows::rows`] shows, so a row that leaves the top N and later climbs back is still
@@ -93,6 +96,8 @@ impl<T> RowOrder<T> for OrderBy<T> {
 pub struct LiveRowsConfig<O = Unordered> {
     limit: Option<usize>,
     key_columns: Option<Vec<String>>,
+    filter_mode: FilterMode,
+    stable_columns: Vec<String>,
     order: O,
 }
 
@@ -128,6 +133,59 @@ impl<O> LiveRowsConfig<O> {
         self
     }
 
+    /// Where the WHERE is evaluated. [`FilterMode::Exact`] (the default): on the client,
+    /// on every change, with SQL's semantics, so the set always equals a fresh SELECT with
+    /// the same WHERE; the server sends every change of the table (of the user's partition,
+    /// for USER tables) except what [`LiveRowsConfig::with_stable_columns`] lets it filter.
+    /// [`FilterMode::Server`]: the server's live filter evaluates it, for less traffic; only
+    /// filters the server delivers are accepted ([`Error::LiveFilter`] otherwise, before
+    /// subscribing), and a row that an UPDATE moves out of the filter stays in the set (the
+    /// server never sends that UPDATE) until the next reload.
+    ///
+    /// ```
+    /// use kalam_client::live::{FilterMode, LiveRowsConfig};
+    /// let config = LiveRowsConfig::new().with_filter_mode(FilterMode::Server);
+    /// assert_eq!(config.filter_mode(), FilterMode::Server);
+    /// ```
+    pub fn with_filter_mode(mut self, mode: FilterMode) -> Self {
+        self.filter_mode = mode;
+        self
+    }
+
+    /// Columns no UPDATE of the table changes (say, a room or a tenant). In exact mode the
+    /// WHERE's top-level `AND` terms that read only these columns, and that the server
+    /// delivers faithfully, are also sent to the server, which then sends only the changes
+    /// of matching rows; the client still evaluates the whole WHERE. Declaring a column
+    /// stable that an UPDATE does change makes rows that leave through it stay in the set.
+    ///
+    /// ```
+    /// use kalam_client::live::LiveRowsConfig;
+    /// let config = LiveRowsConfig::new().with_stable_columns(["room"]);
+    /// assert_eq!(config.stable_columns(), ["room"]);
+    /// ```
+    pub fn with_stable_columns<I, S>(mut self, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.stable_columns = columns
+            .into_iter()
+            .map(|c| c.as_ref().trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        self
+    }
+
+    /// The filter mode.
+    pub fn filter_mode(&self) -> FilterMode {
+        self.filter_mode
+    }
+
+    /// The columns declared stable.
+    pub fn stable_columns(&self) -> &[String] {
+        &self.stable_columns
+    }
+
     /// Orders rows by a key taken from each row, ascending; ties by primary key.
     pub fn order_by<T, K, F>(self, key: F) -> LiveRowsConfig<OrderBy<T>>
     where
@@ -138,6 +196,8 @@ impl<O> LiveRowsConfig<O> {
         LiveRowsConfig {
             limit: self.limit,
             key_columns: self.key_columns,
+            filter_mode: self.filter_mode,
+            stable_columns: self.stable_columns,
             order: OrderBy(order),
         }
     }
@@ -164,9 +224,10 @@ impl<O> LiveRowsConfig<O> {
 
 /// Whether the set is complete.
 ///
-/// One server limit applies while `Ready` (protocol 3.7): an UPDATE that moves a row out of
-/// the subscription's WHERE is not delivered, so such a row stays until the next reload (a
-/// reconnect, or a new subscription).
+/// In [`FilterMode::Server`] one server limit applies while `Ready` (protocol 3.7): an UPDATE
+/// that moves a row out of the subscription's WHERE is not delivered, so such a row stays
+/// until the next reload (a reconnect, or a new subscription). Exact mode (the default) has
+/// no such limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoadState {
@@ -187,10 +248,9 @@ pub enum LiveChange<T> {
         /// Rows loaded.
         rows: usize,
     },
-    /// A new row.
+    /// A new row, or a row an UPDATE moved into the subscription's WHERE.
     Inserted(Arc<T>),
-    /// A row changed; `before` is `None` when the row was not in the set (for example it
-    /// moved into the filter).
+    /// A row changed; `before` is `None` when the row was not in the set.
     Updated {
         /// The previous value.
         before: Option<Arc<T>>,
@@ -208,7 +268,7 @@ pub enum LiveChange<T> {
         /// The resume point.
         from: Option<i64>,
     },
-    /// A row was removed.
+    /// A row was removed: deleted, or moved out of the subscription's WHERE by an UPDATE.
     Deleted {
         /// Its key.
         key: RowKey,
@@ -258,6 +318,12 @@ pub struct LiveRowsEvent<T> {
 /// ```
 pub struct LiveRowsMaterializer<T> {
     schema: Arc<[SchemaField]>,
+    /// The WHERE, evaluated on every row of every change (exact mode).
+    filter: Option<Arc<Filter>>,
+    /// A WHERE given with [`LiveRowsMaterializer::with_filter`], compiled at the ack.
+    pending_filter: Option<WhereClause>,
+    /// Columns the subscription adds to the projection for the filter; not part of the rows.
+    hidden: Vec<String>,
     positions: Vec<usize>,
     configured_keys: Option<Vec<String>>,
     key_columns: Vec<String>,
@@ -287,6 +353,9 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
     pub fn new<O: RowOrder<T>>(config: LiveRowsConfig<O>) -> Self {
         LiveRowsMaterializer {
             schema: Arc::from(Vec::new()),
+            filter: None,
+            pending_filter: None,
+            hidden: Vec::new(),
             positions: Vec::new(),
             configured_keys: config.key_columns,
             key_columns: Vec::new(),
@@ -301,8 +370,54 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
         }
     }
 
+    /// Evaluates `condition` (a WHERE without the `WHERE`) on every row of every change with
+    /// SQL's semantics: a row an UPDATE moves out of it is removed ([`LiveChange::Deleted`]),
+    /// one an UPDATE moves into it is added ([`LiveChange::Inserted`]), other rows are never
+    /// stored. The frames must carry the columns it reads; it is compiled against the
+    /// `subscription_ack`'s schema.
+    ///
+    /// ```
+    /// use kalam_client::Row;
+    /// use kalam_client::live::{LiveChange, LiveRowsConfig, LiveRowsMaterializer};
+    /// let mut m = LiveRowsMaterializer::<Row>::new(LiveRowsConfig::new()).with_filter("done = false")?;
+    /// m.apply_frame(r#"{"type":"subscription_ack","subscription_id":"s","total_rows":0,
+    ///     "batch_control":{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null},
+    ///     "schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},
+    ///               {"name":"done","data_type":"Boolean","index":1,"flags":["nn"]}]}"#)?.for_each(drop);
+    /// let change = |kind: &str, done: bool, seq: u32| format!(
+    ///     r#"{{"type":"change","subscription_id":"s","change_type":"{kind}","rows":[{{"id":"1","done":{done},"_seq":"{seq}"}}]}}"#);
+    /// let first: Vec<_> = m.apply_frame(&change("insert", false, 1))?.collect();
+    /// assert!(matches!(first[0].change, LiveChange::Inserted(_)));
+    /// // Marked done: the row leaves the open set.
+    /// let done: Vec<_> = m.apply_frame(&change("update", true, 2))?.collect();
+    /// assert!(matches!(done[0].change, LiveChange::Deleted { .. }));
+    /// assert!(m.is_empty());
+    /// # Ok::<(), kalam_client::Error>(())
+    /// ```
+    pub fn with_filter(mut self, condition: &str) -> Result<Self> {
+        let clause =
+            WhereClause::parse(condition).map_err(|e| filter_error(FilterMode::Exact, &e))?;
+        self.pending_filter = Some(clause);
+        Ok(self)
+    }
+
     /// Sets the result columns (what a `subscription_ack` does).
     fn set_schema(&mut self, schema: Arc<[SchemaField]>) -> Result<()> {
+        if let Some(clause) = &self.pending_filter {
+            let filter = clause
+                .compile(&filter_columns(&schema), FilterMode::Exact)
+                .map_err(|e| filter_error(FilterMode::Exact, &e))?;
+            self.filter = Some(Arc::new(filter));
+        }
+        let schema: Arc<[SchemaField]> = if self.hidden.is_empty() {
+            schema
+        } else {
+            schema
+                .iter()
+                .filter(|f| !self.hidden.iter().any(|h| h.eq_ignore_ascii_case(&f.name)))
+                .cloned()
+                .collect()
+        };
         self.positions = resolve_columns(T::columns(), &schema)?;
         self.key_columns = self.configured_keys.clone().unwrap_or_else(|| {
             let pk: Vec<String> = schema
@@ -428,6 +543,27 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
         Ok(Some((before, value)))
     }
 
+    /// Whether the subscription's WHERE accepts a raw row.
+    fn accepts(&self, cells: &RawCells) -> Result<bool> {
+        accepts(self.filter.as_deref(), cells)
+    }
+
+    /// Removes the stored row of `key` unless it is newer than `seq` (a row that left the
+    /// filter, or was deleted).
+    fn leave(&mut self, key: &RowKey, seq: Option<i64>, emit: bool, event_seq: Option<i64>) {
+        let newer = match (self.set.get(key), seq) {
+            (Some(stored), Some(seq)) => stored.seq.is_none_or(|s| s < seq),
+            (stored, _) => stored.is_some(),
+        };
+        if newer && let Some(stored) = self.set.remove(key) {
+            let change = LiveChange::Deleted {
+                key: key.clone(),
+                before: Some(stored.value),
+            };
+            self.push(emit, change, event_seq);
+        }
+    }
+
     /// Applies one raw event; `emit` queues the typed events it produces.
     fn apply_event(&mut self, event: LiveEvent, emit: bool) -> Result<()> {
         let seq = event.max_seq();
@@ -452,6 +588,12 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
                 let n = rows.len();
                 for row in rows {
                     let cells = row.into_cells();
+                    if !self.accepts(&cells)? {
+                        if let Some(key) = self.lookup_key(&cells) {
+                            self.leave(&key, seq_of(&cells), false, None);
+                        }
+                        continue;
+                    }
                     let key = self.key_of(&cells);
                     self.store(key, &cells)?;
                 }
@@ -467,6 +609,12 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
             LiveEvent::Insert { rows } => {
                 for row in rows {
                     let cells = row.into_cells();
+                    if !self.accepts(&cells)? {
+                        if let Some(key) = self.lookup_key(&cells) {
+                            self.leave(&key, seq_of(&cells), emit, seq);
+                        }
+                        continue;
+                    }
                     let key = self.key_of(&cells);
                     let change = match self.store(key, &cells)? {
                         None => continue,
@@ -488,9 +636,17 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
                     if self.has_deleted && !cells.contains_key("_deleted") {
                         cells.insert("_deleted", RawValue::FALSE.to_owned());
                     }
+                    let old_key = old_values.next().and_then(|o| self.lookup_key(o.cells()));
+                    if !self.accepts(&cells)? {
+                        // Moved out of the filter (or never in it): the stored row goes away.
+                        let row_seq = seq_of(&cells);
+                        for key in self.lookup_key(&cells).into_iter().chain(old_key) {
+                            self.leave(&key, row_seq, emit, seq);
+                        }
+                        continue;
+                    }
                     let key = self.key_of(&cells);
                     // A key change: the row under the old key goes away.
-                    let old_key = old_values.next().and_then(|o| self.lookup_key(o.cells()));
                     let moved = match old_key {
                         Some(old) if old != key => self.set.remove(&old).map(|s| s.value),
                         _ => None,
@@ -498,25 +654,18 @@ impl<T: KalamRow> LiveRowsMaterializer<T> {
                     let Some((before, after)) = self.store(key, &cells)? else {
                         continue;
                     };
-                    let before = before.or(moved);
-                    self.push(emit, LiveChange::Updated { before, after }, seq);
+                    let change = match before.or(moved) {
+                        // Moved into the filter: new to the set.
+                        None => LiveChange::Inserted(after),
+                        before => LiveChange::Updated { before, after },
+                    };
+                    self.push(emit, change, seq);
                 }
             }
             LiveEvent::Delete { old_values } => {
                 for old in old_values {
-                    let Some(key) = self.lookup_key(old.cells()) else {
-                        continue;
-                    };
-                    let newer = match (self.set.get(&key), old.seq()) {
-                        (Some(stored), Some(seq)) => stored.seq.is_none_or(|s| s < seq),
-                        (stored, _) => stored.is_some(),
-                    };
-                    if newer && let Some(stored) = self.set.remove(&key) {
-                        let change = LiveChange::Deleted {
-                            key,
-                            before: Some(stored.value),
-                        };
-                        self.push(emit, change, seq);
+                    if let Some(key) = self.lookup_key(old.cells()) {
+                        self.leave(&key, old.seq(), emit, seq);
                     }
                 }
             }
@@ -840,7 +989,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, Row};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.items (id BIGINT PRIMARY KEY, name TEXT)").execute().await?;
@@ -876,7 +1025,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
     /// client.query::<()>("CREATE SHARED TABLE doc.scores (id BIGINT PRIMARY KEY, score INT)").execute().await?;
@@ -905,8 +1054,29 @@ impl KalamClient {
         } else {
             (options.clone(), None)
         };
-        let events = LiveEvents::subscribe(self, "live_rows", sql, &wire_options, http).await?;
+        let mode = config.filter_mode;
+        let wire = super::filter::plan(self, sql, mode, &config.stable_columns).await?;
+        if options.last_rows().is_some() && wire.filter.is_some() && !wire.server_filters_all {
+            return Err(Error::LiveFilter {
+                mode,
+                message:
+                    "`with_last_rows` picks the newest rows on the server, which in exact mode \
+                          does not evaluate this WHERE: it would pick rows outside the filter"
+                        .to_owned(),
+                help: Some(
+                    "load the initial set over HTTP (the default options) and keep the newest N \
+                     with `LiveRowsConfig::order_by_desc(..).with_limit(n)`, or use \
+                     `FilterMode::Server`"
+                        .to_owned(),
+                ),
+            });
+        }
+        let wire_sql = wire.sql.as_deref().unwrap_or(sql);
+        let events =
+            LiveEvents::subscribe(self, "live_rows", wire_sql, &wire_options, http).await?;
         let mut rows = LiveRowsMaterializer::new(config);
+        rows.filter = wire.filter;
+        rows.hidden = wire.hidden;
         rows.initial_data = options.initial_data();
         if rows.initial_data {
             rows.state = LoadState::Loading;

@@ -116,7 +116,7 @@ impl KalamClient {
     /// use kalam_client::{AuthProvider, KalamClient, live::ConnectionState};
     /// let client = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let mut states = client.connection_events();
     /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;

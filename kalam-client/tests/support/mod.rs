@@ -68,3 +68,20 @@ pub(crate) fn renewing_client(
         .build()
         .unwrap()
 }
+
+/// Inserts `rows` (each a `(…)` tuple of SQL literals) into `table` (`ns.t (columns)`), 500
+/// rows per statement.
+pub(crate) async fn insert_rows(
+    client: &KalamClient,
+    table: &str,
+    rows: impl IntoIterator<Item = String>,
+) {
+    let rows: Vec<String> = rows.into_iter().collect();
+    for chunk in rows.chunks(500) {
+        exec(
+            client,
+            format!("INSERT INTO {table} VALUES {}", chunk.join(", ")),
+        )
+        .await;
+    }
+}

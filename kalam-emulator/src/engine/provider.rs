@@ -66,6 +66,10 @@ pub(crate) struct KalamCatalog {
 }
 
 impl CatalogProvider for KalamCatalog {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -98,6 +102,10 @@ pub(crate) struct KalamSchema {
 
 #[async_trait]
 impl SchemaProvider for KalamSchema {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn table_names(&self) -> Vec<String> {
         self.store
             .read()
@@ -190,6 +198,10 @@ pub(crate) struct KalamTable {
 
 #[async_trait]
 impl TableProvider for KalamTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -242,6 +254,10 @@ pub(crate) struct StaticTable {
 
 #[async_trait]
 impl TableProvider for StaticTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }

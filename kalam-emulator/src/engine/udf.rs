@@ -56,6 +56,10 @@ impl KalamFn {
 }
 
 impl ScalarUDFImpl for KalamFn {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn name(&self) -> &str {
         self.name
     }

@@ -339,7 +339,7 @@ async fn insert(
     req: &mut Request<'_>,
     ident: &Ident2,
     target: &Target,
-    columns: &[ObjectName],
+    columns: &[sqlparser::ast::Ident],
     source: Option<&sqlparser::ast::Query>,
 ) -> Result<Output, StmtError> {
     let def = target.def.clone();

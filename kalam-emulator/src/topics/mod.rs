@@ -15,7 +15,7 @@ use kalam_schema::{Catalog, PayloadMode, Table, TopicOp};
 use crate::changes::{ChangeEvent, ChangeKind};
 use crate::store::Row;
 use crate::store::value::display_value;
-use crate::ws::filter::{LiveFilter, RowData};
+use crate::ws::filter::LiveFilter;
 
 /// One published message.
 #[derive(Debug, Clone)]
@@ -65,14 +65,9 @@ struct Inner {
 /// with literals, `AND`/`OR`/`NOT`, `LIKE`); a filter it cannot evaluate publishes nothing, and
 /// one that does not parse at all publishes everything, as for live queries.
 fn route_filter<'a>(cache: &'a mut HashMap<String, LiveFilter>, sql: &str) -> &'a LiveFilter {
-    cache.entry(sql.to_owned()).or_insert_with(|| {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
-        let expr = sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(sql)
-            .and_then(|mut p| p.parse_expr())
-            .ok();
-        LiveFilter::new(expr.as_ref())
-    })
+    cache
+        .entry(sql.to_owned())
+        .or_insert_with(|| LiveFilter::new(kalam_schema::filter::WhereClause::parse(sql).ok()))
 }
 
 /// Where a consume starts when the group has no committed offset (protocol 5.3).
@@ -212,8 +207,7 @@ impl Topics {
                         };
                         let g = inner.get_or_insert_with(|| self.lock());
                         if let Some(f) = &src.filter
-                            && !route_filter(&mut g.filters, f)
-                                .matches(&RowData::new(&ev.table_def, row))
+                            && !route_filter(&mut g.filters, f).matches(&ev.table_def, row)
                         {
                             continue;
                         }

@@ -11,7 +11,7 @@ use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::filter::{LiveFilter, RowData};
+use super::filter::LiveFilter;
 use super::initial::{self, Fetch, LoadError};
 use super::proto::{
     self, BatchControl, ClientMessage, Compression, ProtocolOptions, Serialization,
@@ -561,7 +561,7 @@ impl Conn {
             Sub {
                 key,
                 query: q.clone(),
-                filter: LiveFilter::new(q.live_filter.as_ref()),
+                filter: LiveFilter::new(q.live_filter.clone()),
                 columns,
                 boundary: None,
                 initial: opts.is_some(),
@@ -755,7 +755,7 @@ impl Conn {
         let Some(new) = ev.new.as_deref() else {
             return Flow::Continue(());
         };
-        if !sub.filter.matches(&RowData::new(&ev.table_def, new)) {
+        if !sub.filter.matches(&ev.table_def, new) {
             return Flow::Continue(());
         }
         match shape::change_frame(id, ev, &sub.columns) {

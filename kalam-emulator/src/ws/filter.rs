@@ -1,243 +1,171 @@
 //! The live filter: the small WHERE evaluator the server applies to the **new** row of every
-//! change (protocol 3.7), quirks included.
+//! change (protocol 3.7), quirks included. It is kalam-schema's filter evaluator in
+//! [`FilterMode::Server`], which reads the table of what the server delivers
+//! ([`kalam_schema::filter::SERVER_RULES`]); this module only feeds it the rows of the store.
 //!
 //! Supported: `AND`, `OR`, `NOT`, parentheses, `= != <> < > <= >=`, `LIKE`/`ILIKE`, column
 //! references (bare or qualified, case-insensitive fallback) and string/number/boolean/NULL
 //! literals. Anything else (`IN`, `IS NULL`, `BETWEEN`, function calls, arithmetic, negative
-//! numbers) makes the evaluation fail, and a failed evaluation drops the change. There is no
-//! three-valued logic: a NULL column is simply "not equal" to a literal, so `NOT title = 'x'`
-//! holds for a NULL title. `<`, `>`, `<=`, `>=` need numbers on both sides (else: failure).
+//! numbers, a bare boolean column) makes the evaluation fail, and a failed evaluation drops the
+//! change. There is no three-valued logic: a NULL column is simply "not equal" to a literal, so
+//! `NOT title = 'x'` holds for a NULL title. `<`, `>`, `<=`, `>=` need numbers on both sides
+//! (else: failure), so DATE/TIMESTAMP and text ranges drop every change, and a DATE or
+//! TIMESTAMP is never `=` to a literal.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Mutex;
 
+use kalam_schema::filter::{Datum, Filter, FilterColumn, FilterMode, FilterRow, WhereClause};
 use kalam_schema::{SqlType, Table};
-use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value as SqlValue};
 
 use crate::store::Row;
 use crate::store::value::Value;
 
-/// A value as the evaluator sees it.
-#[derive(Debug, Clone, PartialEq)]
-enum Scalar {
-    /// The literal `NULL`.
-    Null,
-    /// A NULL column value (typed: it never equals the literal `NULL`).
-    NullCell,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    /// Temporal values, UUIDs, bytes…: equal only to the same value.
-    Other(String),
+/// Where a filter column's value comes from in a stored row.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// A user column, by position.
+    User(usize),
+    Seq,
+    Deleted,
+    /// Not a column of the row's table (the filter resolved it against another definition).
+    Missing,
 }
 
-impl Scalar {
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Scalar::Int(i) => Some(*i as f64),
-            Scalar::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-
-    fn of(v: &Value, ty: SqlType) -> Scalar {
-        match v {
-            Value::Null => Scalar::NullCell,
-            Value::Bool(b) => Scalar::Bool(*b),
-            Value::SmallInt(x) => Scalar::Int(i64::from(*x)),
-            Value::Int(x) => Scalar::Int(i64::from(*x)),
-            Value::BigInt(x) => Scalar::Int(*x),
-            Value::Float(f) => Scalar::Float(f64::from(*f)),
-            Value::Double(f) => Scalar::Float(*f),
-            Value::Decimal(x) => {
-                let scale = match ty {
-                    SqlType::Decimal { scale, .. } => i32::from(scale),
-                    _ => 0,
-                };
-                Scalar::Float(*x as f64 / 10f64.powi(scale))
-            }
-            Value::Text(s) | Value::Json(s) | Value::File(s) => Scalar::Str(s.clone()),
-            other => Scalar::Other(other.to_json_cell(ty).to_string()),
-        }
-    }
-}
-
-/// Why an evaluation failed (the change is dropped).
+/// A filter compiled for one definition of its table.
 #[derive(Debug)]
-struct EvalError;
-
-type Eval<T> = Result<T, EvalError>;
-
-/// The values of one row by column name.
-pub(crate) struct RowData {
-    values: HashMap<String, Scalar>,
-}
-
-impl RowData {
-    /// Every column of `row` (user columns, `_seq`, `_deleted`).
-    pub(crate) fn new(def: &Table, row: &Row) -> RowData {
-        let mut values: HashMap<String, Scalar> = def
-            .user_columns()
-            .zip(&row.values)
-            .map(|(c, v)| (c.name.clone(), Scalar::of(v, c.ty)))
-            .collect();
-        values.insert("_seq".into(), Scalar::Int(row.seq));
-        values.insert("_deleted".into(), Scalar::Bool(row.deleted));
-        RowData { values }
-    }
-
-    fn get(&self, name: &str) -> Eval<Scalar> {
-        self.values
-            .get(name)
-            .or_else(|| self.values.get(&name.to_lowercase()))
-            .or_else(|| self.values.get(&name.to_uppercase()))
-            .cloned()
-            .ok_or(EvalError)
-    }
+struct Compiled {
+    /// The columns it was compiled against (the table changes with `ALTER TABLE`).
+    columns: Vec<FilterColumn>,
+    filter: Filter,
+    slots: Vec<Slot>,
 }
 
 /// A compiled live filter.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct LiveFilter {
     /// `None`: no WHERE, or a WHERE that could not be parsed: every change passes.
-    expr: Option<Expr>,
+    clause: Option<WhereClause>,
+    compiled: Mutex<Option<Compiled>>,
+}
+
+/// The columns a filter sees: the user columns, then `_seq` and `_deleted`.
+fn filter_columns(def: &Table) -> Vec<FilterColumn> {
+    def.user_columns()
+        .map(|c| FilterColumn::new(c.name.clone(), c.ty, c.nullable))
+        .chain([
+            FilterColumn::new("_seq", SqlType::BigInt, false),
+            FilterColumn::new("_deleted", SqlType::Boolean, false),
+        ])
+        .collect()
+}
+
+/// One stored row as the filter reads it.
+struct Values<'a> {
+    def: &'a Table,
+    row: &'a Row,
+    slots: &'a [Slot],
+}
+
+impl FilterRow for Values<'_> {
+    type Error = Infallible;
+
+    fn value(&self, column: usize) -> Result<Datum<'_>, Infallible> {
+        Ok(match self.slots.get(column) {
+            Some(Slot::User(i)) => {
+                let ty = self.def.user_columns().nth(*i).map(|c| c.ty);
+                self.row
+                    .values
+                    .get(*i)
+                    .map_or(Datum::Null, |v| datum(v, ty))
+            }
+            Some(Slot::Seq) => Datum::Int(self.row.seq),
+            Some(Slot::Deleted) => Datum::Bool(self.row.deleted),
+            Some(Slot::Missing) | None => Datum::Null,
+        })
+    }
+}
+
+/// A stored value as a filter value (DECIMAL takes its scale from the column type).
+fn datum(v: &Value, ty: Option<SqlType>) -> Datum<'_> {
+    match v {
+        Value::Null => Datum::Null,
+        Value::Bool(b) => Datum::Bool(*b),
+        Value::SmallInt(x) => Datum::Int(i64::from(*x)),
+        Value::Int(x) => Datum::Int(i64::from(*x)),
+        Value::BigInt(x) => Datum::Int(*x),
+        Value::Float(f) => Datum::Float(f64::from(*f)),
+        Value::Double(f) => Datum::Float(*f),
+        Value::Text(s) | Value::Json(s) | Value::File(s) => Datum::Text(s.as_str().into()),
+        Value::Timestamp(t) | Value::DateTime(t) => Datum::Timestamp(*t),
+        Value::Date(d) => Datum::Date(*d),
+        Value::Time(t) => Datum::Time(*t),
+        Value::Bytes(b) => Datum::Bytes(b.as_slice().into()),
+        Value::Embedding(e) => Datum::Embedding(e.as_slice().into()),
+        Value::Uuid(u) => Datum::Uuid(*u),
+        Value::Decimal(x) => {
+            let scale = match ty {
+                Some(SqlType::Decimal { scale, .. }) => scale,
+                _ => 0,
+            };
+            Datum::Decimal(*x, scale)
+        }
+    }
 }
 
 impl LiveFilter {
-    /// The filter of a subscription (see `query::parse` for `CURRENT_USER()`).
-    pub(crate) fn new(filter: Option<&Expr>) -> LiveFilter {
+    /// The filter of a subscription or topic route (see `query::parse` for `CURRENT_USER()`).
+    pub(crate) fn new(clause: Option<WhereClause>) -> LiveFilter {
         LiveFilter {
-            expr: filter.cloned(),
+            clause,
+            compiled: Mutex::new(None),
         }
     }
 
-    /// Whether a change whose new row is `row` is delivered.
-    pub(crate) fn matches(&self, row: &RowData) -> bool {
-        match &self.expr {
-            None => true,
-            Some(e) => eval(e, row, 0).unwrap_or(false),
-        }
-    }
-}
-
-const MAX_DEPTH: usize = 64;
-
-fn eval(e: &Expr, row: &RowData, depth: usize) -> Eval<bool> {
-    if depth > MAX_DEPTH {
-        return Err(EvalError);
-    }
-    match e {
-        Expr::Nested(inner) => eval(inner, row, depth + 1),
-        Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            expr,
-        } => Ok(!eval(expr, row, depth + 1)?),
-        Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Ok(eval(left, row, depth + 1)? && eval(right, row, depth + 1)?),
-            BinaryOperator::Or => Ok(eval(left, row, depth + 1)? || eval(right, row, depth + 1)?),
-            BinaryOperator::Eq => Ok(equal(&value(left, row)?, &value(right, row)?)),
-            BinaryOperator::NotEq => Ok(!equal(&value(left, row)?, &value(right, row)?)),
-            BinaryOperator::Lt
-            | BinaryOperator::Gt
-            | BinaryOperator::LtEq
-            | BinaryOperator::GtEq => {
-                let l = value(left, row)?.as_f64().ok_or(EvalError)?;
-                let r = value(right, row)?.as_f64().ok_or(EvalError)?;
-                Ok(match op {
-                    BinaryOperator::Lt => l < r,
-                    BinaryOperator::Gt => l > r,
-                    BinaryOperator::LtEq => l <= r,
-                    _ => l >= r,
+    /// Whether a change whose new row is `row` (of a table defined as `def`) is delivered.
+    pub(crate) fn matches(&self, def: &Table, row: &Row) -> bool {
+        let Some(clause) = &self.clause else {
+            return true;
+        };
+        let mut compiled = self
+            .compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let columns = filter_columns(def);
+        if compiled.as_ref().is_none_or(|c| c.columns != columns) {
+            // Server mode compiles every WHERE: what it cannot evaluate drops the change.
+            let Ok(filter) = clause.compile(&columns, FilterMode::Server) else {
+                return false;
+            };
+            let user = def.user_columns().count();
+            let slots = filter
+                .columns()
+                .iter()
+                .map(|f| match columns.iter().position(|c| c.name == f.name) {
+                    Some(i) if i < user => Slot::User(i),
+                    Some(i) if i == user => Slot::Seq,
+                    Some(_) => Slot::Deleted,
+                    None => Slot::Missing,
                 })
-            }
-            _ => Err(EvalError),
-        },
-        Expr::Like {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char: None,
-        } => like(expr, pattern, row, false).map(|m| m != *negated),
-        Expr::ILike {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char: None,
-        } => like(expr, pattern, row, true).map(|m| m != *negated),
-        _ => Err(EvalError),
-    }
-}
-
-fn like(expr: &Expr, pattern: &Expr, row: &RowData, fold: bool) -> Eval<bool> {
-    let Scalar::Str(p) = value(pattern, row)? else {
-        return Err(EvalError);
-    };
-    match value(expr, row)? {
-        Scalar::Str(s) if fold => Ok(like_match(&s.to_lowercase(), &p.to_lowercase())),
-        Scalar::Str(s) => Ok(like_match(&s, &p)),
-        Scalar::NullCell => Ok(false),
-        _ => Err(EvalError),
-    }
-}
-
-/// SQL LIKE: `%` any run, `_` one character, `\` escapes the next character.
-fn like_match(s: &str, p: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = p.chars().collect();
-    // Iterative matcher with backtracking to the last `%`.
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        if j < p.len() && p[j] == '\\' && j + 1 < p.len() && p[j + 1] == s[i] {
-            i += 1;
-            j += 2;
-        } else if j < p.len() && p[j] != '%' && p[j] != '\\' && (p[j] == '_' || p[j] == s[i]) {
-            i += 1;
-            j += 1;
-        } else if j < p.len() && p[j] == '%' {
-            star = Some((j, i));
-            j += 1;
-        } else if let Some((sj, si)) = star {
-            j = sj + 1;
-            i = si + 1;
-            star = Some((sj, si + 1));
-        } else {
-            return false;
+                .collect();
+            *compiled = Some(Compiled {
+                columns,
+                filter,
+                slots,
+            });
         }
-    }
-    p[j..].iter().all(|c| *c == '%')
-}
-
-fn equal(l: &Scalar, r: &Scalar) -> bool {
-    if l == r {
-        return true;
-    }
-    match (l.as_f64(), r.as_f64()) {
-        (Some(a), Some(b)) => (a - b).abs() < f64::EPSILON,
-        _ => false,
-    }
-}
-
-fn value(e: &Expr, row: &RowData) -> Eval<Scalar> {
-    match e {
-        Expr::Identifier(i) => row.get(&i.value),
-        Expr::CompoundIdentifier(parts) => row.get(&parts.last().ok_or(EvalError)?.value),
-        Expr::Value(v) => match &v.value {
-            SqlValue::SingleQuotedString(s) | SqlValue::DoubleQuotedString(s) => {
-                Ok(Scalar::Str(s.clone()))
-            }
-            SqlValue::Number(n, _) => n
-                .parse::<i64>()
-                .map(Scalar::Int)
-                .or_else(|_| n.parse::<f64>().map(Scalar::Float))
-                .map_err(|_| EvalError),
-            SqlValue::Boolean(b) => Ok(Scalar::Bool(*b)),
-            SqlValue::Null => Ok(Scalar::Null),
-            _ => Err(EvalError),
-        },
-        _ => Err(EvalError),
+        let Some(c) = compiled.as_ref() else {
+            return false;
+        };
+        let values = Values {
+            def,
+            row,
+            slots: &c.slots,
+        };
+        match c.filter.matches(&values) {
+            Ok(delivered) => delivered,
+            Err(never) => match never {},
+        }
     }
 }
 
@@ -248,7 +176,7 @@ mod tests {
     fn delivers(filter: &str, title: Option<&str>, n: Option<i32>) -> bool {
         let q = crate::ws::query::parse(&format!("SELECT * FROM app.t WHERE {filter}"), "alice")
             .unwrap();
-        let f = LiveFilter::new(q.live_filter.as_ref());
+        let f = LiveFilter::new(q.live_filter);
         let row = Row {
             values: vec![
                 Value::BigInt(20),
@@ -259,7 +187,7 @@ mod tests {
             deleted: false,
             commit_seq: 1,
         };
-        f.matches(&RowData::new(&crate::ws::sample_table(), &row))
+        f.matches(&crate::ws::sample_table(), &row)
     }
 
     #[test]
@@ -309,12 +237,65 @@ mod tests {
 
     #[test]
     fn like_patterns() {
-        assert!(like_match("xy", "x%"));
-        assert!(like_match("abc", "a_c"));
-        assert!(like_match("a%c", "a\\%c"));
-        assert!(!like_match("abc", "a\\%c"));
-        assert!(like_match("", "%"));
-        assert!(!like_match("ab", "a"));
-        assert!(like_match("banana", "%an%na"));
+        let like = |s: &str, p: &str| delivers(&format!("title LIKE '{p}'"), Some(s), Some(1));
+        assert!(like("xy", "x%"));
+        assert!(like("abc", "a_c"));
+        assert!(like("a%c", "a\\%c"));
+        assert!(!like("abc", "a\\%c"));
+        assert!(like("", "%"));
+        assert!(!like("ab", "a"));
+        assert!(like("banana", "%an%na"));
+        // A trailing backslash matches nothing (SQL reads it as itself).
+        assert!(!like("a\\", "a\\"));
+        // A NULL title is unequal to every pattern.
+        assert!(!delivers("title LIKE '%'", None, Some(1)));
+        assert!(delivers("title NOT LIKE '%'", None, Some(1)));
+    }
+
+    #[test]
+    fn dates_timestamps_booleans_and_stable_system_columns() {
+        let mut def = crate::ws::sample_table();
+        def.columns
+            .push(kalam_schema::Column::new("due", SqlType::Date, true));
+        def.columns
+            .push(kalam_schema::Column::new("done", SqlType::Boolean, false));
+        let row = Row {
+            values: vec![
+                Value::BigInt(20),
+                Value::Null,
+                Value::Int(5),
+                Value::Date(20_240),
+                Value::Bool(false),
+            ],
+            seq: 7,
+            deleted: false,
+            commit_seq: 1,
+        };
+        let delivered = |w: &str| {
+            let q = crate::ws::query::parse(&format!("SELECT * FROM app.t WHERE {w}"), "alice")
+                .unwrap();
+            LiveFilter::new(q.live_filter).matches(&def, &row)
+        };
+        assert!(delivered("done = false"));
+        assert!(!delivered("NOT done"));
+        assert!(!delivered("done IS FALSE"));
+        assert!(!delivered("due = '2025-06-01'"));
+        assert!(delivered("due <> '2025-06-01'"));
+        assert!(!delivered("due > '2025-01-01'"));
+        assert!(delivered("_seq = 7 AND _deleted = false"));
+        // The table gains a column after the filter was compiled: it is compiled again.
+        let f = LiveFilter::new(
+            crate::ws::query::parse("SELECT * FROM app.t WHERE extra = 1", "alice")
+                .unwrap()
+                .live_filter,
+        );
+        assert!(!f.matches(&def, &row));
+        let mut altered = def.clone();
+        altered
+            .columns
+            .push(kalam_schema::Column::new("extra", SqlType::Int, true));
+        let mut longer = row.clone();
+        longer.values.push(Value::Int(1));
+        assert!(f.matches(&altered, &longer));
     }
 }

@@ -1,6 +1,7 @@
 //! Subscription SQL: the shape check of protocol 3.6 step 4, with the server's exact messages,
 //! and the parts the initial load and the change shaping need.
 
+use kalam_schema::filter::WhereClause;
 use sqlparser::ast::{
     Distinct, Expr, GroupByExpr, Ident, ObjectNamePart, SelectItem, SetExpr, Statement, TableFactor,
 };
@@ -40,7 +41,7 @@ pub(crate) struct LiveSql {
     pub(crate) filter: Option<Expr>,
     /// The WHERE condition the live filter evaluates: `CURRENT_USER()` replaced by the bare
     /// user id (see [`parse`]). `None`: no WHERE, or it did not parse (every change passes).
-    pub(crate) live_filter: Option<Expr>,
+    pub(crate) live_filter: Option<WhereClause>,
 }
 
 impl LiveSql {
@@ -109,18 +110,6 @@ fn replace_current_user(text: &str, with: &str) -> String {
     out
 }
 
-/// The WHERE of `sql`, if it parses as a SELECT.
-fn selection(sql: &str) -> Option<Expr> {
-    let stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    match stmts.first()? {
-        Statement::Query(q) => match q.body.as_ref() {
-            SetExpr::Select(s) => s.selection.clone(),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// Checks the shape of live-query SQL (protocol 3.6 step 4) for subscriber `user`.
 ///
 /// `CURRENT_USER()` is substituted before parsing, as the server does: with the quoted user id
@@ -129,7 +118,7 @@ fn selection(sql: &str) -> Option<Expr> {
 /// observed on 0.4.3 (`body = CURRENT_USER()`: initial rows correct, no change delivered).
 pub(crate) fn parse(sql: &str, user: &str) -> Result<LiveSql, ShapeError> {
     let quoted = format!("'{}'", user.replace('\'', "''"));
-    let live_filter = selection(&replace_current_user(sql, user));
+    let live_filter = WhereClause::of_select(&replace_current_user(sql, user));
     let sql = replace_current_user(sql, &quoted);
     let stmts = Parser::parse_sql(&PostgreSqlDialect {}, &sql).map_err(|e| {
         ShapeError(format!(
@@ -216,10 +205,6 @@ pub(crate) fn parse(sql: &str, user: &str) -> Result<LiveSql, ShapeError> {
                 column: column_of(expr),
                 alias: ident_name(alias),
             },
-            SelectItem::ExprWithAliases { expr, .. } => ProjItem::Aliased {
-                column: column_of(expr),
-                alias: String::new(),
-            },
         };
         if let Some(items) = projection.as_mut() {
             items.push(p);
@@ -295,7 +280,7 @@ mod tests {
         assert!(parse_("SELECT * FROM app.t").unwrap().projection.is_none());
         let q = parse_("SELECT * FROM app.t WHERE body = CURRENT_USER()").unwrap();
         assert_eq!(q.filter.unwrap().to_string(), "body = 'alice'");
-        assert_eq!(q.live_filter.unwrap().to_string(), "body = alice");
+        assert_eq!(q.live_filter.unwrap().to_sql(), "body = alice");
         // aggregates pass the shape check (they fail later, at the initial load)
         assert!(parse_("SELECT COUNT(*) FROM app.t").is_ok());
         assert_eq!(

@@ -139,7 +139,14 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
         .map_err(|e| schema::sql_error(span, &original, &e))?;
     check_execute_as(mode, span, &desc)?;
     let p = private();
-    let binds = bind_args(span, &desc, &input.args)?;
+    let as_user = input.user.as_ref().map(|u| quote!(.__as_user(#u)));
+    let namespaces = namespace_ranges(&desc);
+    let statement = bind_args(
+        span,
+        &desc,
+        &input.args,
+        quote!(#p::Statement::__new(#sql, &[#(#namespaces),*]) #as_user),
+    )?;
     // The schema includes, then any items, then the row type. A record carries the includes
     // as doc attributes; everything else gets them on an empty `let`.
     let includes = || schema.include_statement(&desc.tables);
@@ -178,18 +185,16 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
             )
         }
     };
-    let as_user = input.user.as_ref().map(|u| quote!(.__as_user(#u)));
-    let namespaces = namespace_ranges(&desc);
-    // The statement is built untyped, in one method chain, and wrapped with a struct literal:
-    // the builder methods are compiled once for the crate, not once per record type, and the
-    // chain adds no locals to the caller's (often async) body.
+    // The statement is built untyped, in one nested expression, and wrapped with a struct
+    // literal: the builder functions are compiled once for the crate, not once per record
+    // type, and the expression adds no locals to the caller's (often async) body.
     Ok(quote! {{
         use ::kalam_client::__private as #p;
         #includes
         #file_include
         #items
         #p::CheckedQuery::<#row> {
-            __statement: #p::Statement::__new(#sql, &[#(#namespaces),*]) #as_user #(#binds)*,
+            __statement: #statement,
             __row: ::core::marker::PhantomData,
         }
     }})
@@ -252,8 +257,14 @@ fn check_execute_as(mode: Mode, span: Span, desc: &QueryDescription) -> syn::Res
     Ok(())
 }
 
-/// One type assertion and one bind per argument; the count must match `$1..$n`.
-fn bind_args(span: Span, desc: &QueryDescription, args: &[Expr]) -> syn::Result<Vec<TokenStream>> {
+/// `statement` with one typed bind per argument (`__bind_bigint(statement, &(arg))`, …); the
+/// count must match `$1..$n`.
+fn bind_args(
+    span: Span,
+    desc: &QueryDescription,
+    args: &[Expr],
+    statement: TokenStream,
+) -> syn::Result<TokenStream> {
     let want = desc.params.len();
     if args.len() > want {
         let extra = &args[want];
@@ -276,20 +287,18 @@ fn bind_args(span: Span, desc: &QueryDescription, args: &[Expr]) -> syn::Result<
             ),
         ));
     }
-    let p = private();
     Ok(desc
         .params
         .iter()
         .zip(args)
-        .map(|(param, arg)| {
-            // Spanned at the argument, so a type mismatch (`Encodes<S>` not implemented) is
-            // reported there.
-            let marker = sqltype::marker_ident(param.ty);
+        .fold(statement, |statement, (param, arg)| {
+            // Every token of the call is spanned at the argument, so a type mismatch (the
+            // column type's parameter trait not implemented) is reported there alone.
+            let bind = sqltype::bind_fn(param.ty, arg.span());
             quote_spanned! {arg.span()=>
-                .__bind::<#p::sql::#marker, _>(&(#arg))
+                ::kalam_client::__private::#bind(#statement, &(#arg))
             }
-        })
-        .collect())
+        }))
 }
 
 fn describe_params(desc: &QueryDescription) -> String {
@@ -460,8 +469,13 @@ fn record(
 
 /// `query_as!`: compile-time checks that the row type reads exactly these columns, with
 /// compatible nullability and types (via the `KalamShape` the derive writes).
-/// With `require_all` false (live! over `SELECT *`), the type may leave columns unread.
+/// With `require_all` false (live! over `SELECT *`), the type may leave columns unread. The
+/// system columns `_seq` and `_deleted` (which `SELECT *` returns) may always be left unread:
+/// a row type that wants them declares them (`#[kalam(rename = "_seq")] seq: i64`).
 /// `who` names the macro in messages.
+/// The system columns every table has (protocol 7.4); `SELECT *` returns them.
+const SYSTEM_COLUMNS: &[&str] = &["_seq", "_deleted"];
+
 pub(crate) fn shape_checks(
     who: &str,
     target: &Type,
@@ -478,6 +492,7 @@ pub(crate) fn shape_checks(
         let accepted = sqltype::accepted_tokens(col.ty);
         let sql = col.ty.sql_name();
         let missing = format!("{who}: `{target_text}` has no field for column `{name}` ({sql})");
+        let require = require_all && !SYSTEM_COLUMNS.contains(&name.as_str());
         let not_option = format!(
             "{who}: column `{name}` may be NULL, so the field of `{target_text}` that reads it \
              must be an Option (or mark the column `\"{name}!\"` in the SQL)"
@@ -490,7 +505,7 @@ pub(crate) fn shape_checks(
         checks.push(quote! {
             match #p::shape_check(<#target as #p::KalamShape>::SHAPE, #name, #nullable, #accepted) {
                 #p::ShapeCheck::Ok => {}
-                #p::ShapeCheck::Missing => if #require_all { ::core::panic!(#missing) },
+                #p::ShapeCheck::Missing => if #require { ::core::panic!(#missing) },
                 #p::ShapeCheck::NotOption => ::core::panic!(#not_option),
                 #p::ShapeCheck::WrongType => ::core::panic!(#wrong_type),
             }

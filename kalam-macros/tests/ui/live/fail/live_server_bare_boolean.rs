@@ -5,7 +5,7 @@ struct Todo {
 }
 
 async fn run(client: &kalam_client::KalamClient) {
-    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE LOWER(title) = 'x'");
+    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE done", filter = server);
 }
 
 fn main() {

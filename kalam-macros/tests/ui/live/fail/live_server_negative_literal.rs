@@ -5,7 +5,7 @@ struct Todo {
 }
 
 async fn run(client: &kalam_client::KalamClient) {
-    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE id BETWEEN 1 AND 5");
+    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE priority > -1", filter = server);
 }
 
 fn main() {

@@ -5,7 +5,7 @@ struct Todo {
 }
 
 async fn run(client: &kalam_client::KalamClient) {
-    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE id IN (1, 2)");
+    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos WHERE owner = title", filter = server);
 }
 
 fn main() {

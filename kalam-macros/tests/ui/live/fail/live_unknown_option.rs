@@ -1,0 +1,13 @@
+#[derive(kalam_client::KalamRow)]
+struct Todo {
+    id: i64,
+    title: String,
+}
+
+async fn run(client: &kalam_client::KalamClient) {
+    let _ = kalam_client::live!(client, Todo, "SELECT id, title FROM app.todos", filter = fast);
+}
+
+fn main() {
+    let _ = run;
+}
