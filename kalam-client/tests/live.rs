@@ -17,7 +17,7 @@ use kalam_client::live::{
     ConnectionState, LiveChange, LiveEvent, LiveRows, LiveRowsConfig, LiveRowsEvent, LoadState,
     RowKey, SubscriptionOptions,
 };
-use kalam_client::{AuthProvider, ColumnSpec, KalamClient, KalamRow, Result, Row, RowRef};
+use kalam_client::{ColumnSpec, KalamClient, KalamRow, Result, Row, RowRef};
 use kalam_tests::{TestServer, TestUser, emulator_or_skip, server_or_skip};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,17 +46,6 @@ impl KalamRow for Todo {
             done: row.get(3)?,
         })
     }
-}
-
-fn client(server: &TestServer, user: &TestUser) -> KalamClient {
-    KalamClient::builder()
-        .base_url(server.url())
-        .auth(AuthProvider::basic_auth(
-            user.id.clone(),
-            user.password.clone(),
-        ))
-        .build()
-        .unwrap()
 }
 
 async fn exec(client: &KalamClient, sql: &str) {
@@ -106,8 +95,8 @@ async fn setup(server: TestServer) -> Fx {
         .await;
     let alice_user = server.create_user("alice", "user").await;
     let bob_user = server.create_user("bob", "user").await;
-    let alice = client(&server, &alice_user);
-    let bob = client(&server, &bob_user);
+    let alice = support::user_client(&server, &alice_user);
+    let bob = support::user_client(&server, &bob_user);
     Fx {
         server,
         alice_user,
@@ -878,7 +867,7 @@ async fn a_new_client_resumes_from_a_saved_checkpoint() {
         ..
     } = setup(server_or_skip!()).await;
     insert_todos(&alice, &todos, 1..=30).await;
-    let first = client(&server, &alice_user);
+    let first = support::user_client(&server, &alice_user);
     let mut live = first
         .live::<Todo>(&format!("SELECT * FROM {todos}"))
         .await
@@ -920,7 +909,7 @@ async fn a_new_client_resumes_from_a_saved_checkpoint() {
     drop(first);
     let text = serde_json::to_string(&checkpoint).unwrap();
 
-    let second = client(&server, &alice_user);
+    let second = support::user_client(&server, &alice_user);
     let mut live = second
         .live_with_config::<Todo, _>(
             &format!("SELECT * FROM {todos}"),
