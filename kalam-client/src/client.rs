@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) base: Nodes,
     pub(crate) auth: TokenManager,
     pub(crate) namespace: Option<String>,
+    /// Schema namespaces run under another name on the server.
+    pub(crate) namespaces: crate::namespaces::NamespaceMap,
     pub(crate) max_retries: u32,
     /// The server's row cap (`[limits] max_query_limit`).
     pub(crate) max_query_limit: u64,
@@ -476,6 +478,7 @@ pub struct KalamClientBuilder {
     pub(crate) base_urls: Vec<String>,
     auth: AuthSource,
     namespace: Option<String>,
+    namespaces: crate::namespaces::NamespaceMap,
     connect_timeout: Duration,
     timeout: Duration,
     http_version: HttpVersion,
@@ -492,6 +495,7 @@ impl Default for KalamClientBuilder {
             base_urls: Vec::new(),
             auth: AuthSource::Static(AuthProvider::None),
             namespace: None,
+            namespaces: crate::namespaces::NamespaceMap::default(),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             http_version: HttpVersion::Http1,
@@ -532,6 +536,47 @@ impl KalamClientBuilder {
     /// Namespace for unqualified table names (sent as `namespace_id`).
     pub fn default_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Runs what was checked against namespace `schema` in namespace `server` on this
+    /// server, for multi-tenant deployments (one schema, a namespace per tenant) and test
+    /// suites (a fresh namespace per test): the statements of the compile-time checked macros
+    /// (`query!`, `query_as!`, `query_scalar!`, `query_file!`, `execute_as!`, `live!`) name
+    /// `server` wherever their SQL names `schema` as a namespace — in `schema.table` and
+    /// `schema.table.column`, found by the checker, so string literals, aliases and columns
+    /// that happen to be spelled the same stay as they are. The default namespace and
+    /// [`Query::namespace`](crate::Query::namespace) (sent as `namespace_id`), topic names of
+    /// consumers and the table of a download are mapped too. Runtime SQL text
+    /// (`client.query("…")`) is sent as written: name the namespace you mean there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kalam_emulator::Emulator::start().await?;
+    /// use kalam_client::{AuthProvider, KalamClient, query};
+    /// let tenant = KalamClient::builder()
+    ///     .base_url(emulator.url())
+    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .map_namespace("support", "support_acme")
+    ///     .build()?;
+    /// for ddl in [
+    ///     "CREATE NAMESPACE support_acme",
+    ///     "CREATE TABLE support_acme.rooms (name TEXT PRIMARY KEY, title TEXT NOT NULL) WITH (TYPE = 'SHARED')",
+    ///     "INSERT INTO support_acme.rooms (name, title) VALUES ('lobby', 'Lobby')",
+    /// ] {
+    ///     tenant.query::<()>(ddl).execute().await?;
+    /// }
+    /// // Checked against `support.rooms` in schemas/, run against `support_acme.rooms`.
+    /// let room = query!("SELECT title FROM support.rooms WHERE name = $1", "lobby")
+    ///     .fetch_one(&tenant)
+    ///     .await?;
+    /// assert_eq!(room.title, "Lobby");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn map_namespace(mut self, schema: impl Into<String>, server: impl Into<String>) -> Self {
+        self.namespaces.insert(schema.into(), server.into());
         self
     }
 
@@ -605,6 +650,7 @@ impl KalamClientBuilder {
         if self.namespace.as_ref().is_some_and(String::is_empty) {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
+        self.namespaces.validate()?;
         let mut http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
@@ -627,6 +673,7 @@ impl KalamClientBuilder {
                 base: Nodes::new(nodes),
                 auth: TokenManager::new(self.auth),
                 namespace: self.namespace,
+                namespaces: self.namespaces,
                 max_retries: self.max_retries,
                 max_query_limit: self.max_query_limit,
                 request_timeout: self.timeout,

@@ -178,7 +178,8 @@ impl ConsumerBuilder {
         self
     }
 
-    /// The topic, `namespace.name` (required).
+    /// The topic, `namespace.name` (required; the namespace goes through the client's
+    /// [`map_namespace`](crate::KalamClientBuilder::map_namespace)).
     pub fn topic(mut self, topic: impl Into<String>) -> Self {
         self.topic = Some(topic.into());
         self
@@ -224,6 +225,7 @@ impl ConsumerBuilder {
         };
         let group_id = required(self.group_id, "group_id")?;
         let topic = required(self.topic, "topic")?;
+        let topic = self.client.inner.namespaces.qualified(&topic).into_owned();
         if self.max_poll_records == 0 {
             return Err(Error::Config(
                 "max_poll_records must be at least 1".to_owned(),

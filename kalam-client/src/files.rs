@@ -298,7 +298,11 @@ impl Upload {
         }
         let total_files = files.len();
         let inner = &self.client.inner;
-        let namespace = self.namespace.as_deref().or(inner.namespace.as_deref());
+        let namespace = self
+            .namespace
+            .as_deref()
+            .or(inner.namespace.as_deref())
+            .map(|ns| inner.namespaces.server_name(ns));
         let build_form = || {
             let mut form = reqwest::multipart::Form::new().text("sql", self.sql.to_string());
             if let Some(p) = &params {
@@ -438,6 +442,7 @@ impl KalamClient {
     /// cell came from). Files of USER tables belong to the caller's partition; see
     /// [`Download::for_user`].
     pub fn download(&self, file: &FileRef, table: &str) -> Download {
+        let table = self.inner.namespaces.qualified(table);
         let path = match table.split_once('.') {
             Some((ns, t)) if !ns.is_empty() && !t.is_empty() => Ok([
                 ns.to_owned(),

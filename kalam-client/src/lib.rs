@@ -23,6 +23,7 @@ mod health;
 mod integrations;
 pub mod live;
 mod macros;
+mod namespaces;
 mod paging;
 mod query;
 mod rewrite;

@@ -61,15 +61,19 @@ pub struct CheckedQuery<T> {
 #[doc(hidden)]
 pub struct Statement {
     sql: &'static str,
+    /// Byte ranges of the identifiers in `sql` that name a namespace (for
+    /// [`KalamClientBuilder::map_namespace`](crate::KalamClientBuilder::map_namespace)).
+    namespaces: &'static [(u32, u32)],
     params: Params,
     as_user: Option<String>,
 }
 
 impl Statement {
     #[doc(hidden)]
-    pub fn __new(sql: &'static str) -> Statement {
+    pub fn __new(sql: &'static str, namespaces: &'static [(u32, u32)]) -> Statement {
         Statement {
             sql,
+            namespaces,
             params: Params::default(),
             as_user: None,
         }
@@ -90,9 +94,10 @@ impl Statement {
     /// The runtime [`Query`]: the `EXECUTE AS USER` envelope written, parameters moved in (an
     /// encoding error surfaces when the query is sent, as for any [`Query::bind`]).
     fn into_query<T>(self, client: &KalamClient) -> Query<T> {
+        let sql = client.inner.namespaces.rewrite(self.sql, self.namespaces);
         let query = match &self.as_user {
-            Some(user) => client.execute_as_user(user, self.sql),
-            None => client.query(self.sql),
+            Some(user) => client.execute_as_user(user, &sql),
+            None => client.query(sql),
         };
         query.with_params(self.params)
     }
@@ -113,7 +118,9 @@ impl<T> fmt::Debug for CheckedQuery<T> {
 // without the hint it left one more function per record type for LLVM to optimize in release
 // builds (see BENCHMARKS.md, kalam-macros, session 13).
 impl<T> CheckedQuery<T> {
-    /// The SQL text (for `execute_as!`, the statement inside the `EXECUTE AS USER` envelope).
+    /// The SQL text as checked (for `execute_as!`, the statement inside the `EXECUTE AS USER`
+    /// envelope; a client with [`map_namespace`](crate::KalamClientBuilder::map_namespace)
+    /// sends it with its namespaces renamed).
     pub fn sql(&self) -> &'static str {
         self.__statement.sql
     }
@@ -759,15 +766,17 @@ pub fn live_literal<V: ToParam + ?Sized>(index: usize, value: &V, ty: SqlType) -
     kalam_schema::render_literal(&literal, ty).map_err(|e| param(e.message))
 }
 
-/// Joins the SQL pieces of a `live!` query with its rendered values.
+/// Joins the SQL pieces of a `live!` query with its rendered values; `namespaces` are the
+/// namespace identifiers as (piece, start, end) byte ranges.
 pub fn live_sql<T>(
     client: &KalamClient,
     pieces: &[&str],
+    namespaces: &[(u32, u32, u32)],
     values: Vec<Result<String>>,
 ) -> LiveSql<T> {
     LiveSql {
         client: client.clone(),
-        sql: join_live_sql(pieces, values),
+        sql: join_live_sql(client, pieces, namespaces, values),
         config: LiveRowsConfig::new(),
         mode: None,
         options: SubscriptionOptions::new(),
@@ -775,7 +784,13 @@ pub fn live_sql<T>(
     }
 }
 
-fn join_live_sql(pieces: &[&str], values: Vec<Result<String>>) -> Result<String> {
+fn join_live_sql(
+    client: &KalamClient,
+    pieces: &[&str],
+    namespaces: &[(u32, u32, u32)],
+    values: Vec<Result<String>>,
+) -> Result<String> {
+    let map = &client.inner.namespaces;
     let mut sql = String::new();
     let mut values = values.into_iter();
     for (k, piece) in pieces.iter().enumerate() {
@@ -785,7 +800,15 @@ fn join_live_sql(pieces: &[&str], values: Vec<Result<String>>) -> Result<String>
                 None => return Err(Error::Protocol("live! lost a value".into())),
             }
         }
-        sql.push_str(piece);
+        if map.is_empty() {
+            sql.push_str(piece);
+        } else {
+            let refs = namespaces
+                .iter()
+                .filter(|(p, _, _)| *p as usize == k)
+                .map(|&(_, s, e)| (s, e));
+            map.rewrite_into(&mut sql, piece, refs);
+        }
     }
     Ok(sql)
 }

@@ -101,7 +101,9 @@ pub(crate) async fn post_sql(
         let body = serde_json::to_vec(&QueryRequest {
             sql,
             params,
-            namespace_id: namespace.or(inner.namespace.as_deref()),
+            namespace_id: namespace
+                .or(inner.namespace.as_deref())
+                .map(|ns| inner.namespaces.server_name(ns)),
         })
         .map_err(|e| Error::Protocol(format!("cannot encode the request: {e}")))?;
         let body = Bytes::from(body);

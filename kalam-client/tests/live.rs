@@ -1,7 +1,9 @@
-//! Live queries against the emulator over loopback WebSocket and HTTP: raw events, complete
-//! initial sets beyond the server's 1,000-row cap, typed changes, client-side order and
-//! limits, per-user isolation, the subscription quota, connection state events, and
-//! reconnect / restart / checkpoint scenarios with counted change events.
+//! Live queries over loopback WebSocket and HTTP, against the emulator or the server named by
+//! `KALAMDB_SERVER_URL`: raw events, complete initial sets beyond the server's 1,000-row cap,
+//! typed changes, client-side order and limits, per-user isolation and checkpoints. The
+//! `emulator_…` tests need its fault controls or its stock subscription quota: the
+//! subscription quota, connection state events, and reconnect / restart scenarios with
+//! counted change events. Each test works in a fresh namespace with fresh users.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,8 +17,8 @@ use kalam_client::live::{
     ConnectionState, LiveChange, LiveEvent, LiveRows, LiveRowsConfig, LiveRowsEvent, LoadState,
     RowKey, SubscriptionOptions,
 };
-use kalam_client::{AuthProvider, ColumnSpec, KalamClient, KalamRow, Result, Row, RowRef};
-use kalam_emulator::Emulator;
+use kalam_client::{ColumnSpec, KalamClient, KalamRow, Result, Row, RowRef};
+use kalam_tests::{TestServer, TestUser, emulator_or_skip, server_or_skip};
 
 #[derive(Debug, Clone, PartialEq)]
 struct Todo {
@@ -46,14 +48,6 @@ impl KalamRow for Todo {
     }
 }
 
-fn client(server: &Emulator, user: &str, password: &str) -> KalamClient {
-    KalamClient::builder()
-        .base_url(server.url())
-        .auth(AuthProvider::basic_auth(user, password))
-        .build()
-        .unwrap()
-}
-
 async fn exec(client: &KalamClient, sql: &str) {
     client
         .query::<()>(sql.to_owned())
@@ -81,30 +75,39 @@ async fn write(client: &KalamClient, sql: &str) {
     }
 }
 
-/// An emulator with a USER table `app.todos` and users alice and bob.
-async fn setup() -> (Emulator, KalamClient, KalamClient) {
-    let server = Emulator::start().await.unwrap();
-    let admin = client(&server, "admin", "AdminPass123!");
-    exec(&admin, "CREATE NAMESPACE IF NOT EXISTS app").await;
-    exec(
-        &admin,
-        "CREATE USER TABLE app.todos (id BIGINT PRIMARY KEY, title TEXT NOT NULL, note TEXT, done BOOLEAN NOT NULL)",
-    )
-    .await;
-    for user in ["alice", "bob"] {
-        exec(
-            &admin,
-            &format!("CREATE USER '{user}' WITH PASSWORD 'Secret123!' ROLE user"),
-        )
+/// A test's server with a fresh namespace holding the USER table `todos` (`todos` is its
+/// qualified name), and two fresh users with their clients.
+struct Fx {
+    server: TestServer,
+    alice_user: TestUser,
+    alice: KalamClient,
+    bob: KalamClient,
+    todos: String,
+}
+
+async fn setup(server: TestServer) -> Fx {
+    let ns = server.fresh_namespace("live").await;
+    let todos = format!("{ns}.todos");
+    server
+        .admin_sql(&format!(
+            "CREATE USER TABLE {todos} (id BIGINT PRIMARY KEY, title TEXT NOT NULL, note TEXT, done BOOLEAN NOT NULL)"
+        ))
         .await;
+    let alice_user = server.create_user("alice", "user").await;
+    let bob_user = server.create_user("bob", "user").await;
+    let alice = support::user_client(&server, &alice_user);
+    let bob = support::user_client(&server, &bob_user);
+    Fx {
+        server,
+        alice_user,
+        alice,
+        bob,
+        todos,
     }
-    let alice = client(&server, "alice", "Secret123!");
-    let bob = client(&server, "bob", "Secret123!");
-    (server, alice, bob)
 }
 
 /// Inserts todos `ids` (titles `t<id>`) in statements of up to 500 rows.
-async fn insert_todos(client: &KalamClient, ids: impl IntoIterator<Item = i64>) {
+async fn insert_todos(client: &KalamClient, todos: &str, ids: impl IntoIterator<Item = i64>) {
     let ids: Vec<i64> = ids.into_iter().collect();
     for chunk in ids.chunks(500) {
         let values: Vec<String> = chunk
@@ -112,7 +115,7 @@ async fn insert_todos(client: &KalamClient, ids: impl IntoIterator<Item = i64>) 
             .map(|id| format!("({id}, 't{id}', false)"))
             .collect();
         let sql = format!(
-            "INSERT INTO app.todos (id, title, done) VALUES {}",
+            "INSERT INTO {todos} (id, title, done) VALUES {}",
             values.join(", ")
         );
         exec(client, &sql).await;
@@ -120,14 +123,14 @@ async fn insert_todos(client: &KalamClient, ids: impl IntoIterator<Item = i64>) 
 }
 
 /// Every todo of the client's user, read with keyset paging (one SELECT is capped at 1,000).
-async fn fresh_select(client: &KalamClient) -> BTreeMap<i64, Todo> {
+async fn fresh_select(client: &KalamClient, todos: &str) -> BTreeMap<i64, Todo> {
     let mut all = BTreeMap::new();
     let mut last = i64::MIN;
     loop {
         let page: Vec<Todo> = client
-            .query(
-                "SELECT id, title, note, done FROM app.todos WHERE id > $1 ORDER BY id LIMIT 1000",
-            )
+            .query(format!(
+                "SELECT id, title, note, done FROM {todos} WHERE id > $1 ORDER BY id LIMIT 1000"
+            ))
             .bind(last)
             .fetch_all()
             .await
@@ -174,10 +177,16 @@ fn as_map(live: &LiveRows<Todo>) -> BTreeMap<i64, Todo> {
 
 #[tokio::test]
 async fn typed_rows_follow_initial_load_and_changes() {
-    let (_server, alice, _bob) = setup().await;
-    exec(&alice, "INSERT INTO app.todos (id, title, note, done) VALUES (2, 'Call Bob', NULL, false), (1, 'Buy milk', 'x', false)").await;
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    exec(&alice, &format!("INSERT INTO {todos} (id, title, note, done) VALUES (2, 'Call Bob', NULL, false), (1, 'Buy milk', 'x', false)")).await;
     let mut live = alice
-        .live::<Todo>("SELECT * FROM app.todos WHERE done = false")
+        .live::<Todo>(&format!("SELECT * FROM {todos} WHERE done = false"))
         .await
         .unwrap();
     assert_eq!(live.key_columns(), ["id"]);
@@ -193,7 +202,7 @@ async fn typed_rows_follow_initial_load_and_changes() {
     let loaded_seq = live.checkpoint().unwrap().0;
     // The checkpoint of a fresh set is the table's high-water mark, read after subscribing.
     let max_seq: i64 = alice
-        .query("SELECT MAX(_seq) AS max_seq FROM app.todos")
+        .query(format!("SELECT MAX(_seq) AS max_seq FROM {todos}"))
         .fetch_scalar()
         .await
         .unwrap();
@@ -201,7 +210,7 @@ async fn typed_rows_follow_initial_load_and_changes() {
 
     exec(
         &alice,
-        "UPDATE app.todos SET title = 'Buy oat milk' WHERE id = 1",
+        &format!("UPDATE {todos} SET title = 'Buy oat milk' WHERE id = 1"),
     )
     .await;
     let update = next(&mut live).await.unwrap();
@@ -215,12 +224,16 @@ async fn typed_rows_follow_initial_load_and_changes() {
     assert_eq!(ids(&live, |t| t.id), [1, 2]);
 
     // Update rows omit NULL columns: the row must read NULL, not the old value.
-    exec(&alice, "UPDATE app.todos SET note = NULL WHERE id = 1").await;
+    exec(
+        &alice,
+        &format!("UPDATE {todos} SET note = NULL WHERE id = 1"),
+    )
+    .await;
     let cleared = next(&mut live).await.unwrap();
     assert!(matches!(cleared.change, LiveChange::Updated { .. }));
     assert_eq!(live.get(&RowKey::int(1)).unwrap().note, None);
 
-    exec(&alice, "DELETE FROM app.todos WHERE id = 2").await;
+    exec(&alice, &format!("DELETE FROM {todos} WHERE id = 2")).await;
     let delete = next(&mut live).await.unwrap();
     let LiveChange::Deleted { key, before } = delete.change else {
         panic!("{delete:?}")
@@ -231,7 +244,7 @@ async fn typed_rows_follow_initial_load_and_changes() {
 
     exec(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (3, 'Water plants', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (3, 'Water plants', false)"),
     )
     .await;
     let insert = next(&mut live).await.unwrap();
@@ -253,7 +266,7 @@ async fn typed_rows_follow_initial_load_and_changes() {
     // The server's own resume from the checkpoint replays nothing already applied.
     let mut resumed = alice
         .live_events_with_config(
-            "SELECT * FROM app.todos",
+            &format!("SELECT * FROM {todos}"),
             SubscriptionOptions::new().with_from(live.checkpoint().unwrap().0),
         )
         .await
@@ -270,18 +283,31 @@ async fn typed_rows_follow_initial_load_and_changes() {
 /// materialized set does not.
 #[tokio::test]
 async fn initial_set_is_complete_beyond_the_servers_cap() {
-    let (_server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=2500).await;
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    insert_todos(&alice, &todos, 1..=2500).await;
     // Out of key order: small keys get the newest `_seq`.
     exec(
         &alice,
-        "UPDATE app.todos SET title = 'early', done = true WHERE id < 40",
+        &format!("UPDATE {todos} SET title = 'early', done = true WHERE id < 40"),
     )
     .await;
-    exec(&alice, "UPDATE app.todos SET note = 'n' WHERE id = 7").await;
+    exec(
+        &alice,
+        &format!("UPDATE {todos} SET note = 'n' WHERE id = 7"),
+    )
+    .await;
 
     // The emulator mirrors the server: its paged initial data is incomplete here.
-    let mut raw = alice.live_events("SELECT * FROM app.todos").await.unwrap();
+    let mut raw = alice
+        .live_events(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     let mut raw_rows = 0;
     loop {
         match next(&mut raw).await {
@@ -304,24 +330,24 @@ async fn initial_set_is_complete_beyond_the_servers_cap() {
     // Writes while the set loads land either in the snapshot or as buffered changes.
     let mut live = alice
         .live_with_config::<Todo, _>(
-            "SELECT * FROM app.todos",
+            &format!("SELECT * FROM {todos}"),
             LiveRowsConfig::new(),
             SubscriptionOptions::new().with_batch_size(700),
         )
         .await
         .unwrap();
     let writer = {
-        let alice = alice.clone();
+        let (alice, todos) = (alice.clone(), todos.clone());
         tokio::spawn(async move {
             for id in [2400, 5, 1800, 3] {
                 exec(
                     &alice,
-                    &format!("UPDATE app.todos SET title = 'moved {id}' WHERE id = {id}"),
+                    &format!("UPDATE {todos} SET title = 'moved {id}' WHERE id = {id}"),
                 )
                 .await;
             }
-            insert_todos(&alice, 2501..=2510).await;
-            exec(&alice, "DELETE FROM app.todos WHERE id = 1000").await;
+            insert_todos(&alice, &todos, 2501..=2510).await;
+            exec(&alice, &format!("DELETE FROM {todos} WHERE id = 1000")).await;
         })
     };
     let first = next(&mut live).await.unwrap();
@@ -331,7 +357,7 @@ async fn initial_set_is_complete_beyond_the_servers_cap() {
     assert!(batch_num >= 4, "{batch_num} pages of 700");
     assert!(rows >= 2499, "{rows}");
     writer.await.unwrap();
-    let expected = fresh_select(&alice).await;
+    let expected = fresh_select(&alice, &todos).await;
     assert_eq!(expected.len(), 2509);
     until(&mut live, |_| {}, |l| as_map(l) == expected).await;
     assert_eq!(live.len(), 2509);
@@ -345,15 +371,21 @@ async fn initial_set_is_complete_beyond_the_servers_cap() {
 
 #[tokio::test]
 async fn client_side_order_and_limit_keep_a_correct_window() {
-    let (_server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=6).await;
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    insert_todos(&alice, &todos, 1..=6).await;
     // The newest three titles, by title descending (the window is the top 3).
     let config = LiveRowsConfig::new()
         .order_by_desc(|t: &Todo| t.title.clone())
         .with_limit(3);
     let mut live = alice
         .live_with_config::<Todo, _>(
-            "SELECT * FROM app.todos WHERE done = false",
+            &format!("SELECT * FROM {todos} WHERE done = false"),
             config,
             SubscriptionOptions::new(),
         )
@@ -365,8 +397,16 @@ async fn client_side_order_and_limit_keep_a_correct_window() {
     assert_eq!((live.len(), live.total_len()), (3, 6));
 
     // Row 1 climbs to the top, row 6 falls out of the window but stays in the set.
-    exec(&alice, "UPDATE app.todos SET title = 'z1' WHERE id = 1").await;
-    exec(&alice, "UPDATE app.todos SET title = 'a6' WHERE id = 6").await;
+    exec(
+        &alice,
+        &format!("UPDATE {todos} SET title = 'z1' WHERE id = 1"),
+    )
+    .await;
+    exec(
+        &alice,
+        &format!("UPDATE {todos} SET title = 'a6' WHERE id = 6"),
+    )
+    .await;
     let mut updates = 0;
     until(
         &mut live,
@@ -377,18 +417,22 @@ async fn client_side_order_and_limit_keep_a_correct_window() {
     assert_eq!(updates, 2);
     assert_eq!(live.get(&RowKey::int(6)).unwrap().title, "a6");
     // And back: row 6 re-enters the window with its current value.
-    exec(&alice, "UPDATE app.todos SET title = 'zz' WHERE id = 6").await;
+    exec(
+        &alice,
+        &format!("UPDATE {todos} SET title = 'zz' WHERE id = 6"),
+    )
+    .await;
     until(&mut live, |_| {}, |l| ids(l, |t| t.id) == [6, 1, 5]).await;
     assert_eq!(live.rows().next().unwrap().title, "zz");
     // A row leaving the filter is not reported by the server (protocol 3.7); deletes are.
-    exec(&alice, "DELETE FROM app.todos WHERE id = 1").await;
+    exec(&alice, &format!("DELETE FROM {todos} WHERE id = 1")).await;
     until(&mut live, |_| {}, |l| ids(l, |t| t.id) == [6, 5, 4]).await;
     assert_eq!(live.total_len(), 5);
 
     // Ascending order on a projection, with the dynamic row type.
     let mut by_title = alice
         .live_with_config::<Row, _>(
-            "SELECT id, title FROM app.todos",
+            &format!("SELECT id, title FROM {todos}"),
             LiveRowsConfig::new()
                 .order_by(|r: &Row| r.get::<String, _>("title"))
                 .with_limit(2),
@@ -403,19 +447,31 @@ async fn client_side_order_and_limit_keep_a_correct_window() {
 
 #[tokio::test]
 async fn dynamic_rows_are_isolated_per_user() {
-    let (_server, alice, bob) = setup().await;
+    let Fx {
+        server: _server,
+        alice,
+        bob,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
     exec(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (1, 'alice 1', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (1, 'alice 1', false)"),
     )
     .await;
     exec(
         &bob,
-        "INSERT INTO app.todos (id, title, done) VALUES (1, 'bob 1', true)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (1, 'bob 1', true)"),
     )
     .await;
-    let mut a = alice.live::<Row>("SELECT * FROM app.todos").await.unwrap();
-    let mut b = bob.live::<Row>("SELECT * FROM app.todos").await.unwrap();
+    let mut a = alice
+        .live::<Row>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
+    let mut b = bob
+        .live::<Row>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     for live in [&mut a, &mut b] {
         next(live).await.unwrap();
         assert_eq!(live.len(), 1);
@@ -429,12 +485,12 @@ async fn dynamic_rows_are_isolated_per_user() {
     // Bob writes first; alice's next event must still be her own insert.
     exec(
         &bob,
-        "INSERT INTO app.todos (id, title, done) VALUES (2, 'bob 2', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (2, 'bob 2', false)"),
     )
     .await;
     exec(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (2, 'alice 2', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (2, 'alice 2', false)"),
     )
     .await;
     let ev = next(&mut a).await.unwrap();
@@ -450,11 +506,17 @@ async fn dynamic_rows_are_isolated_per_user() {
 
 #[tokio::test]
 async fn server_initial_data_pages_through_batches() {
-    let (_server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=5).await;
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    insert_todos(&alice, &todos, 1..=5).await;
     let mut events = alice
         .live_events_with_config(
-            "SELECT id, title FROM app.todos",
+            &format!("SELECT id, title FROM {todos}"),
             SubscriptionOptions::new().with_batch_size(2),
         )
         .await
@@ -492,7 +554,7 @@ async fn server_initial_data_pages_through_batches() {
     // `last_rows` keeps the server's initial data (with its quirks) for the typed view.
     let mut live = alice
         .live_with_config::<Todo, _>(
-            "SELECT * FROM app.todos",
+            &format!("SELECT * FROM {todos}"),
             LiveRowsConfig::new(),
             SubscriptionOptions::new().with_last_rows(2),
         )
@@ -506,13 +568,22 @@ async fn server_initial_data_pages_through_batches() {
 
 #[tokio::test]
 async fn large_frames_arrive_gzip_compressed_and_decode() {
-    let (_server, alice, _bob) = setup().await;
-    let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    let mut live = alice
+        .live::<Todo>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     next(&mut live).await.unwrap();
     let long = "a fairly long title ".repeat(40);
     exec(
         &alice,
-        &format!("INSERT INTO app.todos (id, title, done) VALUES (1, '{long}', false)"),
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (1, '{long}', false)"),
     )
     .await;
     next(&mut live).await.unwrap();
@@ -520,20 +591,26 @@ async fn large_frames_arrive_gzip_compressed_and_decode() {
 }
 
 #[tokio::test]
-async fn ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
-    let (_server, alice, _bob) = setup().await;
+async fn emulator_ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
+    let Fx {
+        // Bound, not left to `..`: the server must outlive the test.
+        server: _server,
+        alice,
+        todos,
+        ..
+    } = setup(emulator_or_skip!()).await;
     let mut states = alice.connection_events();
     let mut subs = Vec::new();
     for i in 0..10 {
         let mut live = alice
-            .live::<Todo>(&format!("SELECT * FROM app.todos WHERE id > {i}"))
+            .live::<Todo>(&format!("SELECT * FROM {todos} WHERE id > {i}"))
             .await
             .unwrap();
         next(&mut live).await.unwrap();
         subs.push(live);
     }
     let err = alice
-        .live::<Todo>("SELECT * FROM app.todos")
+        .live::<Todo>(&format!("SELECT * FROM {todos}"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -551,7 +628,7 @@ async fn ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
     // Every subscription sees a change for its filter.
     exec(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (100, 'x', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (100, 'x', false)"),
     )
     .await;
     for live in &mut subs {
@@ -563,13 +640,13 @@ async fn ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
     let err = alice.live_events("SELECT * FROM todos").await.unwrap_err();
     assert_eq!(err.code().unwrap().as_str(), "INVALID_SQL", "{err}");
     let err = alice
-        .live::<Todo>("SELECT * FROM app.nope")
+        .live::<Todo>(&format!("SELECT * FROM {todos}_nope"))
         .await
         .unwrap_err();
     assert_eq!(err.code().unwrap().as_str(), "NOT_FOUND", "{err}");
     let mut again = alice
         .live_events_with_config(
-            "SELECT * FROM app.todos",
+            &format!("SELECT * FROM {todos}"),
             SubscriptionOptions::without_initial_data(),
         )
         .await
@@ -578,15 +655,23 @@ async fn ten_subscriptions_share_a_socket_and_the_eleventh_is_refused() {
 }
 
 #[tokio::test]
-async fn connection_state_events_follow_a_dropped_socket() {
-    let (server, alice, _bob) = setup().await;
+async fn emulator_connection_state_events_follow_a_dropped_socket() {
+    let Fx {
+        server,
+        alice,
+        todos,
+        ..
+    } = setup(emulator_or_skip!()).await;
     let mut states = alice.connection_events();
     assert_eq!(alice.connection_state(), ConnectionState::Idle);
-    let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let mut live = alice
+        .live::<Todo>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     next(&mut live).await.unwrap();
     assert_eq!(next(&mut states).await, ConnectionState::Connecting);
     assert_eq!(next(&mut states).await, ConnectionState::Connected);
-    assert!(server.faults().drop_connections() > 0);
+    assert!(server.emulator().unwrap().faults().drop_connections() > 0);
     let ConnectionState::Disconnected { reason } = next(&mut states).await else {
         panic!()
     };
@@ -607,7 +692,7 @@ async fn connection_state_events_follow_a_dropped_socket() {
     // The set keeps working on the new socket.
     exec(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (1, 'after', false)",
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (1, 'after', false)"),
     )
     .await;
     until(
@@ -650,18 +735,23 @@ impl Counts {
 
 /// Writes rows `range` (inserts), then updates every third and deletes every seventh of the
 /// preloaded rows 1..=60, breaking the connection twice in the middle.
-async fn writer(server_faults: kalam_emulator::Faults, client: KalamClient, fault: Fault) {
+async fn writer(
+    server_faults: kalam_emulator::Faults,
+    client: KalamClient,
+    todos: String,
+    fault: Fault,
+) {
     for id in 1001..=1060 {
         write(
             &client,
-            &format!("INSERT INTO app.todos (id, title, done) VALUES ({id}, 'new {id}', false)"),
+            &format!("INSERT INTO {todos} (id, title, done) VALUES ({id}, 'new {id}', false)"),
         )
         .await;
         if id % 10 == 3 {
             write(
                 &client,
                 &format!(
-                    "UPDATE app.todos SET title = 'upd {id}' WHERE id = {}",
+                    "UPDATE {todos} SET title = 'upd {id}' WHERE id = {}",
                     id - 1000
                 ),
             )
@@ -670,7 +760,7 @@ async fn writer(server_faults: kalam_emulator::Faults, client: KalamClient, faul
         if id % 10 == 7 {
             write(
                 &client,
-                &format!("DELETE FROM app.todos WHERE id = {}", id - 1000),
+                &format!("DELETE FROM {todos} WHERE id = {}", id - 1000),
             )
             .await;
         }
@@ -686,9 +776,17 @@ async fn writer(server_faults: kalam_emulator::Faults, client: KalamClient, faul
 }
 
 async fn fault_scenario(fault: Fault) {
-    let (server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=60).await;
-    let mut live = alice.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let Fx {
+        server,
+        alice,
+        todos,
+        ..
+    } = setup(emulator_or_skip!()).await;
+    insert_todos(&alice, &todos, 1..=60).await;
+    let mut live = alice
+        .live::<Todo>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     let mut counts = Counts::default();
     until(
         &mut live,
@@ -698,7 +796,12 @@ async fn fault_scenario(fault: Fault) {
     .await;
     assert_eq!(live.len(), 60);
 
-    let writes = tokio::spawn(writer(server.faults().clone(), alice.clone(), fault));
+    let writes = tokio::spawn(writer(
+        server.emulator().unwrap().faults().clone(),
+        alice.clone(),
+        todos.clone(),
+        fault,
+    ));
     // Consume while the writer runs, then until the set matches a fresh SELECT.
     let mut writes = Box::pin(writes);
     loop {
@@ -707,7 +810,7 @@ async fn fault_scenario(fault: Fault) {
             event = next(&mut live) => counts.see(&event.unwrap()),
         }
     }
-    let expected = fresh_select(&alice).await;
+    let expected = fresh_select(&alice, &todos).await;
     until(
         &mut live,
         |e| counts.see(e),
@@ -742,12 +845,12 @@ async fn fault_scenario(fault: Fault) {
 }
 
 #[tokio::test]
-async fn dropped_connections_lose_and_duplicate_nothing() {
+async fn emulator_dropped_connections_lose_and_duplicate_nothing() {
     fault_scenario(Fault::Drop).await;
 }
 
 #[tokio::test]
-async fn a_server_restart_loses_and_duplicates_nothing() {
+async fn emulator_a_server_restart_loses_and_duplicates_nothing() {
     fault_scenario(Fault::Restart).await;
 }
 
@@ -756,29 +859,36 @@ async fn a_server_restart_loses_and_duplicates_nothing() {
 /// rows plus the new client's rows equal a fresh SELECT.
 #[tokio::test]
 async fn a_new_client_resumes_from_a_saved_checkpoint() {
-    let (server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=30).await;
-    let first = client(&server, "alice", "Secret123!");
-    let mut live = first.live::<Todo>("SELECT * FROM app.todos").await.unwrap();
+    let Fx {
+        server,
+        alice,
+        alice_user,
+        todos,
+        ..
+    } = setup(server_or_skip!()).await;
+    insert_todos(&alice, &todos, 1..=30).await;
+    let first = support::user_client(&server, &alice_user);
+    let mut live = first
+        .live::<Todo>(&format!("SELECT * FROM {todos}"))
+        .await
+        .unwrap();
     let mut old = Counts::default();
     until(&mut live, |e| old.see(e), |l| l.state() == LoadState::Ready).await;
 
     let (go_on, mut resumed) = tokio::sync::mpsc::unbounded_channel::<()>();
     let writes = {
-        let alice = alice.clone();
+        let (alice, todos) = (alice.clone(), todos.clone());
         tokio::spawn(async move {
             for id in 101..=160 {
                 exec(
                     &alice,
-                    &format!(
-                        "INSERT INTO app.todos (id, title, done) VALUES ({id}, 'n{id}', false)"
-                    ),
+                    &format!("INSERT INTO {todos} (id, title, done) VALUES ({id}, 'n{id}', false)"),
                 )
                 .await;
                 if id % 5 == 0 {
                     exec(
                         &alice,
-                        &format!("UPDATE app.todos SET note = 'u' WHERE id = {}", id - 100),
+                        &format!("UPDATE {todos} SET note = 'u' WHERE id = {}", id - 100),
                     )
                     .await;
                 }
@@ -799,10 +909,10 @@ async fn a_new_client_resumes_from_a_saved_checkpoint() {
     drop(first);
     let text = serde_json::to_string(&checkpoint).unwrap();
 
-    let second = client(&server, "alice", "Secret123!");
+    let second = support::user_client(&server, &alice_user);
     let mut live = second
         .live_with_config::<Todo, _>(
-            "SELECT * FROM app.todos",
+            &format!("SELECT * FROM {todos}"),
             LiveRowsConfig::new(),
             SubscriptionOptions::new().with_from(
                 serde_json::from_str::<kalam_client::live::Checkpoint>(&text)
@@ -820,7 +930,7 @@ async fn a_new_client_resumes_from_a_saved_checkpoint() {
     }
     go_on.send(()).unwrap();
     writes.await.unwrap();
-    let expected = fresh_select(&alice).await;
+    let expected = fresh_select(&alice, &todos).await;
     let merged = |live: &LiveRows<Todo>| {
         let mut all = saved.clone();
         all.extend(as_map(live));
@@ -1314,11 +1424,19 @@ async fn server_filtered_mode_refuses_lost_filters_and_keeps_rows_that_left() {
 /// After a reconnect the set is reloaded: a row that left the filter while the client was
 /// away leaves the set (emulator-only: it breaks the connection).
 #[tokio::test]
-async fn rows_that_left_the_filter_while_disconnected_leave_the_set() {
-    let (server, alice, _bob) = setup().await;
-    insert_todos(&alice, 1..=3).await;
+async fn emulator_rows_that_left_the_filter_while_disconnected_leave_the_set() {
+    let Fx {
+        server,
+        alice,
+        todos,
+        ..
+    } = setup(emulator_or_skip!()).await;
+    let faults = server.emulator().unwrap().faults();
+    insert_todos(&alice, &todos, 1..=3).await;
     let mut live = alice
-        .live::<Todo>("SELECT id, title, note, done FROM app.todos WHERE done = false")
+        .live::<Todo>(&format!(
+            "SELECT id, title, note, done FROM {todos} WHERE done = false"
+        ))
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -1331,17 +1449,19 @@ async fn rows_that_left_the_filter_while_disconnected_leave_the_set() {
     // Drop every connection and keep the port closed a moment: the client's first reconnect
     // attempt fails and the next one comes after a backoff, while the write below retries
     // until the port is open again.
-    server.faults().drop_connections();
-    server
-        .faults()
-        .refuse_connections(Duration::from_millis(300));
-    write(&alice, "UPDATE app.todos SET done = true WHERE id = 2").await;
+    faults.drop_connections();
+    faults.refuse_connections(Duration::from_millis(300));
     write(
         &alice,
-        "INSERT INTO app.todos (id, title, done) VALUES (4, 't4', false)",
+        &format!("UPDATE {todos} SET done = true WHERE id = 2"),
     )
     .await;
-    let expected: BTreeMap<i64, Todo> = fresh_select(&alice)
+    write(
+        &alice,
+        &format!("INSERT INTO {todos} (id, title, done) VALUES (4, 't4', false)"),
+    )
+    .await;
+    let expected: BTreeMap<i64, Todo> = fresh_select(&alice, &todos)
         .await
         .into_iter()
         .filter(|(_, t)| !t.done)

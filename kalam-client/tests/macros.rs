@@ -1,6 +1,8 @@
 //! The compile-time checked macros against a real server (the emulator over loopback, or
 //! `KALAMDB_SERVER_URL`): queries are checked against the workspace's `schemas/` while this
-//! file compiles, then run, and the typed results are asserted.
+//! file compiles, then run, and the typed results are asserted. Each test applies the schema
+//! files it needs under fresh namespaces and runs the queries there through
+//! `KalamClientBuilder::map_namespace`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,8 +17,19 @@ use kalam_client::{
     KalamRow, KalamTable, TableKind, execute_as, live, query, query_as, query_file, query_file_as,
     query_scalar,
 };
-use kalam_tests::{server_or_skip, unique_suffix};
-use support::admin_client;
+use kalam_tests::{TestServer, TestUser, server_or_skip, unique_suffix};
+use support::{admin_builder, user_builder};
+
+/// An admin client running the macros' `support.*` and `types.*` queries in fresh copies of
+/// those namespaces.
+async fn schema_client(server: &TestServer, names: &[&str]) -> kalam_client::KalamClient {
+    let mut builder = admin_builder(server);
+    for name in names {
+        let ns = server.fresh_schema(name).await;
+        builder = builder.map_namespace(*name, ns);
+    }
+    builder.build().unwrap()
+}
 
 #[derive(Debug, KalamRow, PartialEq)]
 #[kalam(table = "support.messages")]
@@ -50,8 +63,7 @@ struct Room {
 #[tokio::test]
 async fn query_and_query_as_decode_typed_rows() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let client = schema_client(&server, &["support"]).await;
     let room = format!("r{}", unique_suffix());
 
     let inserted = query!(
@@ -118,8 +130,7 @@ async fn query_and_query_as_decode_typed_rows() {
 #[tokio::test]
 async fn flatten_default_and_overrides_against_a_shared_table() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let client = schema_client(&server, &["support"]).await;
     let name = format!("room{}", unique_suffix());
 
     query!(
@@ -142,7 +153,10 @@ async fn flatten_default_and_overrides_against_a_shared_table() {
     assert_eq!(room.head.name, name);
     assert_eq!(room.head.title, "Lobby");
     assert!(!room.archived);
-    assert_eq!(room.created_by.as_deref(), Some("admin"));
+    assert_eq!(
+        room.created_by.as_deref(),
+        Some(server.admin_credentials().0)
+    );
     assert_eq!(room.unread, 0);
     assert_eq!(Room::KIND, TableKind::Shared);
 
@@ -156,7 +170,10 @@ async fn flatten_default_and_overrides_against_a_shared_table() {
     .unwrap();
     let by: String = row.by;
     let title: Option<String> = row.title;
-    assert_eq!((by.as_str(), title.as_deref()), ("admin", Some("Lobby")));
+    assert_eq!(
+        (by.as_str(), title.as_deref()),
+        (server.admin_credentials().0, Some("Lobby"))
+    );
 
     // Every verb decodes every row: a NULL in a later row of a `"by!"` column is an error
     // for query_scalar! too, not only for fetch_all (the first row alone would decode).
@@ -207,38 +224,61 @@ async fn flatten_default_and_overrides_against_a_shared_table() {
 #[tokio::test]
 async fn execute_as_writes_into_the_target_users_partition() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
-    let room = format!("x{}", unique_suffix());
+    let ns = server.fresh_schema("support").await;
+    let mapped =
+        |b: kalam_client::KalamClientBuilder| b.map_namespace("support", &ns).build().unwrap();
+    let client = mapped(admin_builder(&server));
+    let alice = server.create_user("alice", "user").await;
+    let bob = server.create_user("bob", "user").await;
     execute_as!(
-        "alice",
+        &alice.id,
         "INSERT INTO support.messages (id, room, role, body) VALUES ($1, $2, $3, $4)",
         10_i64,
-        &room,
+        "lobby",
         "user",
         "from alice"
     )
     .execute(&client)
     .await
     .unwrap();
-    let mine = query!("SELECT id FROM support.messages WHERE room = $1", &room)
-        .fetch_all(&client)
-        .await
-        .unwrap();
+    let read = |who: &TestUser| {
+        let client = mapped(user_builder(&server, who));
+        async move {
+            query_as!(
+                MessageBody,
+                "SELECT body FROM support.messages WHERE room = $1",
+                "lobby"
+            )
+            .fetch_all(&client)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(read(&alice).await, ["from alice"]);
     assert!(
-        mine.is_empty(),
-        "admin's partition must not hold alice's row"
+        read(&bob).await.is_empty(),
+        "bob's partition must not hold alice's row"
     );
-    let hers = execute_as!(
-        "alice",
+    let as_alice = execute_as!(
+        &alice.id,
         "SELECT body FROM support.messages WHERE room = $1",
-        &room
+        "lobby"
     )
     .fetch_all(&client)
     .await
     .unwrap();
-    assert_eq!(hers.len(), 1);
-    assert_eq!(hers[0].body, "from alice");
+    assert_eq!(
+        as_alice.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(),
+        ["from alice"]
+    );
+}
+
+#[derive(Debug, KalamRow)]
+struct MessageBody {
+    body: String,
 }
 
 #[test]
@@ -293,8 +333,7 @@ async fn next_event<T: KalamRow>(live: &mut LiveRows<T>) -> LiveRowsEvent<T> {
 #[tokio::test]
 async fn live_streams_typed_rows_of_the_filtered_room() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let client = schema_client(&server, &["support"]).await;
     let room = format!("live{}", unique_suffix());
     let other = format!("other{}", unique_suffix());
     query!(
@@ -399,8 +438,7 @@ struct RoomRow {
 #[tokio::test]
 async fn joins_aggregates_and_query_files_return_typed_rows() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let client = schema_client(&server, &["support"]).await;
     let room = format!("j{}", unique_suffix());
     let empty = format!("e{}", unique_suffix());
     for (name, title) in [(&room, "Busy"), (&empty, "Quiet")] {
@@ -561,8 +599,7 @@ async fn every_column_type_round_trips_through_query() {
     use kalam_client::types::{Date, Decimal, JsonValue, Time, Uuid};
 
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let client = schema_client(&server, &["types"]).await;
     let ts: Timestamp = "2025-06-01T00:00:05.123456Z".parse().unwrap();
     let d = Date::from_ymd(2025, 6, 1).unwrap();
     let t = Time::from_hms_micro(12, 34, 56, 1).unwrap();
@@ -658,16 +695,60 @@ async fn every_column_type_round_trips_through_query() {
     );
 }
 
+/// `map_namespace` renames exactly the identifiers that name the namespace: in `ns.table` and
+/// `ns.table.column`, not an alias or a string literal spelled the same.
+#[tokio::test]
+async fn mapped_namespaces_rename_only_namespace_identifiers() {
+    let server = server_or_skip!();
+    let client = schema_client(&server, &["support"]).await;
+    query!(
+        "INSERT INTO support.rooms (name, title) VALUES ($1, $2)",
+        "hall",
+        "Hall"
+    )
+    .execute(&client)
+    .await
+    .unwrap();
+    let row = query!(
+        "SELECT support.rooms.title, 'support.rooms' AS literal FROM support.rooms WHERE support.rooms.name = $1",
+        "hall"
+    )
+    .fetch_one(&client)
+    .await
+    .unwrap();
+    assert_eq!(
+        (row.title.as_str(), row.literal.as_str()),
+        ("Hall", "support.rooms")
+    );
+    let aliased = query!(
+        "SELECT support.name FROM support.rooms AS support WHERE support.title = $1",
+        "Hall"
+    )
+    .fetch_one(&client)
+    .await
+    .unwrap();
+    assert_eq!(aliased.name, "hall");
+    // The text as checked is kept; the server sees the mapped one.
+    let q = query!("SELECT name FROM support.rooms WHERE title = $1", "Hall");
+    assert_eq!(q.sql(), "SELECT name FROM support.rooms WHERE title = $1");
+    let sent = q.query(&client);
+    assert!(
+        sent.sql().starts_with("SELECT name FROM support_"),
+        "{}",
+        sent.sql()
+    );
+}
+
 /// Inserts messages `base + 1 ..= base + n` into `room`; message `i` was created `(i * 37) %
 /// 10007` seconds after a fixed instant (distinct, and unrelated to the key's order).
-async fn messages(client: &kalam_client::KalamClient, room: &str, base: i64, n: i64) {
+async fn messages(client: &kalam_client::KalamClient, ns: &str, room: &str, base: i64, n: i64) {
     let rows = (1..=n).map(|i| {
         let at = Timestamp::from_micros(created_offset(i) * 1_000_000 + 1_748_736_000_000_000);
         format!("({}, '{room}', 'user', 'm{i}', '{at}')", base + i)
     });
     support::insert_rows(
         client,
-        "support.messages (id, room, role, body, created_at)",
+        &format!("{ns}.messages (id, room, role, body, created_at)"),
         rows,
     )
     .await;
@@ -689,15 +770,18 @@ fn id_base() -> i64 {
 #[tokio::test]
 async fn checked_fetch_all_returns_every_row_in_the_order_asked() {
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
+    let ns = server.fresh_schema("support").await;
+    let client = admin_builder(&server)
+        .map_namespace("support", &ns)
+        .build()
+        .unwrap();
     let (small, big) = (
         format!("r{}", unique_suffix()),
         format!("r{}", unique_suffix()),
     );
     let base = id_base();
-    messages(&client, &small, base, 60).await;
-    messages(&client, &big, base + 100, 2500).await;
+    messages(&client, &ns, &small, base, 60).await;
+    messages(&client, &ns, &big, base + 100, 2500).await;
 
     // Every row, beyond the implicit LIMIT 50 and the 1,000-row cap.
     for (room, n) in [(&small, 60), (&big, 2500)] {

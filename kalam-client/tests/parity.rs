@@ -299,7 +299,8 @@ async fn multi_source_topics_decode_into_an_enum_with_ops_and_users() {
 }
 
 #[tokio::test]
-async fn a_restarted_worker_continues_after_its_commit() {
+async fn emulator_a_restarted_worker_continues_after_its_commit() {
+    kalam_tests::emulator_only!();
     // Claims of records a stopped worker never reached come back at once (the server's
     // visibility timeout, 60 s by default, is 0 here).
     let emulator = Emulator::builder()
@@ -492,7 +493,8 @@ async fn failing_handlers_are_retried_then_stop_the_worker() {
 }
 
 #[tokio::test]
-async fn async_commit_failures_are_reported() {
+async fn emulator_async_commit_failures_are_reported() {
+    kalam_tests::emulator_only!();
     let emulator = Emulator::start().await.unwrap();
     let admin = emulator_admin(&emulator);
     for sql in [
@@ -789,7 +791,8 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
 }
 
 #[tokio::test]
-async fn health_checks_are_cached_for_the_ttl() {
+async fn emulator_health_checks_are_cached_for_the_ttl() {
+    kalam_tests::emulator_only!();
     let emulator = Emulator::start().await.unwrap();
     let cached = KalamClient::builder()
         .base_url(emulator.url())
@@ -829,7 +832,8 @@ async fn health_checks_are_cached_for_the_ttl() {
 }
 
 #[tokio::test]
-async fn first_run_setup() {
+async fn emulator_first_run_setup() {
+    kalam_tests::emulator_only!();
     let emulator = Emulator::builder().needs_setup(true).start().await.unwrap();
     let client = KalamClient::builder()
         .base_url(emulator.url())
@@ -927,7 +931,8 @@ async fn two_nodes() -> (Emulator, Emulator, KalamClient) {
 }
 
 #[tokio::test]
-async fn an_overloaded_node_is_left_for_the_next() {
+async fn emulator_an_overloaded_node_is_left_for_the_next() {
+    kalam_tests::emulator_only!();
     let (a, b, client) = two_nodes().await;
     assert_eq!(client.base_url(), a.url());
     exec(
@@ -976,7 +981,8 @@ fn note_ids(event: &LiveEvent) -> Vec<i64> {
 }
 
 #[tokio::test]
-async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
+async fn emulator_http_and_live_queries_fail_over_when_a_node_goes_away() {
+    kalam_tests::emulator_only!();
     let (a, b, client) = two_nodes().await;
     let (a_url, b_url) = (a.url(), b.url());
     let mut events = client.live_events("SELECT * FROM app.notes").await.unwrap();
@@ -1062,7 +1068,8 @@ async fn http_and_live_queries_fail_over_when_a_node_goes_away() {
 /// An upload whose token has expired is sent again after the provider hands out a new one,
 /// like every other request (the multipart form is rebuilt for the resend).
 #[tokio::test]
-async fn an_upload_with_an_expired_token_renews_it_and_is_sent_again() {
+async fn emulator_an_upload_with_an_expired_token_renews_it_and_is_sent_again() {
+    kalam_tests::emulator_only!();
     let emulator = Emulator::builder()
         .jwt_expiry(Duration::from_secs(1))
         .jwt_leeway(Duration::ZERO)

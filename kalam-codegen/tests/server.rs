@@ -1,5 +1,7 @@
-//! Introspection and drift: rows → catalog, drift classes, and `pull`/`check --url` against the
-//! emulator over loopback HTTP.
+//! Introspection and drift: rows → catalog, drift classes, and `pull`/`check --url` over
+//! loopback HTTP against the emulator, or against the server named by `KALAMDB_SERVER_URL`
+//! (in fresh copies of the workspace's namespaces). The `emulator_…` test needs the
+//! emulator's query limits set far below the page size.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod support;
@@ -19,8 +21,9 @@ use kalam_codegen::{
     Config, Credentials, Drift, FileStatus, Generator, HttpSource, SqlSource, TableFilter, diff,
     emit_sql, user_catalog,
 };
-use kalam_emulator::{DEFAULT_ADMIN, Emulator};
+use kalam_emulator::Emulator;
 use kalam_schema::{AccessLevel, DefaultValue, Literal};
+use kalam_tests::{TestServer, emulator_only, server_or_skip};
 use serde_json::{Value, json};
 use support::{TempDir, all_text, copy_dir, workspace_schemas};
 
@@ -355,12 +358,20 @@ async fn emulator(schemas: &Path) -> Emulator {
         .unwrap()
 }
 
-async fn admin(emu: &Emulator) -> HttpSource {
+async fn admin(url: &str, (user, password): (&str, &str)) -> HttpSource {
     let credentials = Credentials::Password {
-        user: DEFAULT_ADMIN.0.into(),
-        password: DEFAULT_ADMIN.1.into(),
+        user: user.into(),
+        password: password.into(),
     };
-    HttpSource::connect(&emu.url(), credentials).await.unwrap()
+    HttpSource::connect(url, credentials).await.unwrap()
+}
+
+/// The workspace's `support` and `types` namespaces applied under fresh names.
+async fn fresh_schemas(server: &TestServer) -> (String, String) {
+    (
+        server.fresh_schema("support").await,
+        server.fresh_schema("types").await,
+    )
 }
 
 fn rust_for(schemas: &Path) -> String {
@@ -373,12 +384,13 @@ fn rust_for(schemas: &Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pull_from_the_emulator_reproduces_the_schema_files_byte_for_byte() {
+async fn emulator_pull_reproduces_the_schema_files_byte_for_byte() {
+    emulator_only!();
     let tmp = TempDir::new("pull");
     let seed = tmp.path().join("seed");
     canonical_schemas(&seed);
     let emu = emulator(&seed).await;
-    let mut source = admin(&emu).await;
+    let mut source = admin(&emu.url(), kalam_emulator::DEFAULT_ADMIN).await;
 
     // Pulling into a copy of the seed (the usual `schemas/`) changes nothing.
     let out = tmp.path().join("schemas");
@@ -435,11 +447,10 @@ async fn pull_from_the_emulator_reproduces_the_schema_files_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_selects_namespaces_and_tables_by_glob() {
+    let server = server_or_skip!();
+    let (sup, typ) = fresh_schemas(&server).await;
     let tmp = TempDir::new("pull-filter");
-    let seed = tmp.path().join("seed");
-    canonical_schemas(&seed);
-    let emu = emulator(&seed).await;
-    let mut source = admin(&emu).await;
+    let mut source = admin(server.url(), server.admin_credentials()).await;
     let filter = |ns: &[&str], t: &[&str], x: &[&str]| TableFilter {
         namespaces: ns.iter().map(|s| (*s).to_owned()).collect(),
         tables: t.iter().map(|s| (*s).to_owned()).collect(),
@@ -448,33 +459,39 @@ async fn pull_selects_namespaces_and_tables_by_glob() {
     let names =
         |c: &kalam_schema::Catalog| c.tables().map(|t| t.qualified_name()).collect::<Vec<_>>();
 
+    // A namespace glob: `types_<suffix>` without its last character, then `*`.
     let out = tmp.path().join("a");
-    let p = kalam_codegen::pull(&mut source, &filter(&["ty*"], &[], &[]), &out)
+    let glob = format!("{}*", &typ[..typ.len() - 1]);
+    let p = kalam_codegen::pull(&mut source, &filter(&[&glob], &[], &[]), &out)
         .await
         .unwrap();
-    assert_eq!(names(&p.catalog), ["types.all_types"]);
+    assert_eq!(names(&p.catalog), [format!("{typ}.all_types")]);
     assert_eq!(
         p.files.files().keys().collect::<Vec<_>>(),
-        [Path::new("types.sql")]
+        [Path::new(&format!("{typ}.sql"))]
     );
 
+    // Table globs, qualified and bare (within the namespace, on a shared server).
+    let rooms = format!("{sup}.r*");
     let p = kalam_codegen::pull(
         &mut source,
-        &filter(&[], &["support.r*", "typing_*"], &[]),
+        &filter(&[&sup], &[&rooms, "typing_*"], &[]),
         &out,
     )
     .await
     .unwrap();
     assert_eq!(
         names(&p.catalog),
-        ["support.rooms", "support.typing_events"]
+        [format!("{sup}.rooms"), format!("{sup}.typing_events")]
     );
 
-    let p = kalam_codegen::pull(&mut source, &filter(&["support"], &[], &["*_events"]), &out)
+    let p = kalam_codegen::pull(&mut source, &filter(&[&sup], &[], &["*_events"]), &out)
         .await
         .unwrap();
-    assert_eq!(names(&p.catalog), ["support.messages", "support.rooms"]);
-    emu.shutdown().await;
+    assert_eq!(
+        names(&p.catalog),
+        [format!("{sup}.messages"), format!("{sup}.rooms")]
+    );
 }
 
 fn cli(args: Vec<String>) -> std::process::Output {
@@ -495,15 +512,15 @@ async fn cli_async(args: &[&str]) -> std::process::Output {
 
 /// `check --url`: clean → 0, each drift → 1 with a classified JSON report, errors → 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_pull_and_check_against_the_emulator() {
+async fn cli_pull_and_check_against_the_server() {
+    let server = server_or_skip!();
+    let (sup, typ) = fresh_schemas(&server).await;
     let tmp = TempDir::new("cli-server");
-    let seed = tmp.path().join("seed");
-    canonical_schemas(&seed);
-    let emu = emulator(&seed).await;
-    let url = emu.url();
+    let url = server.url().to_owned();
     let schemas = tmp.path().join("schemas");
     let s = schemas.to_str().unwrap();
-    let (user, password) = DEFAULT_ADMIN;
+    let (user, password) = server.admin_credentials();
+    // Only this test's namespaces: a shared server holds many more.
     let auth = [
         "--url",
         url.as_str(),
@@ -511,6 +528,10 @@ async fn cli_pull_and_check_against_the_emulator() {
         user,
         "--password",
         password,
+        "--namespace",
+        &sup,
+        "--namespace",
+        &typ,
     ];
 
     let pull = cli_async(&[&["pull", "--out", s][..], &auth[..]].concat()).await;
@@ -520,7 +541,8 @@ async fn cli_pull_and_check_against_the_emulator() {
         "{}",
         String::from_utf8_lossy(&pull.stderr)
     );
-    assert!(schemas.join("support.sql").is_file() && schemas.join("types.sql").is_file());
+    assert!(schemas.join(format!("{sup}.sql")).is_file());
+    assert!(schemas.join(format!("{typ}.sql")).is_file());
 
     let check = |format: &'static str| {
         let args = [
@@ -539,13 +561,15 @@ async fn cli_pull_and_check_against_the_emulator() {
     );
     assert!(String::from_utf8_lossy(&clean.stdout).contains("no drift"));
 
-    let mut source = admin(&emu).await;
+    let mut source = admin(&url, (user, password)).await;
     source
-        .query("ALTER TABLE support.messages ADD COLUMN edited_at TIMESTAMP")
+        .query(&format!(
+            "ALTER TABLE {sup}.messages ADD COLUMN edited_at TIMESTAMP"
+        ))
         .await
         .unwrap();
     source
-        .query("ALTER TABLE support.rooms DROP COLUMN archived")
+        .query(&format!("ALTER TABLE {sup}.rooms DROP COLUMN archived"))
         .await
         .unwrap();
     let drift = check("json").await;
@@ -560,16 +584,15 @@ async fn cli_pull_and_check_against_the_emulator() {
     assert_eq!(
         report["changes"],
         json!([
-            {"class": "column_added", "table": "support.messages", "column": "edited_at", "data_type": "TIMESTAMP"},
-            {"class": "column_removed", "table": "support.rooms", "column": "archived"},
+            {"class": "column_added", "table": format!("{sup}.messages"), "column": "edited_at", "data_type": "TIMESTAMP"},
+            {"class": "column_removed", "table": format!("{sup}.rooms"), "column": "archived"},
         ])
     );
     let text = check("text").await;
     assert_eq!(text.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&text.stdout)
-            .contains("column_added         support.messages.edited_at TIMESTAMP")
-    );
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!(
+        "column_added         {sup}.messages.edited_at TIMESTAMP"
+    )));
 
     // Wrong password: exit code 2, the error names the login.
     let bad = cli_async(&[
@@ -585,23 +608,30 @@ async fn cli_pull_and_check_against_the_emulator() {
     ])
     .await;
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("login as `admin` failed with http 401"));
-    emu.shutdown().await;
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains(&format!("login as `{user}` failed with http 401"))
+    );
 }
 
 /// The generated types compile against kalam-client (the derive checks them against
-/// `schemas/`) and carry rows to and from the emulator.
+/// `schemas/`) and carry rows to and from the emulator. Emulator-only: the generated
+/// `insert`/`update` send SQL constants that name the schema's namespace `support` itself
+/// (`map_namespace` reaches only the checked macros), and a shared server cannot give each
+/// test that namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generated_code_compiles_and_round_trips_rows() {
+async fn emulator_generated_code_compiles_and_round_trips_rows() {
     use generated::support::{Message, MessageEvent, NewMessage, NewRoom, Room, messages};
     use kalam_client::{AuthProvider, KalamClient, TableKind};
 
+    emulator_only!();
     let emu = Emulator::builder()
         .schemas_dir(workspace_schemas())
         .start()
         .await
         .unwrap();
-    let (user, password) = DEFAULT_ADMIN;
+    let (user, password) = kalam_emulator::DEFAULT_ADMIN;
+    let sup = "support";
     let client = KalamClient::builder()
         .base_url(emu.url())
         .auth(AuthProvider::basic_auth(user, password))
@@ -626,7 +656,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
     };
     assert_eq!(new.insert(&client).await.unwrap(), 1);
     let sql = format!(
-        "SELECT {} FROM support.messages WHERE {} = $1",
+        "SELECT {} FROM {sup}.messages WHERE {} = $1",
         Message::COLUMNS.join(", "),
         messages::ROLE
     );
@@ -646,7 +676,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
     assert_eq!(edited.update(&client).await.unwrap(), 1);
     let back: Vec<Message> = client
         .query(format!(
-            "SELECT {} FROM support.messages WHERE {} = $1",
+            "SELECT {} FROM {sup}.messages WHERE {} = $1",
             Message::COLUMNS.join(", "),
             messages::ID
         ))
@@ -670,7 +700,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
     room.insert(&client).await.unwrap();
     let rooms: Vec<Room> = client
         .query(format!(
-            "SELECT {} FROM support.rooms",
+            "SELECT {} FROM {sup}.rooms",
             Room::COLUMNS.join(", ")
         ))
         .fetch_all()
@@ -681,7 +711,7 @@ async fn generated_code_compiles_and_round_trips_rows() {
         (rooms[0].title.as_str(), rooms[0].archived),
         ("Lobby", false)
     );
-    assert_eq!(rooms[0].created_by.as_deref(), Some("admin"));
+    assert_eq!(rooms[0].created_by.as_deref(), Some(user));
 
     let event = MessageEvent::Message(row.clone());
     assert_eq!(event.table(), "support.messages");

@@ -141,6 +141,14 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
     let schema = schema::load(span)?;
     // Shape, types and the WHERE for its filter mode, with `$n` in each hole (same width).
     let param_sql = fill_holes(&sql, &holes, |k| format!("${}", k + 1));
+    if param_sql.len() != sql.len() {
+        // Positions in the checked text must be positions in the SQL as written.
+        return Err(syn::Error::new(
+            span,
+            "write each `{value}` hole with at least as many characters as its `$n` (for \
+             instance `{ x }` instead of `{x}` from the tenth value on)",
+        ));
+    }
     let (live, desc) =
         kalam_schema::check_live(schema.catalog(), &param_sql, input.mode).map_err(|mut e| {
             if let Some(help) = &mut e.suggestion {
@@ -187,6 +195,7 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
             #p::live_literal(#index, __arg, #ty)
         }});
     }
+    let namespaces = piece_namespaces(&desc.namespace_refs, &holes, sql.len());
     let target = &input.target;
     // An explicit projection is read like query_as! reads it; `SELECT *` may be read in part.
     let checks =
@@ -207,8 +216,37 @@ fn expand(input: &Input) -> syn::Result<TokenStream> {
         #checks
         #table_check
         #client_ref
-        #p::live_sql::<#target>(__client, &[#(#pieces),*], ::std::vec![#(#values),*])#server
+        #p::live_sql::<#target>(__client, &[#(#pieces),*], &[#(#namespaces),*], ::std::vec![#(#values),*])#server
     }})
+}
+
+/// The namespace identifiers (byte ranges of the SQL as written: the checked text has each
+/// hole padded to its width) as `(piece, start, end)` within the pieces between the holes.
+fn piece_namespaces(
+    refs: &[std::ops::Range<usize>],
+    holes: &[(String, std::ops::Range<usize>)],
+    len: usize,
+) -> Vec<TokenStream> {
+    let mut bounds = Vec::with_capacity(holes.len() + 1);
+    let mut at = 0;
+    for (_, hole) in holes {
+        bounds.push(at..hole.start);
+        at = hole.end;
+    }
+    bounds.push(at..len);
+    refs.iter()
+        .filter_map(|r| {
+            let k = bounds
+                .iter()
+                .position(|b| b.start <= r.start && r.end <= b.end)?;
+            let (p, s, e) = (
+                crate::query::lit_u32(k),
+                crate::query::lit_u32(r.start - bounds[k].start),
+                crate::query::lit_u32(r.end - bounds[k].start),
+            );
+            Some(quote!((#p, #s, #e)))
+        })
+        .collect()
 }
 
 /// With `#[kalam(table = …)]` on the row type, the query must read that table.

@@ -175,6 +175,8 @@ pub(crate) struct Checker<'c> {
     pub(crate) depth: usize,
     /// Tables whose columns appear in scopes (see [`SrcId`]).
     pub(crate) sources: Vec<&'c Table>,
+    /// Identifiers naming a namespace (`ns` of `ns.t` and `ns.t.c`), as found.
+    pub(crate) namespace_refs: Vec<sqlparser::tokenizer::Span>,
 }
 
 pub(crate) fn check_statement(
@@ -202,6 +204,7 @@ pub(crate) fn check_statement(
         ctes: Vec::new(),
         depth: 0,
         sources: Vec::new(),
+        namespace_refs: Vec::new(),
     };
     let (kind, outs) = cx.statement(stmt)?;
     let mut columns = Vec::with_capacity(outs.len());
@@ -244,12 +247,14 @@ pub(crate) fn check_statement(
         });
     }
     let params = cx.finish_params()?;
+    let namespace_refs = cx.namespace_ranges();
     Ok(QueryDescription {
         kind,
         columns,
         params,
         execute_as: envelope.map(|e| e.user),
         tables: cx.tables,
+        namespace_refs,
     })
 }
 
@@ -406,9 +411,14 @@ impl<'c> Checker<'c> {
     /// Resolves `[ns.]table` to a catalog table, with did-you-mean on failure.
     pub(crate) fn table(&mut self, name: &ObjectName) -> Result<&'c Table, SchemaError> {
         let parts = name_parts(name);
-        let (ns, t, span) = match parts.as_slice() {
-            [t] => (self.default_ns.to_owned(), lower_ident(t), t.span),
-            [n, t] => (lower_ident(n), lower_ident(t), n.span.union(&t.span)),
+        let (ns, t, span, ns_span) = match parts.as_slice() {
+            [t] => (self.default_ns.to_owned(), lower_ident(t), t.span, None),
+            [n, t] => (
+                lower_ident(n),
+                lower_ident(t),
+                n.span.union(&t.span),
+                Some(n.span),
+            ),
             _ => return Err(self.unsupported(format!("table name `{name}`"), name.span())),
         };
         let table = self
@@ -416,7 +426,24 @@ impl<'c> Checker<'c> {
             .table_or_error(&ns, &t)
             .map_err(|e| e.at(self.loc(span)))?;
         self.touch(table);
+        self.namespace_refs.extend(ns_span);
         Ok(table)
+    }
+
+    /// The byte ranges of the namespace identifiers found, in text order, each once.
+    fn namespace_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut ranges: Vec<std::ops::Range<usize>> = self
+            .namespace_refs
+            .iter()
+            .map(|span| {
+                let loc = self.loc(*span);
+                loc.offset..loc.offset + loc.len
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+        ranges.sort_by_key(|r| r.start);
+        ranges.dedup();
+        ranges
     }
 
     fn statement(&mut self, stmt: &Statement) -> Result<(QueryKind, Vec<Out>), SchemaError> {

@@ -997,6 +997,10 @@ impl Checker<'_> {
                 }
             };
             if let Some((rel, col)) = found {
+                if qual.len() == 2 {
+                    // `ns.table.column`: the first identifier names the namespace.
+                    self.namespace_refs.push(ids[0].span);
+                }
                 let name = match &rel.display {
                     Some(d) => format!("{d}.{col_name}"),
                     None => col_name.clone(),

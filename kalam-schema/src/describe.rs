@@ -97,6 +97,19 @@ pub struct QueryDescription {
     pub execute_as: Option<String>,
     /// Every table the statement reads or writes, in order of first appearance.
     pub tables: Vec<TableRef>,
+    /// Byte ranges of the identifiers of the SQL text that name a namespace — `app` in
+    /// `app.todos` and in `app.todos.id` — in text order: where a client that runs the
+    /// statement in another namespace than the schema's puts that namespace's name.
+    ///
+    /// ```
+    /// let c = kalam_schema::load_str("CREATE NAMESPACE app; CREATE TABLE app.t (id BIGINT PRIMARY KEY)").unwrap();
+    /// let sql = "SELECT app.t.id FROM app.t JOIN app.t AS app ON app.id = t.id";
+    /// let d = kalam_schema::describe(&c, sql, None).unwrap();
+    /// let named: Vec<&str> = d.namespace_refs.iter().map(|r| &sql[r.clone()]).collect();
+    /// assert_eq!(named, ["app", "app", "app"]);
+    /// assert_eq!(d.namespace_refs[0], 7..10);
+    /// ```
+    pub namespace_refs: Vec<std::ops::Range<usize>>,
 }
 
 impl QueryDescription {

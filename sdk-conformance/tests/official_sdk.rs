@@ -1,4 +1,5 @@
-//! The official KalamDB Rust SDK against `kalam-emulator`: a client nobody here wrote.
+//! The official KalamDB Rust SDK against `kalam-emulator` (or the server named by
+//! `KALAMDB_SERVER_URL`): a client nobody here wrote, in a fresh namespace with fresh users.
 //!
 //! Login, DDL, inserts with params, SELECT, `live()` with initial rows and insert/update/delete,
 //! resume with `from`, a topic consumed and acknowledged, and two users who never see each
@@ -8,7 +9,6 @@
 
 use std::time::Duration;
 
-use kalam_emulator::Emulator;
 use official::subscription::LiveRowsConfig;
 use official::{
     AuthProvider, AutoOffsetReset, KalamLinkClient, LiveRowsEvent, QueryParam, SeqId,
@@ -73,49 +73,45 @@ async fn until_ids(sub: &mut official::LiveRowsSubscription, want: &[i64]) -> Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdk_against_the_emulator() {
-    let emu = Emulator::start().await.unwrap();
-    let url = emu.url().to_owned();
-    let admin = client(&url, "admin", "AdminPass123!");
+    let server = kalam_tests::server_or_skip!();
+    let url = server.url().to_owned();
+    let (admin_user, admin_password) = server.admin_credentials();
+    let admin = client(&url, admin_user, admin_password);
+    let ns = server.fresh_namespace("sdk").await;
+    let alice_user = server.create_user("alice", "user").await;
+    let bob_user = server.create_user("bob", "user").await;
 
-    // DDL as dba.
-    sql(&admin, "CREATE NAMESPACE app", None).await;
+    // DDL as the admin.
     sql(
         &admin,
-        "CREATE TABLE app.todos (id BIGINT PRIMARY KEY, title TEXT NOT NULL, done BOOLEAN NOT NULL DEFAULT false) WITH (TYPE = 'USER')",
+        &format!("CREATE TABLE {ns}.todos (id BIGINT PRIMARY KEY, title TEXT NOT NULL, done BOOLEAN NOT NULL DEFAULT false) WITH (TYPE = 'USER')"),
         None,
     )
     .await;
-    sql(&admin, "CREATE TOPIC app.todo_events", None).await;
+    sql(&admin, &format!("CREATE TOPIC {ns}.todo_events"), None).await;
     sql(
         &admin,
-        "ALTER TOPIC app.todo_events ADD SOURCE app.todos ON INSERT WITH (payload = 'full')",
-        None,
-    )
-    .await;
-    sql(
-        &admin,
-        "CREATE USER 'alice' WITH PASSWORD 'AlicePass123!' ROLE user",
-        None,
-    )
-    .await;
-    sql(
-        &admin,
-        "CREATE USER 'bob' WITH PASSWORD 'BobPass123!' ROLE user",
+        &format!(
+            "ALTER TOPIC {ns}.todo_events ADD SOURCE {ns}.todos ON INSERT WITH (payload = 'full')"
+        ),
         None,
     )
     .await;
 
-    let alice = client(&url, "alice", "AlicePass123!");
-    let bob = client(&url, "bob", "BobPass123!");
+    let alice = client(&url, &alice_user.id, &alice_user.password);
+    let bob = client(&url, &bob_user.id, &bob_user.password);
 
     // Login through the SDK's own endpoint.
-    let login = alice.login("alice", "AlicePass123!").await.unwrap();
-    assert_eq!(login.user.id.to_string(), "alice");
+    let login = alice
+        .login(&alice_user.id, &alice_user.password)
+        .await
+        .unwrap();
+    assert_eq!(login.user.id.to_string(), alice_user.id);
 
     // Inserts with params, SELECT.
     sql(
         &alice,
-        "INSERT INTO app.todos (id, title) VALUES ($1, $2)",
+        &format!("INSERT INTO {ns}.todos (id, title) VALUES ($1, $2)"),
         Some(vec![
             QueryParam::Int(1),
             QueryParam::Text("Buy milk".into()),
@@ -124,7 +120,7 @@ async fn official_sdk_against_the_emulator() {
     .await;
     sql(
         &alice,
-        "INSERT INTO app.todos (id, title) VALUES ($1, $2)",
+        &format!("INSERT INTO {ns}.todos (id, title) VALUES ($1, $2)"),
         Some(vec![
             QueryParam::Int(2),
             QueryParam::Text("Call Bob".into()),
@@ -132,48 +128,59 @@ async fn official_sdk_against_the_emulator() {
     )
     .await;
     assert_eq!(
-        titles(&alice, "SELECT id, title FROM app.todos").await,
+        titles(&alice, &format!("SELECT id, title FROM {ns}.todos")).await,
         ["Buy milk", "Call Bob"]
     );
 
     // Two users never see each other's USER rows.
     sql(
         &bob,
-        "INSERT INTO app.todos (id, title) VALUES (1, 'Bob only')",
+        &format!("INSERT INTO {ns}.todos (id, title) VALUES (1, 'Bob only')"),
         None,
     )
     .await;
     assert_eq!(
-        titles(&bob, "SELECT id, title FROM app.todos").await,
+        titles(&bob, &format!("SELECT id, title FROM {ns}.todos")).await,
         ["Bob only"]
     );
     assert_eq!(
-        titles(&alice, "SELECT id, title FROM app.todos").await,
+        titles(&alice, &format!("SELECT id, title FROM {ns}.todos")).await,
         ["Buy milk", "Call Bob"]
     );
 
     // live(): initial rows, then insert, update and delete.
-    let mut live = alice.live("SELECT id, title FROM app.todos").await.unwrap();
+    let mut live = alice
+        .live(&format!("SELECT id, title FROM {ns}.todos"))
+        .await
+        .unwrap();
     until_ids(&mut live, &[1, 2]).await;
     sql(
         &alice,
-        "INSERT INTO app.todos (id, title) VALUES (3, 'Water plants')",
+        &format!("INSERT INTO {ns}.todos (id, title) VALUES (3, 'Water plants')"),
         None,
     )
     .await;
     until_ids(&mut live, &[1, 2, 3]).await;
     sql(
         &alice,
-        "UPDATE app.todos SET title = 'Buy oat milk' WHERE id = 1",
+        &format!("UPDATE {ns}.todos SET title = 'Buy oat milk' WHERE id = 1"),
         None,
     )
     .await;
     let after_update = until_ids(&mut live, &[1, 2, 3]).await;
-    sql(&alice, "DELETE FROM app.todos WHERE id = 2", None).await;
+    sql(
+        &alice,
+        &format!("DELETE FROM {ns}.todos WHERE id = 2"),
+        None,
+    )
+    .await;
     let checkpoint = until_ids(&mut live, &[1, 3]).await.or(after_update);
     live.close().await.unwrap();
     // Bob's live view holds only his own row.
-    let mut bob_live = bob.live("SELECT id, title FROM app.todos").await.unwrap();
+    let mut bob_live = bob
+        .live(&format!("SELECT id, title FROM {ns}.todos"))
+        .await
+        .unwrap();
     until_ids(&mut bob_live, &[1]).await;
     bob_live.close().await.unwrap();
 
@@ -181,13 +188,13 @@ async fn official_sdk_against_the_emulator() {
     let from = checkpoint.expect("a SeqId after the delete");
     sql(
         &alice,
-        "INSERT INTO app.todos (id, title) VALUES (4, 'After checkpoint')",
+        &format!("INSERT INTO {ns}.todos (id, title) VALUES (4, 'After checkpoint')"),
         None,
     )
     .await;
     let config = SubscriptionConfig {
         options: Some(SubscriptionOptions::new().with_from(from)),
-        ..SubscriptionConfig::new("resume_1", "SELECT id, title FROM app.todos")
+        ..SubscriptionConfig::new("resume_1", format!("SELECT id, title FROM {ns}.todos"))
     };
     let mut resumed = alice
         .live_with_config(config, LiveRowsConfig::default())
@@ -200,7 +207,7 @@ async fn official_sdk_against_the_emulator() {
     let mut consumer = admin
         .consumer()
         .group_id("workers")
-        .topic("app.todo_events")
+        .topic(format!("{ns}.todo_events"))
         .auto_offset_reset(AutoOffsetReset::Earliest)
         .build()
         .unwrap();
@@ -236,7 +243,7 @@ async fn official_sdk_against_the_emulator() {
     let mut again = admin
         .consumer()
         .group_id("workers")
-        .topic("app.todo_events")
+        .topic(format!("{ns}.todo_events"))
         .auto_offset_reset(AutoOffsetReset::Earliest)
         .build()
         .unwrap();
@@ -246,5 +253,4 @@ async fn official_sdk_against_the_emulator() {
     admin.disconnect().await;
     alice.disconnect().await;
     bob.disconnect().await;
-    emu.shutdown().await;
 }

@@ -8,6 +8,13 @@
 //!
 //! `NO_SERVER=true` makes [`TestServer::start`] return `None`: server-backed tests then skip
 //! themselves, as upstream's SDK tests do, and only the offline tests run.
+//!
+//! Schema files are applied under a fresh namespace each time ([`TestServer::fresh_schema`]):
+//! `schemas/support.sql` becomes namespace `support_<unique>`, and a client built with
+//! `map_namespace("support", &ns)` runs the macros' queries (checked against `support`)
+//! there. Tests that need what only the emulator has (fault controls, a restart, builder
+//! settings, its change feed) are named `emulator_…` and skip themselves against an external
+//! server ([`emulator_or_skip!`], [`emulator_only!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +36,8 @@ pub struct TestServer {
     url: String,
     admin_user: String,
     admin_password: String,
+    /// The admin's access token, once logged in (a real server limits logins per second).
+    admin_token: std::sync::Mutex<Option<String>>,
     http: reqwest::Client,
 }
 
@@ -64,6 +73,11 @@ pub fn unique_suffix() -> String {
     format!("{}_{n}_{r:08x}", std::process::id())
 }
 
+/// True when `KALAMDB_SERVER_URL` names an external server for the server-backed tests.
+pub fn external_server() -> bool {
+    std::env::var_os("KALAMDB_SERVER_URL").is_some_and(|v| !v.is_empty())
+}
+
 /// Skips the current test (returns early) when no server is available.
 #[macro_export]
 macro_rules! server_or_skip {
@@ -74,6 +88,33 @@ macro_rules! server_or_skip {
                 eprintln!("NO_SERVER=true: skipping server-backed test");
                 return;
             }
+        }
+    };
+}
+
+/// A fresh in-process emulator as a [`TestServer`], for tests that need its fault controls or
+/// internals; skips the current test (returns early) when the suite runs against an external
+/// server or without a server. Such tests are named `emulator_…`.
+#[macro_export]
+macro_rules! emulator_or_skip {
+    () => {{
+        $crate::emulator_only!();
+        match $crate::TestServer::start().await {
+            Some(server) => server,
+            None => return,
+        }
+    }};
+}
+
+/// Skips the current test (returns early) when the suite runs against an external server or
+/// without a server: for tests that start their own `Emulator` with particular settings.
+/// Such tests are named `emulator_…`.
+#[macro_export]
+macro_rules! emulator_only {
+    () => {
+        if $crate::external_server() || $crate::no_server() {
+            eprintln!("emulator-only test: skipped against an external server or without one");
+            return;
         }
     };
 }
@@ -105,6 +146,7 @@ impl TestServer {
                 url: url.trim_end_matches('/').to_owned(),
                 admin_user,
                 admin_password,
+                admin_token: std::sync::Mutex::new(None),
                 http,
             });
         }
@@ -114,6 +156,7 @@ impl TestServer {
             backend: Backend::Emulator(Box::new(emulator)),
             admin_user: "admin".to_owned(),
             admin_password: "AdminPass123!".to_owned(),
+            admin_token: std::sync::Mutex::new(None),
             http,
         })
     }
@@ -156,6 +199,17 @@ impl TestServer {
         matches!(self.backend, Backend::External)
     }
 
+    /// The `root` password: the emulator's, or `KALAMDB_ROOT_PASSWORD` for an external
+    /// server (`None` when it is not set).
+    pub fn root_password(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Emulator(e) => Some(e.root_password().to_owned()),
+            Backend::External => std::env::var("KALAMDB_ROOT_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty()),
+        }
+    }
+
     /// The admin (dba or root) credentials.
     pub fn admin_credentials(&self) -> (&str, &str) {
         (&self.admin_user, &self.admin_password)
@@ -179,9 +233,22 @@ impl TestServer {
             .to_owned()
     }
 
-    /// An admin access token.
+    /// An admin access token (logged in once per server; tokens live 24 hours).
     pub async fn admin_token(&self) -> String {
-        self.login(&self.admin_user, &self.admin_password).await
+        let cached = self
+            .admin_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(token) = cached {
+            return token;
+        }
+        let token = self.login(&self.admin_user, &self.admin_password).await;
+        *self
+            .admin_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
+        token
     }
 
     /// Runs SQL with a token and returns the HTTP status and the parsed body.
@@ -235,19 +302,66 @@ impl TestServer {
         }
     }
 
-    /// Applies every statement of the workspace's `schemas/` files, namespaced as they are.
-    /// On an external server this is idempotent (the files use `IF NOT EXISTS`).
-    pub async fn apply_example_schemas(&self) {
-        let dir = schemas_dir();
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("schemas dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect();
-        files.sort();
-        for f in files {
-            let text = std::fs::read_to_string(&f).expect("schema file");
-            self.admin_sql(&text).await;
+    /// Applies the workspace's `schemas/<name>.sql` (the namespace `name`: `support`,
+    /// `types`) under a fresh namespace `<name>_<unique>`, topics included, and returns the
+    /// new namespace's name. Build the clients of the test with
+    /// `.map_namespace(name, &returned)` to run the macros' queries there.
+    pub async fn fresh_schema(&self, name: &str) -> String {
+        let path = schemas_dir().join(format!("{name}.sql"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let ns = format!("{name}_{}", unique_suffix());
+        self.admin_sql(&rename_namespace(&text, name, &ns)).await;
+        ns
+    }
+}
+
+/// `ddl` (a schema file: CREATE/ALTER/DROP of namespaces, tables and topics) with namespace
+/// `from` renamed to `to`: every unquoted identifier `from` that qualifies a name (`from.x`)
+/// or is named by `NAMESPACE [IF NOT EXISTS]` or `USE`. String literals and comments stay as
+/// they are.
+///
+/// ```
+/// let ddl = "CREATE NAMESPACE IF NOT EXISTS app;\n\
+///            CREATE TABLE app.t (id BIGINT PRIMARY KEY, app TEXT DEFAULT 'app.t') WITH (TYPE = 'USER');\n\
+///            CREATE TOPIC app.ev; ALTER TOPIC app.ev ADD SOURCE app.t ON INSERT;";
+/// assert_eq!(
+///     kalam_tests::rename_namespace(ddl, "app", "app_1"),
+///     "CREATE NAMESPACE IF NOT EXISTS app_1;\n\
+///      CREATE TABLE app_1.t (id BIGINT PRIMARY KEY, app TEXT DEFAULT 'app.t') WITH (TYPE = 'USER');\n\
+///      CREATE TOPIC app_1.ev; ALTER TOPIC app_1.ev ADD SOURCE app_1.t ON INSERT;"
+/// );
+/// ```
+pub fn rename_namespace(ddl: &str, from: &str, to: &str) -> String {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, ddl)
+        .tokenize()
+        .unwrap_or_else(|e| panic!("schema text does not tokenize: {e}"));
+    let significant = |t: &&Token| !matches!(t, Token::Whitespace(_));
+    let mut out = String::with_capacity(ddl.len() + 64);
+    for (i, t) in tokens.iter().enumerate() {
+        let rename = match t {
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(from) => {
+                let next = tokens[i + 1..].iter().find(significant);
+                let prev = tokens[..i].iter().rev().find(significant);
+                let qualifies =
+                    matches!(next, Some(Token::Period)) && !matches!(prev, Some(Token::Period));
+                // `NAMESPACE` is not a sqlparser keyword: compare the word.
+                let named = matches!(prev, Some(Token::Word(p))
+                    if matches!(p.keyword, Keyword::EXISTS | Keyword::USE)
+                        || p.value.eq_ignore_ascii_case("NAMESPACE"));
+                qualifies || named
+            }
+            _ => false,
+        };
+        if rename {
+            out.push_str(to);
+        } else {
+            out.push_str(&t.to_string());
         }
     }
+    out
 }

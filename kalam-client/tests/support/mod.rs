@@ -21,16 +21,19 @@ pub(crate) fn admin_client(server: &TestServer) -> KalamClient {
     admin_builder(server).build().unwrap()
 }
 
-/// A client authenticated as `user`.
-pub(crate) fn user_client(server: &TestServer, user: &TestUser) -> KalamClient {
+/// A builder pointed at the server with `user`'s credentials.
+pub(crate) fn user_builder(server: &TestServer, user: &TestUser) -> KalamClientBuilder {
     KalamClient::builder()
         .base_url(server.url())
         .auth(AuthProvider::basic_auth(
             user.id.clone(),
             user.password.clone(),
         ))
-        .build()
-        .unwrap()
+}
+
+/// A client authenticated as `user`.
+pub(crate) fn user_client(server: &TestServer, user: &TestUser) -> KalamClient {
+    user_builder(server, user).build().unwrap()
 }
 
 /// Runs a statement that must succeed and returns the rows affected.

@@ -140,11 +140,12 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
     check_execute_as(mode, span, &desc)?;
     let p = private();
     let as_user = input.user.as_ref().map(|u| quote!(.__as_user(#u)));
+    let namespaces = namespace_ranges(&desc);
     let statement = bind_args(
         span,
         &desc,
         &input.args,
-        quote!(#p::Statement::__new(#sql) #as_user),
+        quote!(#p::Statement::__new(#sql, &[#(#namespaces),*]) #as_user),
     )?;
     // The schema includes, then any items, then the row type. A record carries the includes
     // as doc attributes; everything else gets them on an empty `let`.
@@ -197,6 +198,23 @@ pub(crate) fn expand(mode: Mode, input: &Input) -> syn::Result<TokenStream> {
             __row: ::core::marker::PhantomData,
         }
     }})
+}
+
+/// `(start, end)` of each namespace identifier in the checked SQL, as unsuffixed literals
+/// (what `KalamClientBuilder::map_namespace` renames at run time).
+fn namespace_ranges(desc: &QueryDescription) -> Vec<TokenStream> {
+    desc.namespace_refs
+        .iter()
+        .map(|r| {
+            let (s, e) = (lit_u32(r.start), lit_u32(r.end));
+            quote!((#s, #e))
+        })
+        .collect()
+}
+
+/// An unsuffixed integer literal of a byte offset (SQL literals are far below 4 GiB).
+pub(crate) fn lit_u32(n: usize) -> proc_macro2::Literal {
+    proc_macro2::Literal::u32_unsuffixed(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// The alias a query expansion gives `::kalam_client::__private` (`use … as __kalam;` at the
