@@ -557,7 +557,7 @@ impl KalamClientBuilder {
     /// use kalam_client::{AuthProvider, KalamClient, query};
     /// let tenant = KalamClient::builder()
     ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin".into(), "AdminPass123!".into()))
+    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .map_namespace("support", "support_acme")
     ///     .build()?;
     /// for ddl in [

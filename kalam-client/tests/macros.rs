@@ -883,9 +883,8 @@ async fn engine_functions_run_through_query() {
     use kalam_client::types::{Date, Decimal, Time, Uuid};
 
     let server = server_or_skip!();
-    server.apply_example_schemas().await;
-    let client = admin_client(&server);
-    let id = i64::from(std::process::id()) * 100 + 11;
+    let client = schema_client(&server, &["types"]).await;
+    let id = 11;
     let ts: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
     query!("DELETE FROM types.all_types WHERE id = $1", id)
         .execute(&client)
