@@ -57,7 +57,11 @@ fn order_help(first: Option<&sqlparser::ast::OrderByExpr>) -> String {
             .map_or_else(|| "key".to_owned(), |i| i.value.to_lowercase()),
         _ => "key".to_owned(),
     };
-    let verb = if descending { "order_by_desc" } else { "order_by" };
+    let verb = if descending {
+        "order_by_desc"
+    } else {
+        "order_by"
+    };
     format!(
         "remove the ORDER BY and let the client keep the view sorted: \
          `.with_config(LiveRowsConfig::new().{verb}(|row| row.{field}.clone()))`"
