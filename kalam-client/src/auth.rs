@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
+use crate::transport::system_now;
 use crate::wire::{LoginResponse, error_from_body};
 
 /// How the client authenticates (the official SDK's `AuthProvider`).
@@ -82,8 +83,14 @@ impl fmt::Debug for AuthProvider {
     }
 }
 
-/// The future a [`DynamicAuthProvider`] returns.
+/// The future a [`DynamicAuthProvider`] returns (not `Send` in the browser build, whose
+/// `fetch` futures stay on the page's thread).
+#[cfg(not(target_arch = "wasm32"))]
 pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<AuthProvider>> + Send + 'a>>;
+/// The future a [`DynamicAuthProvider`] returns (not `Send` in the browser build, whose
+/// `fetch` futures stay on the page's thread).
+#[cfg(target_arch = "wasm32")]
+pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<AuthProvider>> + 'a>>;
 
 /// Credentials supplied on demand: called when the client needs a token it does not have
 /// (first request, expiry, `TOKEN_EXPIRED`). Closures `Fn() -> impl Future<Output =
@@ -106,10 +113,22 @@ pub trait DynamicAuthProvider: Send + Sync + 'static {
     fn get_auth(&self) -> AuthFuture<'_>;
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl<F, Fut> DynamicAuthProvider for F
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<AuthProvider>> + Send + 'static,
+{
+    fn get_auth(&self) -> AuthFuture<'_> {
+        Box::pin(self())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl<F, Fut> DynamicAuthProvider for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<AuthProvider>> + 'static,
 {
     fn get_auth(&self) -> AuthFuture<'_> {
         Box::pin(self())
@@ -271,7 +290,7 @@ impl TokenManager {
     pub(crate) async fn bearer(&self, http: &Http<'_>) -> Result<Option<Secret>> {
         let mut state = self.state.lock().await;
         if let Some(t) = &state.access
-            && (t.is_fresh(SystemTime::now()) || !self.renewable())
+            && (t.is_fresh(system_now()) || !self.renewable())
         {
             return Ok(Some(t.secret.clone()));
         }
@@ -291,7 +310,7 @@ impl TokenManager {
                 let refresh = state
                     .refresh
                     .as_ref()
-                    .filter(|t| t.is_fresh(SystemTime::now()))
+                    .filter(|t| t.is_fresh(system_now()))
                     .map(|t| t.secret.clone());
                 if let Some(refresh) = refresh {
                     match refresh_tokens(http, &refresh).await {

@@ -135,7 +135,7 @@ pub(crate) struct Sent {
 
 /// A node that cannot be reached (as opposed to one that answered with an error).
 fn unreachable(e: &reqwest::Error) -> bool {
-    e.is_connect()
+    crate::transport::is_connect(e)
 }
 
 fn overloaded(status: u16) -> bool {
@@ -199,6 +199,11 @@ impl Inner {
                 None
             };
             let mut request = build(base);
+            // `fetch` has no client-wide timeout: each request carries it.
+            #[cfg(target_arch = "wasm32")]
+            {
+                request = request.timeout(self.request_timeout);
+            }
             if let Some(t) = &token {
                 request = request.bearer_auth(t.expose());
             }
@@ -299,7 +304,7 @@ impl Inner {
 
     pub(crate) fn transport_error(&self, what: &str, e: reqwest::Error) -> Error {
         if e.is_timeout() {
-            let after = if e.is_connect() {
+            let after = if crate::transport::is_connect(&e) {
                 self.connect_timeout
             } else {
                 self.request_timeout
@@ -651,16 +656,20 @@ impl KalamClientBuilder {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
         self.namespaces.validate()?;
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .user_agent(self.user_agent)
-            // Redirects would turn a POST into a GET and may drop the bearer.
-            .redirect(reqwest::redirect::Policy::none());
-        http = match self.http_version {
-            HttpVersion::Http1 => http.http1_only(),
-            HttpVersion::Http2 => http.http2_prior_knowledge(),
-            HttpVersion::Auto => http,
+        let http = reqwest::Client::builder().user_agent(self.user_agent);
+        // In the browser, `fetch` owns connections, protocol versions and redirects.
+        #[cfg(not(target_arch = "wasm32"))]
+        let http = {
+            let http = http
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.timeout)
+                // Redirects would turn a POST into a GET and may drop the bearer.
+                .redirect(reqwest::redirect::Policy::none());
+            match self.http_version {
+                HttpVersion::Http1 => http.http1_only(),
+                HttpVersion::Http2 => http.http2_prior_knowledge(),
+                HttpVersion::Auto => http,
+            }
         };
         let http = http.build().map_err(|e| Error::Http {
             status: None,

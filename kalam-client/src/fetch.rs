@@ -60,7 +60,7 @@ pub struct Fetch<'c, O> {
 pub(crate) type Decode<O> = fn(&[u8], PageOpts, &mut Option<O>) -> Result<PageInfo>;
 
 /// One request: the response body of `/v1/api/sql`.
-pub(crate) type BodyFuture<'c> = Pin<Box<dyn Future<Output = Result<Bytes>> + Send + 'c>>;
+pub(crate) type BodyFuture<'c> = crate::transport::BoxFuture<'c, Result<Bytes>>;
 
 // `Fetch` never pins `O`: the output is only moved out once ready.
 impl<O> Unpin for Fetch<'_, O> {}

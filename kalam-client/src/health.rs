@@ -1,10 +1,11 @@
 //! A cached health check (feature `healthcheck`, protocol 2.7).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::client::{KalamClient, KalamClientBuilder};
 use crate::error::Result;
+use crate::transport::Instant;
 use crate::wire::HealthCheckResponse;
 
 /// How long [`KalamClient::health_check_cached`] reuses an answer unless the builder says

@@ -6,9 +6,8 @@
 //! and re-exported through `__private`.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::marker::PhantomData;
-use std::pin::Pin;
 
 use kalam_schema::{Literal, SqlType, TableKind};
 
@@ -385,7 +384,7 @@ where
     O: RowOrder<T> + Send + 'static,
 {
     type Output = Result<LiveRows<T>>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<LiveRows<T>>> + Send>>;
+    type IntoFuture = crate::transport::BoxFuture<'static, Result<LiveRows<T>>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.subscribe())

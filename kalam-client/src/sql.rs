@@ -54,7 +54,7 @@ fn is_connection_error(e: &reqwest::Error) -> bool {
 
 fn transport_error(inner: &Inner, sql: &str, e: reqwest::Error) -> Error {
     if e.is_timeout() {
-        let (operation, after) = if e.is_connect() {
+        let (operation, after) = if crate::transport::is_connect(&e) {
             (
                 format!("a connection to {}", inner.base),
                 inner.connect_timeout,
@@ -66,7 +66,7 @@ fn transport_error(inner: &Inner, sql: &str, e: reqwest::Error) -> Error {
             )
         };
         Error::Timeout { operation, after }
-    } else if e.is_connect() {
+    } else if crate::transport::is_connect(&e) {
         Error::Http {
             status: None,
             message: format!("cannot connect to {}", inner.base),
@@ -133,7 +133,7 @@ pub(crate) async fn post_sql(
                 Err(e) if retry_reads && failures < inner.max_retries && is_connection_error(&e) => {
                     failures += 1;
                     tracing::warn!(attempt = failures, error = %e, "connection error, retrying read");
-                    tokio::time::sleep(Duration::from_millis(100) * failures).await;
+                    crate::transport::sleep(Duration::from_millis(100) * failures).await;
                     continue;
                 }
                 Err(e) => return Err(transport_error(inner, sql, e)),

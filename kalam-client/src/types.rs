@@ -183,7 +183,7 @@ macro_rules! instant_type {
 
             /// The current time; `None` if the clock is outside the representable range.
             pub fn now() -> Option<$name> {
-                Self::from_system_time(std::time::SystemTime::now())
+                Self::from_system_time(crate::transport::system_now())
             }
 
             /// From a [`SystemTime`](std::time::SystemTime); `None` outside ±292 000 years.

@@ -15,13 +15,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::state::{ConnectionState, StateTx};
 use crate::client::{Inner, KalamClient};
 use crate::error::{Error, ErrorCode, Result};
+use crate::transport::{self, Message, Socket, ws_error};
 
 /// Keepalive period: a Ping frame and a `{"type":"ping"}` message (protocol 3.10: ≤ 10 s).
 const KEEPALIVE: Duration = Duration::from_secs(8);
@@ -176,14 +174,10 @@ pub(crate) fn ws_url(base: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
-fn ws_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Protocol(format!("websocket {what}: {e}"))
-}
-
 async fn open(client: &KalamClient, state: Arc<StateTx>) -> Result<Connection> {
     let socket = open_socket(client).await?;
     let (commands, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(client.clone(), socket, rx, state));
+    transport::spawn(run(client.clone(), socket, rx, state));
     Ok(Connection { commands })
 }
 
@@ -200,22 +194,16 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             code: ErrorCode::parse("AUTH_REQUIRED"),
             message: "live queries need credentials (the WebSocket accepts only JWTs)".to_owned(),
         })?;
-    let mut request = ws_url(&base)?
-        .into_client_request()
-        .map_err(|e| ws_error("request", e))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|e| ws_error("header", e))?;
-    request.headers_mut().insert("authorization", bearer);
-    let connect = tokio_tungstenite::connect_async(request);
-    let (mut socket, _) = tokio::time::timeout(inner.connect_timeout, connect)
+    let url = ws_url(&base)?;
+    let connect = transport::connect(&url, token.expose());
+    let mut socket = transport::timeout(inner.connect_timeout, connect)
         .await
         .map_err(|_| Error::Timeout {
             operation: "the WebSocket connection".to_owned(),
             after: inner.connect_timeout,
-        })?
-        .map_err(|e| ws_error("connect", e))?;
-    // Header auth: the server pushes `auth_success` (or `auth_error`) unprompted (3.2 A).
-    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.next())
+        })??;
+    // The server answers the token with `auth_success` (or `auth_error`) (3.2).
+    let first = transport::timeout(AUTH_TIMEOUT, socket.next())
         .await
         .map_err(|_| Error::Timeout {
             operation: "auth_success".to_owned(),
@@ -286,9 +274,6 @@ fn client_message(command: &Command) -> String {
     };
     value.to_string()
 }
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// What the task remembers about a subscription, to route frames and to resubscribe.
 struct Sub {
@@ -371,8 +356,7 @@ async fn serve(
     commands: &mut mpsc::UnboundedReceiver<Command>,
     subs: &mut HashMap<String, Sub>,
 ) -> Ended {
-    let start = tokio::time::Instant::now() + KEEPALIVE;
-    let mut keepalive = tokio::time::interval_at(start, KEEPALIVE);
+    let mut keepalive = transport::Interval::new(KEEPALIVE);
     loop {
         tokio::select! {
             command = commands.recv() => {
@@ -464,7 +448,7 @@ async fn reconnect(
             delay,
         });
         if attempt > 0 {
-            tokio::time::sleep(delay).await;
+            transport::sleep(delay).await;
         }
         match open_socket(client).await {
             Ok(socket) => return Some(socket),
@@ -518,7 +502,7 @@ async fn run(
     for sub in subs.values() {
         let _ = sub.events.send(Incoming::Closed(reason.clone()));
     }
-    let _ = socket.close(None).await;
+    transport::close(&mut socket).await;
     state.set(ConnectionState::Idle);
 }
 

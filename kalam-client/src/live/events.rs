@@ -73,7 +73,7 @@ impl LiveEvents {
                 }
             }
         };
-        let frame = tokio::time::timeout(ACK_TIMEOUT, wait)
+        let frame = crate::transport::timeout(ACK_TIMEOUT, wait)
             .await
             .map_err(|_| Error::Timeout {
                 operation: format!("subscription_ack for `{sql}`"),

@@ -11,7 +11,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -771,7 +770,7 @@ enum Phase {
     Server,
     /// HTTP snapshot in progress; changes are buffered.
     Loading {
-        snapshot: Pin<Box<dyn Future<Output = Result<Snapshot>> + Send>>,
+        snapshot: crate::transport::BoxFuture<'static, Result<Snapshot>>,
         buffered: Vec<LiveEvent>,
         diff: bool,
         attempt: u32,
@@ -873,7 +872,7 @@ impl<T: KalamRow> LiveRows<T> {
         let client = self.client.clone();
         let snapshot = Box::pin(async move {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                crate::transport::sleep(Duration::from_millis(200) * attempt).await;
             }
             plan.run(client).await
         });
