@@ -103,6 +103,87 @@ async fn h1_h2_health_and_setup_status() {
     );
 }
 
+/// A page served from another loopback port can call the API: preflights and answers carry
+/// the CORS headers of the server's `[security.cors]` defaults; requests without an Origin
+/// (native clients) get none.
+#[tokio::test]
+async fn cors_for_a_page_on_another_origin() {
+    let (_emu, c, tok, _) = fixture().await;
+    let page = "http://127.0.0.1:8123";
+    let preflight = c
+        .send(
+            c.http
+                .request(reqwest::Method::OPTIONS, format!("{}/v1/api/sql", c.base))
+                .header("Origin", page)
+                .header("Access-Control-Request-Method", "POST")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization,content-type",
+                ),
+        )
+        .await;
+    assert_eq!(preflight.status, 200);
+    let h = |r: &Resp, name: &str| {
+        r.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+    };
+    assert_eq!(
+        h(&preflight, "access-control-allow-origin").as_deref(),
+        Some(page)
+    );
+    assert_eq!(
+        h(&preflight, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        h(&preflight, "access-control-max-age").as_deref(),
+        Some("3600")
+    );
+    let methods = h(&preflight, "access-control-allow-methods").unwrap();
+    for m in ["get", "post", "put", "delete", "patch", "options"] {
+        assert!(
+            methods.split(',').any(|x| x.trim() == m),
+            "{m} in {methods}"
+        );
+    }
+    let headers = h(&preflight, "access-control-allow-headers").unwrap();
+    for name in [
+        "authorization",
+        "content-type",
+        "accept",
+        "origin",
+        "x-requested-with",
+    ] {
+        assert!(
+            headers.split(',').any(|x| x.trim() == name),
+            "{name} in {headers}"
+        );
+    }
+
+    let r = c
+        .send(
+            c.http
+                .post(format!("{}/v1/api/sql", c.base))
+                .header("Origin", page)
+                .bearer_auth(&tok)
+                .json(&json!({"sql": "SELECT 40 + 2 AS answer"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // 40 + 2 is a BIGINT, which the wire carries as a string.
+    assert_eq!(r.body["results"][0]["rows"][0][0], "42");
+    assert_eq!(h(&r, "access-control-allow-origin").as_deref(), Some(page));
+    assert_eq!(
+        h(&r, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+
+    let native = c.sql(&tok, "SELECT 1 AS one").await;
+    assert_eq!(native.status, 200);
+    assert_eq!(h(&native, "access-control-allow-origin"), None);
+}
+
 #[tokio::test]
 async fn h3_h4_h6_login_refresh_and_claims() {
     let (_emu, c, _admin, _alice) = fixture().await;

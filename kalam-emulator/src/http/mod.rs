@@ -69,7 +69,37 @@ pub(crate) fn router(app: App, faults: Arc<FaultState>) -> Router {
             faults,
             crate::faults::middleware,
         ))
+        .layer(cors())
         .with_state(app)
+}
+
+/// CORS as the server's `[security.cors]` defaults configure it, so that a page served from
+/// another origin can call the API: any origin (echoed back, since credentials are allowed),
+/// the methods GET, POST, PUT, DELETE, PATCH and OPTIONS, the request headers Authorization,
+/// Content-Type, Accept, Origin and X-Requested-With, no exposed headers, and preflights
+/// cached for an hour.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ORIGIN,
+            HeaderName::from_static("x-requested-with"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// A JSON response with a fixed body text.
