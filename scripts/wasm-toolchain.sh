@@ -53,7 +53,10 @@ if $browser; then
     have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
     if [[ "$have" != "$want" ]]; then
         echo "wasm-toolchain: installing wasm-bindgen-cli $want"
-        cargo install --locked --version "=$want" wasm-bindgen-cli
+        # Its own lock file first; when the registry no longer serves a version locked there,
+        # the newest compatible versions.
+        cargo install --locked --version "=$want" wasm-bindgen-cli ||
+            cargo install --version "=$want" wasm-bindgen-cli
     fi
 fi
 
