@@ -14,6 +14,40 @@ use crate::wire::{HealthCheckResponse, LoginResponse, error_from_body};
 /// The server's default `[limits] max_query_limit` (protocol 1.3 step 9).
 pub(crate) const DEFAULT_MAX_QUERY_LIMIT: u64 = 1000;
 
+/// Default [`KalamClientBuilder::max_response_size`]: 64 MiB.
+pub(crate) const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole response body, refusing more than `limit` bytes (announced or received).
+/// The outer error is the transport's; the inner one is [`Error::TooLarge`].
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> std::result::Result<Result<Bytes>, reqwest::Error> {
+    let too_large = || {
+        Err(Error::TooLarge {
+            what: what.to_owned(),
+            limit,
+        })
+    };
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Ok(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > limit {
+            return Ok(too_large());
+        }
+        if body.is_empty() && response.content_length().is_none() {
+            // Unknown length: take the first chunk as it is (often the whole body).
+            body = bytes::BytesMut::from(chunk);
+            continue;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body.freeze()))
+}
+
 /// HTTP protocol version for the SQL and auth endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -53,6 +87,8 @@ pub struct KalamClient {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
+    /// HTTP/1.1 without a request timeout, for WebSocket upgrades.
+    pub(crate) ws_http: reqwest::Client,
     /// The server's node URLs; `Display` shows the one in use.
     pub(crate) base: Nodes,
     pub(crate) auth: TokenManager,
@@ -62,6 +98,10 @@ pub(crate) struct Inner {
     pub(crate) max_retries: u32,
     /// The server's row cap (`[limits] max_query_limit`).
     pub(crate) max_query_limit: u64,
+    /// The largest response body or WebSocket message accepted, in bytes.
+    pub(crate) max_response_size: u64,
+    /// Ping period of the live socket; a socket silent for a whole period after a ping is lost.
+    pub(crate) live_keepalive: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     #[cfg(feature = "healthcheck")]
@@ -147,6 +187,7 @@ impl Inner {
         Http {
             client: &self.http,
             base: self.base.current(),
+            max_body: self.max_response_size,
         }
     }
 
@@ -183,6 +224,7 @@ impl Inner {
                 let http = Http {
                     client: &self.http,
                     base,
+                    max_body: self.max_response_size,
                 };
                 match self.auth.bearer(&http).await {
                     Ok(token) => token,
@@ -233,7 +275,11 @@ impl Inner {
             if (200..300).contains(&status) {
                 return Ok(response);
             }
-            let body = response.bytes().await.unwrap_or_default();
+            let body = match read_body(response, self.max_response_size, what).await {
+                Ok(Ok(body)) => body,
+                Ok(Err(too_large)) => return Err(too_large),
+                Err(_) => Bytes::new(),
+            };
             let err = error_from_body(status, &body);
             if self
                 .renew_once(&err, sent.token.as_ref(), &mut renewed)
@@ -279,10 +325,9 @@ impl Inner {
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<Bytes> {
         let response = self.call(authed, what, build).await?;
-        response
-            .bytes()
+        read_body(response, self.max_response_size, what)
             .await
-            .map_err(|e| self.transport_error(what, e))
+            .map_err(|e| self.transport_error(what, e))?
     }
 
     /// [`Inner::call_bytes`], then JSON.
@@ -367,6 +412,12 @@ impl KalamClient {
     /// [`KalamClientBuilder::max_query_limit`]).
     pub fn max_query_limit(&self) -> u64 {
         self.inner.max_query_limit
+    }
+
+    /// The largest response accepted, in bytes (see
+    /// [`KalamClientBuilder::max_response_size`]).
+    pub fn max_response_size(&self) -> u64 {
+        self.inner.max_response_size
     }
 
     /// The namespace used for unqualified table names, if one was configured.
@@ -485,6 +536,8 @@ pub struct KalamClientBuilder {
     user_agent: String,
     max_retries: u32,
     max_query_limit: u64,
+    max_response_size: u64,
+    live_keepalive: Duration,
     #[cfg(feature = "healthcheck")]
     pub(crate) health_cache_ttl: Duration,
 }
@@ -502,6 +555,8 @@ impl Default for KalamClientBuilder {
             user_agent: concat!("kalam-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_retries: 3,
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            live_keepalive: crate::live::DEFAULT_KEEPALIVE,
             #[cfg(feature = "healthcheck")]
             health_cache_ttl: crate::health::DEFAULT_HEALTH_CACHE_TTL,
         }
@@ -632,6 +687,48 @@ impl KalamClientBuilder {
         self
     }
 
+    /// The largest answer the client accepts, in bytes (default 64 MiB): an HTTP response
+    /// body, a WebSocket message, and a gzip-compressed WebSocket frame once inflated. A
+    /// larger one is refused with [`Error::TooLarge`] instead of being read into memory (an
+    /// announced `Content-Length` is refused before the body is read). Live queries treat an
+    /// oversized frame as a lost connection: they reconnect and resume.
+    ///
+    /// ```
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("http://127.0.0.1:2900")
+    ///     .max_response_size(16 * 1024 * 1024)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.max_response_size(), 16 * 1024 * 1024);
+    /// assert!(kalam_client::KalamClient::builder().base_url("http://x").max_response_size(0).build().is_err());
+    /// ```
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// How often the live-query socket pings the server (default 8 s; the server drops
+    /// sockets silent for 10 s). When nothing at all, not even the Pong, arrives within one
+    /// period after a ping, the socket is taken as half-open (the server or the network path
+    /// vanished without closing it): live queries report
+    /// [`Disconnected`](crate::live::LiveEvent::Disconnected), reconnect and resume, so a
+    /// dead socket is noticed within two periods.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("http://127.0.0.1:2900")
+    ///     .live_keepalive(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = client;
+    /// assert!(kalam_client::KalamClient::builder().base_url("http://x").live_keepalive(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn live_keepalive(mut self, period: Duration) -> Self {
+        self.live_keepalive = period;
+        self
+    }
+
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<KalamClient> {
         if self.base_urls.is_empty() {
@@ -642,6 +739,14 @@ impl KalamClientBuilder {
             .iter()
             .map(|raw| validate_base_url(raw))
             .collect::<Result<Vec<_>>>()?;
+        if self.live_keepalive.is_zero() {
+            return Err(Error::Config("live_keepalive must not be zero".to_owned()));
+        }
+        if self.max_response_size == 0 {
+            return Err(Error::Config(
+                "max_response_size must be at least 1 byte".to_owned(),
+            ));
+        }
         if self.max_query_limit == 0 {
             return Err(Error::Config(
                 "max_query_limit must be at least 1".to_owned(),
@@ -651,31 +756,41 @@ impl KalamClientBuilder {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
         self.namespaces.validate()?;
-        let mut http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .user_agent(self.user_agent)
-            // Redirects would turn a POST into a GET and may drop the bearer.
-            .redirect(reqwest::redirect::Policy::none());
+        let common = || {
+            reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout)
+                .user_agent(self.user_agent.clone())
+                // Redirects would turn a POST into a GET and may drop the bearer.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let mut http = common().timeout(self.timeout);
         http = match self.http_version {
             HttpVersion::Http1 => http.http1_only(),
             HttpVersion::Http2 => http.http2_prior_knowledge(),
             HttpVersion::Auto => http,
         };
-        let http = http.build().map_err(|e| Error::Http {
-            status: None,
-            message: "cannot build the HTTP client".to_owned(),
-            source: Some(e),
-        })?;
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| Error::Http {
+                status: None,
+                message: "cannot build the HTTP client".to_owned(),
+                source: Some(e),
+            })
+        };
+        let http = built(http)?;
+        // Upgrades need HTTP/1.1, and an upgraded socket lives longer than any request.
+        let ws_http = built(common().http1_only())?;
         Ok(KalamClient {
             inner: Arc::new(Inner {
                 http,
+                ws_http,
                 base: Nodes::new(nodes),
                 auth: TokenManager::new(self.auth),
                 namespace: self.namespace,
                 namespaces: self.namespaces,
                 max_retries: self.max_retries,
                 max_query_limit: self.max_query_limit,
+                max_response_size: self.max_response_size,
+                live_keepalive: self.live_keepalive,
                 request_timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 #[cfg(feature = "healthcheck")]

@@ -17,10 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-/// Kills one connection: its reads and writes fail from then on.
+/// Kills one connection: its reads and writes fail from then on. Or freezes it: its reads
+/// and writes wait forever (a half-open connection), until it is killed.
 #[derive(Debug, Default)]
 pub(crate) struct KillSwitch {
     killed: AtomicBool,
+    frozen: AtomicBool,
     read: AtomicWaker,
     write: AtomicWaker,
 }
@@ -32,8 +34,16 @@ impl KillSwitch {
         self.write.wake();
     }
 
+    fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
     fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
     }
 }
 
@@ -71,6 +81,15 @@ impl NetShared {
             .collect();
         for k in &conns {
             k.kill();
+        }
+        conns.len()
+    }
+
+    /// Freezes every open connection; returns how many there were.
+    pub(crate) fn freeze_all(&self) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        for k in conns.values() {
+            k.freeze();
         }
         conns.len()
     }
@@ -144,6 +163,9 @@ impl AsyncRead for Conn {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
         }
+        if self.kill.is_frozen() {
+            return Poll::Pending;
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
@@ -158,12 +180,19 @@ impl AsyncWrite for Conn {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
         }
+        if self.kill.is_frozen() {
+            return Poll::Pending;
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
+        }
+        if self.kill.is_frozen() {
+            self.kill.write.register(cx.waker());
+            return Poll::Pending;
         }
         Pin::new(&mut self.inner).poll_flush(cx)
     }

@@ -16,6 +16,58 @@ pub(crate) fn admin_builder(server: &TestServer) -> KalamClientBuilder {
         ))
 }
 
+/// An admin client running the macros' queries on `names` (`support`, `types`) in fresh
+/// copies of those namespaces.
+pub(crate) async fn schema_client(server: &TestServer, names: &[&str]) -> KalamClient {
+    let mut builder = admin_builder(server);
+    for name in names {
+        let ns = server.fresh_schema(name).await;
+        builder = builder.map_namespace(*name, ns);
+    }
+    builder.build().unwrap()
+}
+
+/// Collects everything written by `tracing` (and by the `log` crate, bridged), at every
+/// level.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// Installs a process-wide TRACE subscriber writing here, with the `log` bridge. Only one
+    /// test of a binary may call it. (A scoped subscriber is not enough: it races with other
+    /// tests' threads registering the same callsites first, which can leave a callsite's
+    /// cached interest at "never". The other tests' logs land here too, and must not leak
+    /// secrets either.)
+    pub(crate) fn install() -> Capture {
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let capture = Capture::default();
+        let sink = capture.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish()
+            .try_init()
+            .expect("no other subscriber in this test binary");
+        capture
+    }
+
+    /// Everything captured so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// A client authenticated as the server's admin (dba) user.
 pub(crate) fn admin_client(server: &TestServer) -> KalamClient {
     admin_builder(server).build().unwrap()

@@ -1,0 +1,1175 @@
+//! Reliability and security: bad input from the caller and from the server, faults, secrets.
+//! Each test is one line of `RELIABILITY.md` at the repository root.
+//!
+//! Server-backed tests go through the `kalam-tests` harness (the emulator, or a real KalamDB
+//! with `KALAMDB_SERVER_URL`); tests named `emulator_…` need its fault controls. Inputs no
+//! KalamDB sends (broken JSON, endless bodies, gzip bombs) come from [`Scripted`], a fake
+//! server that answers every HTTP request with one fixed reply.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kalam_client::live::{LiveChange, LoadState};
+use kalam_client::{
+    AuthProvider, Error, ErrorCode, ErrorKind, KalamClient, KalamRow, QueryParam, live,
+};
+use kalam_tests::server_or_skip;
+use support::{Capture, admin_client, schema_client};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// What [`Scripted`] answers.
+#[derive(Clone)]
+enum Reply {
+    /// These bytes, then the connection closes.
+    Bytes(Arc<[u8]>),
+    /// A chunked `200` whose body never ends: `chunk` again and again, `pause` apart.
+    Endless { chunk: Arc<[u8]>, pause: Duration },
+}
+
+/// A fake HTTP server for what no KalamDB sends: reads each request head and answers with its
+/// [`Reply`], counting the requests it saw.
+struct Scripted {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    async fn start(reply: Reply) -> Scripted {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let seen = seen.clone();
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    match reply {
+                        Reply::Bytes(bytes) => {
+                            let _ = sock.write_all(&bytes).await;
+                        }
+                        Reply::Endless { chunk, pause } => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                        transfer-encoding: chunked\r\n\r\n";
+                            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                            framed.extend_from_slice(&chunk);
+                            framed.extend_from_slice(b"\r\n");
+                            if sock.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            while sock.write_all(&framed).await.is_ok() {
+                                tokio::time::sleep(pause).await;
+                            }
+                        }
+                    }
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        Scripted { url, requests }
+    }
+
+    /// A server that answers every request with `status`, the given headers and `body`.
+    async fn http(status: u16, headers: &str, body: &[u8]) -> Scripted {
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{headers}connection: close\r\n\r\n"
+        );
+        Scripted::start(Reply::Bytes([head.as_bytes(), body].concat().into())).await
+    }
+
+    /// A server that answers every request with `status` and a JSON `body`.
+    async fn json(status: u16, body: &str) -> Scripted {
+        let length = format!("content-length: {}\r\n", body.len());
+        Scripted::http(status, &length, body.as_bytes()).await
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn builder(&self) -> kalam_client::KalamClientBuilder {
+        KalamClient::builder()
+            .base_url(&self.url)
+            .jwt_token("x.y.z")
+            .max_retries(0)
+            .timeout(Duration::from_secs(5))
+    }
+
+    fn client(&self) -> KalamClient {
+        self.builder().build().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input from the caller
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_base_urls_are_config_errors_naming_the_url() {
+    for bad in [
+        "",
+        "   ",
+        "localhost:2900",
+        "http://",
+        "http://[::1",
+        "http://exa mple.com",
+        "ftp://example.com",
+        "ws://example.com",
+        "http://example.com/?a=1",
+        "http://example.com/#top",
+    ] {
+        match KalamClient::builder().base_url(bad).build() {
+            Err(Error::Config(message)) => {
+                assert!(!message.is_empty(), "{bad:?}");
+            }
+            other => panic!("{bad:?}: expected Error::Config, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        KalamClient::builder().build(),
+        Err(Error::Config(m)) if m.contains("base_url")
+    ));
+}
+
+#[tokio::test]
+async fn an_empty_user_name_is_refused_before_anything_is_sent() {
+    let server = Scripted::json(200, "{}").await;
+    for (user, password) in [("", "secret"), ("", "")] {
+        let client = KalamClient::builder()
+            .base_url(&server.url)
+            .auth(AuthProvider::basic_auth(user, password))
+            .build()
+            .unwrap();
+        match client.query::<()>("SELECT 1").execute().await {
+            Err(Error::Auth { code, message }) => {
+                assert_eq!(code, ErrorCode::InvalidCredentials);
+                assert!(message.contains("user name is empty"), "{message}");
+            }
+            other => panic!("{user:?}: expected Error::Auth, got {other:?}"),
+        }
+        let anonymous = KalamClient::builder()
+            .base_url(&server.url)
+            .build()
+            .unwrap();
+        assert!(matches!(
+            anonymous.login(user, password).await,
+            Err(Error::Auth { .. })
+        ));
+    }
+    assert_eq!(server.requests(), 0, "nothing reaches the server");
+}
+
+#[tokio::test]
+async fn an_empty_password_is_refused_by_the_server_as_an_auth_error() {
+    let server = server_or_skip!();
+    let alice = server.create_user("alice", "user").await;
+    let client = KalamClient::builder()
+        .base_url(server.url())
+        .auth(AuthProvider::basic_auth(alice.id.clone(), ""))
+        .build()
+        .unwrap();
+    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Authentication, "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unterminated_string_is_a_typed_sql_error() {
+    let server = server_or_skip!();
+    let client = admin_client(&server);
+    for sql in ["SELECT 'abc", "SELECT 'it''s", "SELECT \"abc FROM x"] {
+        let err = client.query::<()>(sql).execute().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSql, "{sql}: {err:?}");
+        // The typed verbs (which may rewrite the query) report the same.
+        let err = client
+            .query::<(String,)>(sql)
+            .fetch_all()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSql, "{sql}: {err:?}");
+    }
+    // In a batch the server's statement splitter finds it first (protocol 1.10).
+    let err = client
+        .query::<()>("SELECT 'abc; SELECT 2")
+        .execute()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::BatchParseError), "{err:?}");
+}
+
+#[tokio::test]
+async fn parameter_count_mismatches_are_refused_before_anything_is_sent() {
+    let server = Scripted::json(200, "{}").await;
+    let client = server.client();
+    let cases: [(&str, usize, usize); 5] = [
+        ("SELECT $1, $2", 1, 2),
+        ("SELECT $1", 2, 1),
+        ("SELECT 1", 1, 0),
+        ("SELECT $3", 3, 3),
+        ("SELECT $2 -- $9\n, '$5'", 1, 2),
+    ];
+    for (sql, bound, expected) in cases {
+        let mut query = client.query::<()>(sql);
+        for i in 0..bound {
+            query = query.bind(i64::try_from(i).unwrap());
+        }
+        let result = query.execute().await;
+        if bound == expected {
+            // `$3` with three values is fine: it reaches the fake server.
+            assert!(
+                !matches!(result, Err(Error::Param { .. })),
+                "{sql}: {result:?}"
+            );
+            continue;
+        }
+        match result {
+            Err(Error::Param { index, message }) => {
+                // The first missing parameter, or the first one too many.
+                assert_eq!(index, bound.min(expected) + 1, "{sql}");
+                let placeholders = if expected == 0 {
+                    "no `$n` placeholder".to_owned()
+                } else {
+                    format!("up to ${expected}")
+                };
+                assert!(
+                    message.contains(&format!("{bound} parameter"))
+                        && message.contains(&placeholders),
+                    "{sql}: {message}"
+                );
+            }
+            other => panic!("{sql}: expected Error::Param, got {other:?}"),
+        }
+    }
+    assert_eq!(server.requests(), 1, "only the matching query was sent");
+}
+
+#[tokio::test]
+async fn parameter_count_mismatches_are_typed_errors_on_every_path() {
+    let server = server_or_skip!();
+    let client = admin_client(&server);
+    let too_few = client
+        .query::<(i64, i64)>("SELECT $1, $2")
+        .bind(1)
+        .fetch_all()
+        .await;
+    assert!(matches!(too_few, Err(Error::Param { .. })), "{too_few:?}");
+    let too_many = client
+        .execute_query("SELECT $1 AS a", Some(vec![1.into(), 2.into()]), None)
+        .await;
+    assert!(matches!(too_many, Err(Error::Param { .. })), "{too_many:?}");
+    // A `$n` inside a string literal is text, not a placeholder.
+    let (text,): (String,) = client
+        .query("SELECT '$1 and $2' AS t")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(text, "$1 and $2");
+}
+
+#[tokio::test]
+async fn non_finite_floats_are_refused_before_anything_is_sent() {
+    let server = Scripted::json(200, "{}").await;
+    let client = server.client();
+    for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let err = client
+            .query::<(f64,)>("SELECT $1")
+            .bind(value)
+            .fetch_all()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Param { index: 1, .. }), "{err:?}");
+        let err = client
+            .execute_query("SELECT $1", Some(vec![QueryParam::Float(value)]), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Param { index: 1, .. }), "{err:?}");
+    }
+    assert_eq!(server.requests(), 0);
+}
+
+#[derive(Debug, KalamRow, PartialEq)]
+#[kalam(table = "support.messages")]
+struct RoomMessage {
+    id: i64,
+    room: String,
+    body: String,
+}
+
+/// Room names that a literal built by pasting text would confuse with `o'hara`.
+const LOOKALIKE_ROOMS: [&str; 6] = [
+    "o",
+    "ohara",
+    "o''hara",
+    "O'HARA",
+    "o'hara' OR '1'='1",
+    "o\\'hara",
+];
+
+#[tokio::test]
+async fn a_live_filter_hole_with_a_quote_matches_exactly_that_value() {
+    let server = server_or_skip!();
+    let client = schema_client(&server, &["support"]).await;
+    let insert = |id: i64, room: &'static str| {
+        let client = client.clone();
+        async move {
+            kalam_client::query!(
+                "INSERT INTO support.messages (id, room, role, body) VALUES ($1, $2, 'user', $3)",
+                id,
+                room,
+                format!("in {room}")
+            )
+            .execute(&client)
+            .await
+            .unwrap();
+        }
+    };
+    insert(1, "o'hara").await;
+    for (i, room) in (10..).zip(LOOKALIKE_ROOMS) {
+        insert(i, room).await;
+    }
+
+    let name = "o'hara";
+    let mut live = live!(
+        client,
+        RoomMessage,
+        "SELECT id, room, body FROM support.messages WHERE room = {name}"
+    )
+    .await
+    .unwrap();
+    while live.state() != LoadState::Ready {
+        tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("initial load")
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(live.rows().map(|m| m.id).collect::<Vec<_>>(), [1]);
+
+    // Changes: the look-alikes first, then one more `o'hara` row; the next change must be it.
+    for (i, room) in (20..).zip(LOOKALIKE_ROOMS) {
+        insert(i, room).await;
+    }
+    insert(2, "o'hara").await;
+    let event = tokio::time::timeout(Duration::from_secs(10), live.next())
+        .await
+        .expect("a change")
+        .unwrap()
+        .unwrap();
+    match event.change {
+        LiveChange::Inserted(row) => assert_eq!(
+            *row,
+            RoomMessage {
+                id: 2,
+                room: "o'hara".into(),
+                body: "in o'hara".into()
+            }
+        ),
+        other => panic!("expected the o'hara insert, got {other:?}"),
+    }
+    // The live set equals a fresh SELECT with the value bound as a parameter.
+    let fresh: Vec<i64> = kalam_client::query!(
+        "SELECT id FROM support.messages WHERE room = $1 ORDER BY id",
+        name
+    )
+    .fetch_all(&client)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    assert_eq!(fresh, [1, 2]);
+    assert_eq!(live.rows().map(|m| m.id).collect::<Vec<_>>(), fresh);
+    // And every look-alike row exists (so it could have been matched, and was not).
+    let all: i64 = kalam_client::query_scalar!("SELECT COUNT(*) AS n FROM support.messages")
+        .fetch_scalar(&client)
+        .await
+        .unwrap();
+    assert_eq!(all, 2 + 2 * 6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+// ---------------------------------------------------------------------------------------------
+
+/// A full session, with every secret it handles: logins (failed and not), a password set and
+/// changed by SQL (also in a failing statement), token refresh (accepted and refused), a live
+/// subscription (the socket authenticates with the token) and a statement cut off by the
+/// network. No secret may appear in the logs at any level, nor in any `Debug` or `Display`.
+#[tokio::test]
+async fn secrets_never_reach_logs_errors_or_debug_output() {
+    let capture = Capture::install();
+    let server = server_or_skip!();
+    let admin = admin_client(&server);
+    let user = format!("sec_{}", kalam_tests::unique_suffix());
+    let first = format!("First_{}!", kalam_tests::unique_suffix());
+    let second = format!("Second_{}!", kalam_tests::unique_suffix());
+    let wrong = format!("Wrong_{}!", kalam_tests::unique_suffix());
+    let mut shown: Vec<String> = Vec::new();
+
+    let create = format!("CREATE USER '{user}' WITH PASSWORD '{first}' ROLE user");
+    shown.push(format!("{:?}", admin.query::<()>(create.clone())));
+    admin.query::<()>(create.clone()).execute().await.unwrap();
+    // Again: the server refuses it, and an admin gets the statement back in `details`.
+    let err = admin.query::<()>(create).execute().await.unwrap_err();
+    shown.extend([format!("{err}"), format!("{err:?}")]);
+    let alter = format!("ALTER USER '{user}' SET PASSWORD '{second}'");
+    admin.query::<()>(alter).execute().await.unwrap();
+
+    // A failed login, through the provider and directly.
+    let refused = KalamClient::builder()
+        .base_url(server.url())
+        .auth(AuthProvider::basic_auth(user.clone(), wrong.clone()))
+        .build()
+        .unwrap();
+    shown.push(format!("{refused:?}"));
+    let err = refused.query::<()>("SELECT 1").execute().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    shown.extend([format!("{err}"), format!("{err:?}")]);
+    let err = refused.login(&user, &first).await.unwrap_err();
+    shown.extend([format!("{err}"), format!("{err:?}")]);
+
+    // A working session: SQL, a live subscription, a login and two refreshes.
+    let builder = KalamClient::builder()
+        .base_url(server.url())
+        .auth(AuthProvider::basic_auth(user.clone(), second.clone()));
+    shown.push(format!("{builder:?}"));
+    let client = builder.build().unwrap();
+    let me: String = client
+        .query("SELECT CURRENT_USER()")
+        .fetch_scalar()
+        .await
+        .unwrap();
+    assert_eq!(me, user);
+    let ns = server.fresh_namespace("sec").await;
+    server
+        .admin_sql(&format!(
+            "CREATE USER TABLE {ns}.notes (id BIGINT PRIMARY KEY)"
+        ))
+        .await;
+    let mut events = client
+        .live_events(&format!("SELECT * FROM {ns}.notes"))
+        .await
+        .unwrap();
+    let first_event = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the subscription is acknowledged");
+    shown.push(format!("{first_event:?} {events:?}"));
+    drop(events);
+    let login = client.login(&user, &second).await.unwrap();
+    shown.push(format!("{login:?}"));
+    let refresh = login.refresh_token.clone().expect("a refresh token");
+    let renewed = client.refresh_access_token(&refresh).await.unwrap();
+    shown.push(format!("{renewed:?}"));
+    // An access token is not a refresh token: refused, and not echoed.
+    let err = client
+        .refresh_access_token(&login.access_token)
+        .await
+        .unwrap_err();
+    shown.extend([format!("{err}"), format!("{err:?}")]);
+
+    // A statement with a password, cut off by the network.
+    let hang_up = Scripted::start(Reply::Bytes(Arc::from(&[][..]))).await;
+    let err = hang_up
+        .client()
+        .query::<()>(format!("ALTER USER '{user}' SET PASSWORD '{first}'"))
+        .execute()
+        .await
+        .unwrap_err();
+    shown.extend([format!("{err}"), format!("{err:?}")]);
+
+    let logs = capture.text();
+    assert!(logs.contains("sending SQL"), "debug logs were captured");
+    assert!(
+        logs.contains("PASSWORD '<redacted>'"),
+        "statements are logged, redacted"
+    );
+    let secrets = [
+        ("the first password", first.as_str()),
+        ("the second password", second.as_str()),
+        ("the wrong password", wrong.as_str()),
+        ("the access token", login.access_token.as_str()),
+        ("the refresh token", refresh.as_str()),
+        ("the renewed access token", renewed.access_token.as_str()),
+        (
+            "the renewed refresh token",
+            renewed.refresh_token.as_deref().unwrap_or("unused"),
+        ),
+    ];
+    for (what, secret) in secrets {
+        if let Some(at) = logs.find(secret) {
+            let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+            panic!(
+                "{what} leaked into the logs: {}",
+                &logs[line_start..line_end].replace(secret, "<SECRET>")
+            );
+        }
+        for text in &shown {
+            assert!(!text.contains(secret), "{what} leaked into {text}");
+        }
+    }
+    assert!(!logs.contains("eyJ"), "no JWT in the logs");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input from the server (HTTP)
+// ---------------------------------------------------------------------------------------------
+
+/// A streamed SELECT answer (protocol 1.4) with columns `id BIGINT` (the key) and `n INT`,
+/// and the given rows (JSON text of the `rows` array).
+fn select_answer(rows: &str) -> String {
+    format!(
+        r#"{{"status":"success","results":[{{"schema":[{{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]}},{{"name":"n","data_type":"Int","index":1}}],"rows":{rows},"row_count":1}}],"took":0.1,"error":null}}"#
+    )
+}
+
+async fn fetch_pairs(server: &Scripted) -> kalam_client::Result<Vec<(i64, Option<i32>)>> {
+    server
+        .client()
+        .query("SELECT id, n FROM app.t")
+        .fetch_all()
+        .await
+}
+
+#[tokio::test]
+async fn a_well_formed_scripted_answer_decodes() {
+    // The baseline for the tests below: the same answer with good cells decodes.
+    let server = Scripted::json(200, &select_answer(r#"[["7",1],["8",null]]"#)).await;
+    assert_eq!(
+        fetch_pairs(&server).await.unwrap(),
+        [(7, Some(1)), (8, None)]
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_answers_are_protocol_errors() {
+    for body in [
+        "{\"status\":\"success\",\"results\":[",
+        "not json",
+        "",
+        "{\"status\":\"success\",\"results\":[{\"rows\":[[1,2]],}]}",
+    ] {
+        let server = Scripted::json(200, body).await;
+        let err = fetch_pairs(&server).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{body:?}: {err:?}");
+        let err = server
+            .client()
+            .execute_query("SELECT 1", None, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{body:?}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn cells_of_the_wrong_type_or_range_are_decode_errors_naming_the_column() {
+    for (rows, column) in [
+        (r#"[["7",true]]"#, "n"),
+        (r#"[[true,1]]"#, "id"),
+        (r#"[["seven",1]]"#, "id"),
+        (r#"[[null,1]]"#, "id"),
+        // BIGINT beyond i64, as a string and as a number; INT beyond i32.
+        (r#"[["9223372036854775808",1]]"#, "id"),
+        (r#"[[18446744073709551616,1]]"#, "id"),
+        (r#"[["7",2147483648]]"#, "n"),
+        (r#"[["7",1.5]]"#, "n"),
+    ] {
+        let server = Scripted::json(200, &select_answer(rows)).await;
+        match fetch_pairs(&server).await {
+            Err(Error::Decode { column: c, .. }) => assert_eq!(c, column, "{rows}"),
+            other => panic!("{rows}: expected Error::Decode, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_an_answer_is_a_protocol_error() {
+    let mut body = select_answer(r#"[["7",1]]"#).into_bytes();
+    // A row whose text cell holds bytes that are not UTF-8.
+    let text = br#"{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk"]},{"name":"t","data_type":"Text","index":1}],"rows":[["7","a"#;
+    body.clear();
+    body.extend_from_slice(text);
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(br#""]],"row_count":1}],"took":0.1,"error":null}"#);
+    let length = format!("content-length: {}\r\n", body.len());
+    let server = Scripted::http(200, &length, &body).await;
+    let err = server
+        .client()
+        .query::<(i64, String)>("SELECT id, t FROM app.t")
+        .fetch_all()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+}
+
+#[tokio::test]
+async fn an_announced_oversized_body_is_refused_before_it_is_read() {
+    // 100 MiB announced; the server sends only the head, so reading it would hang.
+    let server = Scripted::start(Reply::Bytes(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 104857600\r\n\r\n{"
+            .as_slice()
+            .into(),
+    ))
+    .await;
+    let client = server.builder().max_response_size(1 << 20).build().unwrap();
+    let err = client
+        .query::<(i64,)>("SELECT id FROM app.t")
+        .fetch_all()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+}
+
+#[tokio::test]
+async fn a_never_ending_body_stops_at_the_size_limit() {
+    let server = Scripted::start(Reply::Endless {
+        chunk: vec![b' '; 64 * 1024].into(),
+        pause: Duration::ZERO,
+    })
+    .await;
+    let client = server.builder().max_response_size(4 << 20).build().unwrap();
+    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+    // The untyped call is bounded the same way.
+    let err = client
+        .execute_query("SELECT 1", None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_never_ending_trickle_times_out() {
+    let server = Scripted::start(Reply::Endless {
+        chunk: b" ".as_slice().into(),
+        pause: Duration::from_millis(20),
+    })
+    .await;
+    let client = server
+        .builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn login_answers_are_bounded_and_checked() {
+    // A login answer that is not JSON, then one that never ends.
+    let server = Scripted::json(200, "{\"access_token\":").await;
+    let client = KalamClient::builder()
+        .base_url(&server.url)
+        .build()
+        .unwrap();
+    let err = client.login("alice", "pw").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+    let endless = Scripted::start(Reply::Endless {
+        chunk: vec![b' '; 64 * 1024].into(),
+        pause: Duration::ZERO,
+    })
+    .await;
+    let client = KalamClient::builder()
+        .base_url(&endless.url)
+        .auth(AuthProvider::basic_auth("alice", "pw"))
+        .max_response_size(1 << 20)
+        .build()
+        .unwrap();
+    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input from the server (WebSocket)
+// ---------------------------------------------------------------------------------------------
+
+/// What [`ScriptedWs`] sends after acknowledging the subscription (`{id}` in text frames is
+/// replaced by the subscription's id).
+#[derive(Clone)]
+enum WsStep {
+    Text(String),
+    Binary(Vec<u8>),
+    /// The head of a 100-byte text frame and 10 bytes of it, then the TCP connection closes.
+    CutFrame,
+}
+
+/// A fake live-query server: accepts any WebSocket, authenticates it, acknowledges the first
+/// subscription with an empty ready snapshot of one `id BIGINT` column, plays the script,
+/// then keeps the socket open (answering pings). Counts the sockets it accepted.
+struct ScriptedWs {
+    url: String,
+    sockets: Arc<AtomicUsize>,
+}
+
+impl ScriptedWs {
+    async fn start(script: Vec<WsStep>) -> ScriptedWs {
+        use futures_util::SinkExt as _;
+        use tokio_tungstenite::tungstenite::Message;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let sockets = Arc::new(AtomicUsize::new(0));
+        let seen = sockets.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let script = script.clone();
+                tokio::spawn(async move {
+                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
+                    let auth = r#"{"type":"auth_success","user":"alice","role":"user"}"#;
+                    if ws.send(Message::text(auth)).await.is_err() {
+                        return;
+                    }
+                    let id = loop {
+                        match ws.next().await {
+                            Some(Ok(Message::Text(t))) => {
+                                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                                if v["type"] == "subscribe" {
+                                    break v["subscription"]["id"].as_str().unwrap().to_owned();
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            _ => return,
+                        }
+                    };
+                    let ready =
+                        r#"{"batch_num":0,"has_more":false,"status":"ready","last_seq_id":null}"#;
+                    let ack = format!(
+                        r#"{{"type":"subscription_ack","subscription_id":"{id}","total_rows":0,"batch_control":{ready},"schema":[{{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]}}]}}"#
+                    );
+                    let batch = format!(
+                        r#"{{"type":"initial_data_batch","subscription_id":"{id}","rows":[],"batch_control":{ready}}}"#
+                    );
+                    for text in [ack, batch] {
+                        if ws.send(Message::text(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                    for step in script {
+                        let sent = match step {
+                            WsStep::Text(t) => ws.send(Message::text(t.replace("{id}", &id))).await,
+                            WsStep::Binary(b) => ws.send(Message::binary(b)).await,
+                            WsStep::CutFrame => {
+                                let tcp = ws.get_mut();
+                                let mut head = vec![0x81, 100];
+                                head.extend_from_slice(b"{\"type\":\"c");
+                                let _ = tcp.write_all(&head).await;
+                                let _ = tcp.shutdown().await;
+                                return;
+                            }
+                        };
+                        if sent.is_err() {
+                            return;
+                        }
+                    }
+                    // Keep reading (tungstenite answers pings) until the client goes.
+                    while let Some(Ok(_)) = ws.next().await {}
+                });
+            }
+        });
+        ScriptedWs { url, sockets }
+    }
+
+    fn client(&self, max_response_size: u64) -> KalamClient {
+        KalamClient::builder()
+            .base_url(&self.url)
+            .jwt_token("x.y.z")
+            .max_response_size(max_response_size)
+            .build()
+            .unwrap()
+    }
+}
+
+/// Change frames for the id column: an insert of `id` with `_seq` = `seq`.
+fn insert_frame(id: i64, seq: i64) -> WsStep {
+    WsStep::Text(format!(
+        r#"{{"type":"change","subscription_id":"{{id}}","change_type":"insert","rows":[{{"id":"{id}","_seq":"{seq}"}}]}}"#
+    ))
+}
+
+/// The events after the initial load, up to and including the first one `stop` accepts.
+async fn live_events_until(
+    events: &mut kalam_client::live::LiveEvents,
+    stop: impl Fn(&kalam_client::live::LiveEvent) -> bool,
+) -> Vec<kalam_client::live::LiveEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a live event within 10 s")
+            .expect("the stream goes on");
+        let done = stop(&event);
+        seen.push(event);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn inserted_ids(events: &[kalam_client::live::LiveEvent]) -> Vec<i64> {
+    use kalam_client::live::LiveEvent;
+    events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::Insert { rows } => Some(rows),
+            _ => None,
+        })
+        .flatten()
+        .map(|row| row.try_get::<i64>("id").unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn unknown_frames_and_changes_for_unknown_subscriptions_are_ignored() {
+    use kalam_client::live::LiveEvent;
+    let server = ScriptedWs::start(vec![
+        WsStep::Text(r#"{"type":"something_newer","subscription_id":"{id}","x":1}"#.into()),
+        WsStep::Text(r#"{"type":"change","subscription_id":"{id}","change_type":"merge","rows":[]}"#.into()),
+        WsStep::Text(
+            r#"{"type":"change","subscription_id":"sub_nobody","change_type":"insert","rows":[{"id":"6","_seq":"5"}]}"#
+                .into(),
+        ),
+        insert_frame(7, 10),
+    ])
+    .await;
+    let client = server.client(1 << 20);
+    let mut events = client.live_events("SELECT * FROM app.t").await.unwrap();
+    let seen = live_events_until(&mut events, |e| matches!(e, LiveEvent::Insert { .. })).await;
+    assert_eq!(inserted_ids(&seen), [7], "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, LiveEvent::Disconnected { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(server.sockets.load(Ordering::SeqCst), 1);
+}
+
+/// A live subscription to a server playing `script`: the reason of the first
+/// `Disconnected` event.
+async fn disconnect_reason(script: Vec<WsStep>, max_response_size: u64) -> String {
+    use kalam_client::live::LiveEvent;
+    let server = ScriptedWs::start(script).await;
+    let client = server.client(max_response_size);
+    let mut events = client.live_events("SELECT * FROM app.t").await.unwrap();
+    let seen =
+        live_events_until(&mut events, |e| matches!(e, LiveEvent::Disconnected { .. })).await;
+    // Nothing before the disconnection was invented from the bad frame.
+    assert_eq!(inserted_ids(&seen), [1], "{seen:?}");
+    match seen.last() {
+        Some(LiveEvent::Disconnected { reason }) => reason.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_frame_drops_the_socket_instead_of_a_change() {
+    let reason = disconnect_reason(
+        vec![
+            insert_frame(1, 10),
+            WsStep::Text(r#"{"type":"change","subscription_id":"{id}","rows":[{"id":"#.into()),
+        ],
+        1 << 20,
+    )
+    .await;
+    assert!(reason.contains("unreadable frame"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_refused_at_the_size_limit() {
+    use std::io::Write as _;
+    // 64 MiB of blanks compress to about 64 KiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let blanks = vec![b' '; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&blanks).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 1 << 20);
+    let reason = disconnect_reason(vec![insert_frame(1, 10), WsStep::Binary(bomb)], 1 << 20).await;
+    assert!(reason.contains("larger than the maximum"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_at_the_size_limit() {
+    let huge = format!(
+        r#"{{"type":"change","subscription_id":"{{id}}","change_type":"insert","rows":[{{"id":"2","pad":"{}"}}]}}"#,
+        "x".repeat(2 << 20)
+    );
+    let reason = disconnect_reason(vec![insert_frame(1, 10), WsStep::Text(huge)], 1 << 20).await;
+    assert!(
+        reason.to_lowercase().contains("too long") || reason.contains("limit"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_cut_in_half_is_a_lost_connection() {
+    let reason = disconnect_reason(vec![insert_frame(1, 10), WsStep::CutFrame], 1 << 20).await;
+    assert!(!reason.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults (the emulator's fault controls)
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh USER table `<ns>.items (id BIGINT PRIMARY KEY)` and a user.
+async fn items_fixture(server: &kalam_tests::TestServer) -> (String, kalam_tests::TestUser) {
+    let ns = server.fresh_namespace("rel").await;
+    let table = format!("{ns}.items");
+    server
+        .admin_sql(&format!(
+            "CREATE USER TABLE {table} (id BIGINT PRIMARY KEY)"
+        ))
+        .await;
+    let user = server.create_user("rel", "user").await;
+    (table, user)
+}
+
+/// Inserts ids `ids`, one statement each.
+async fn insert_ids(client: &KalamClient, table: &str, ids: std::ops::RangeInclusive<i64>) {
+    for id in ids {
+        client
+            .query::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
+            .execute()
+            .await
+            .unwrap();
+    }
+}
+
+/// The ids of `table` as the client's user sees them.
+async fn select_ids(client: &KalamClient, table: &str) -> std::collections::BTreeSet<i64> {
+    let rows: Vec<(i64,)> = client
+        .query(format!("SELECT id FROM {table}"))
+        .fetch_all()
+        .await
+        .unwrap();
+    rows.into_iter().map(|(id,)| id).collect()
+}
+
+/// Reads live events until every id of `expected` arrived (as an insert or in a snapshot
+/// batch), counting each arrival, and the disconnections.
+async fn count_inserts_until(
+    events: &mut kalam_client::live::LiveEvents,
+    expected: &std::collections::BTreeSet<i64>,
+) -> (std::collections::BTreeMap<i64, usize>, Vec<String>) {
+    use kalam_client::live::LiveEvent;
+    let mut counts = std::collections::BTreeMap::new();
+    let mut disconnects = Vec::new();
+    while !expected.iter().all(|id| counts.contains_key(id)) {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.next())
+            .await
+            .expect("a live event within 20 s")
+            .expect("the stream goes on");
+        match &event {
+            // After a resume, rows written meanwhile come in the new initial batch.
+            LiveEvent::Insert { rows } | LiveEvent::InitialBatch { rows, .. } => {
+                for row in rows {
+                    let id: i64 = row.try_get("id").unwrap();
+                    *counts.entry(id).or_insert(0) += 1;
+                }
+            }
+            LiveEvent::Disconnected { reason } => disconnects.push(reason.clone()),
+            LiveEvent::Error { .. } => panic!("{event:?}"),
+            _ => {}
+        }
+    }
+    (counts, disconnects)
+}
+
+/// Reads live events up to the next `Disconnected` (within 10 s; no insert may come first)
+/// and returns its reason.
+async fn next_disconnect(events: &mut kalam_client::live::LiveEvents) -> String {
+    use kalam_client::live::LiveEvent;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a disconnection within 10 s")
+            .expect("the stream goes on");
+        match event {
+            LiveEvent::Disconnected { reason } => return reason,
+            LiveEvent::Insert { .. } | LiveEvent::Error { .. } => panic!("{event:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Every id of `ids` was seen exactly once.
+fn assert_once(
+    counts: &std::collections::BTreeMap<i64, usize>,
+    ids: &std::collections::BTreeSet<i64>,
+) {
+    let seen: std::collections::BTreeSet<i64> = counts.keys().copied().collect();
+    assert_eq!(&seen, ids, "inserts seen");
+    let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "inserts seen twice: {doubled:?}");
+}
+
+#[tokio::test]
+async fn emulator_a_half_open_socket_is_noticed_by_the_keepalive() {
+    let server = kalam_tests::emulator_or_skip!();
+    let faults = server.emulator().unwrap().faults().clone();
+    let (table, user) = items_fixture(&server).await;
+    let client = support::user_builder(&server, &user)
+        .live_keepalive(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    insert_ids(&client, &table, 1..=3).await;
+    let mut events = client
+        .live_events(&format!("SELECT * FROM {table}"))
+        .await
+        .unwrap();
+    let ids = |r: std::ops::RangeInclusive<i64>| r.collect::<std::collections::BTreeSet<i64>>();
+
+    // The server goes silent on every open connection but keeps them: no FIN, no RST.
+    assert!(faults.freeze_connections() >= 1);
+    let reason = next_disconnect(&mut events).await;
+    assert!(reason.contains("half-open"), "{reason}");
+
+    // A new socket (new connections are served) resumes; rows written meanwhile arrive once.
+    // (The client's pooled HTTP connection is frozen too: write with a new client.)
+    let fresh = support::user_client(&server, &user);
+    insert_ids(&fresh, &table, 4..=6).await;
+    let (counts, _) = count_inserts_until(&mut events, &ids(4..=6)).await;
+    assert_once(&counts, &ids(4..=6));
+    assert_eq!(select_ids(&fresh, &table).await, ids(1..=6));
+}
+
+#[tokio::test]
+async fn emulator_5xx_answers_are_typed_and_writes_are_not_resent() {
+    let server = kalam_tests::emulator_or_skip!();
+    let faults = server.emulator().unwrap().faults().clone();
+    let (table, user) = items_fixture(&server).await;
+    let client = support::user_client(&server, &user);
+    insert_ids(&client, &table, 1..=1).await;
+    for (status, code) in [
+        (500, "INTERNAL_ERROR"),
+        (502, "FORWARD_FAILED"),
+        (503, "CLUSTER_UNAVAILABLE"),
+    ] {
+        faults.fail_next(status, code, "injected");
+        let id = i64::from(status);
+        let err = client
+            .query::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
+            .execute()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{status}: {err:?}");
+        assert_eq!(err.code().map(ErrorCode::as_str), Some(code));
+        // The write was answered with the error and not sent again: the row is not there.
+        assert!(!select_ids(&client, &table).await.contains(&id), "{status}");
+        // And the next statement is served.
+        faults.fail_next(status, code, "injected");
+        assert!(client.query::<()>("SELECT 1").execute().await.is_err());
+        assert_eq!(
+            select_ids(&client, &table).await,
+            std::collections::BTreeSet::from([1])
+        );
+    }
+}
+
+#[tokio::test]
+async fn emulator_refused_connections_then_back_lose_and_duplicate_nothing() {
+    let server = kalam_tests::emulator_or_skip!();
+    let faults = server.emulator().unwrap().faults().clone();
+    let (table, user) = items_fixture(&server).await;
+    let client = support::user_client(&server, &user);
+    let mut events = client
+        .live_events(&format!("SELECT * FROM {table}"))
+        .await
+        .unwrap();
+    let ids = |r: std::ops::RangeInclusive<i64>| r.collect::<std::collections::BTreeSet<i64>>();
+    insert_ids(&client, &table, 1..=5).await;
+    let (counts, _) = count_inserts_until(&mut events, &ids(1..=5)).await;
+    assert_once(&counts, &ids(1..=5));
+
+    // Every connection dropped, and new ones refused for 2 s: the socket's reconnect
+    // attempts fail (backoff 0 s, 1 s, 2 s…) until the port is back.
+    faults.refuse_connections(Duration::from_secs(2));
+    assert!(faults.drop_connections() >= 1);
+    next_disconnect(&mut events).await;
+    // Reads made during the outage retry until it ends (5 retries, 100 ms × attempt, then
+    // the answer): once one succeeds, the port is back.
+    let patient = support::user_builder(&server, &user)
+        .max_retries(30)
+        .build()
+        .unwrap();
+    loop {
+        if patient.query::<()>("SELECT 1").execute().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    insert_ids(&patient, &table, 6..=10).await;
+    let (mut after, _) = count_inserts_until(&mut events, &ids(6..=10)).await;
+    after.extend(counts);
+    assert_once(&after, &ids(1..=10));
+    assert_eq!(select_ids(&patient, &table).await, ids(1..=10));
+}
+
+#[tokio::test]
+async fn emulator_a_token_expiring_mid_subscription_is_renewed_on_reconnect() {
+    kalam_tests::emulator_only!();
+    let emulator = kalam_emulator::Emulator::builder()
+        .user("alice", "AlicePass1!", kalam_emulator::Role::User)
+        .user("admin", "AdminPass123!", kalam_emulator::Role::Dba)
+        .jwt_expiry(Duration::from_secs(1))
+        .jwt_leeway(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let admin = KalamClient::builder()
+        .base_url(emulator.url())
+        .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
+        .build()
+        .unwrap();
+    let ns = format!("rel_{}", kalam_tests::unique_suffix());
+    for sql in [
+        format!("CREATE NAMESPACE {ns}"),
+        format!("CREATE USER TABLE {ns}.items (id BIGINT PRIMARY KEY)"),
+    ] {
+        admin.query::<()>(sql).execute().await.unwrap();
+    }
+    let table = format!("{ns}.items");
+    let alice = KalamClient::builder()
+        .base_url(emulator.url())
+        .auth(AuthProvider::basic_auth("alice", "AlicePass1!"))
+        .build()
+        .unwrap();
+    let mut events = alice
+        .live_events(&format!("SELECT * FROM {table}"))
+        .await
+        .unwrap();
+    let ids = |r: std::ops::RangeInclusive<i64>| r.collect::<std::collections::BTreeSet<i64>>();
+    insert_ids(&alice, &table, 1..=2).await;
+    let (first, _) = count_inserts_until(&mut events, &ids(1..=2)).await;
+    // Let the one-second access token expire under the open subscription (no event to wait
+    // for: it is the clock), then break the socket: the reconnect needs a new token.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(emulator.faults().drop_connections() >= 1);
+    next_disconnect(&mut events).await;
+    insert_ids(&alice, &table, 3..=6).await;
+    let (mut rest, _) = count_inserts_until(&mut events, &ids(3..=6)).await;
+    rest.extend(first);
+    assert_once(&rest, &ids(1..=6));
+}
