@@ -1173,3 +1173,169 @@ async fn emulator_a_token_expiring_mid_subscription_is_renewed_on_reconnect() {
     rest.extend(first);
     assert_once(&rest, &ids(1..=6));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Isolation
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, KalamRow, PartialEq)]
+struct OwnedDoc {
+    id: i64,
+    owner: String,
+}
+
+/// The owners seen in live events, until an insert of `marker` arrives.
+async fn live_owners_until(
+    events: &mut kalam_client::live::LiveEvents,
+    marker: i64,
+) -> Vec<String> {
+    use kalam_client::live::LiveEvent;
+    let mut owners = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a live event within 10 s")
+            .expect("the stream goes on");
+        if let LiveEvent::Insert { rows } | LiveEvent::InitialBatch { rows, .. } = &event {
+            for row in rows {
+                owners.push(row.try_get::<String>("owner").unwrap());
+                if row.try_get::<i64>("id").unwrap() == marker {
+                    return owners;
+                }
+            }
+        }
+    }
+}
+
+/// Two users write the same keys into one USER table and read it back through every path:
+/// queries, typed live rows, raw live events, files. Neither ever gets the other's row; the
+/// paths that would cross partitions (`EXECUTE AS USER`, another user's file, a SHARED
+/// PRIVATE table, topic consumption) are refused for a regular user.
+#[tokio::test]
+async fn two_users_never_see_each_others_rows_on_any_path() {
+    use kalam_client::files::FileUpload;
+    use kalam_client::types::FileRef;
+    let server = server_or_skip!();
+    let ns = server.fresh_namespace("iso").await;
+    let docs = format!("{ns}.docs");
+    for sql in [
+        format!("CREATE USER TABLE {docs} (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, f FILE)"),
+        format!(
+            "CREATE TABLE {ns}.secrets (id BIGINT PRIMARY KEY, v TEXT) WITH (TYPE = 'SHARED', ACCESS_LEVEL = 'PRIVATE')"
+        ),
+        format!("INSERT INTO {ns}.secrets (id, v) VALUES (1, 'admins only')"),
+        format!("CREATE TOPIC {ns}.doc_events"),
+        format!("ALTER TOPIC {ns}.doc_events ADD SOURCE {docs} ON INSERT"),
+    ] {
+        server.admin_sql(&sql).await;
+    }
+    let alice_user = server.create_user("alice", "user").await;
+    let bob_user = server.create_user("bob", "user").await;
+    let alice = support::user_client(&server, &alice_user);
+    let bob = support::user_client(&server, &bob_user);
+    let select = format!("SELECT id, owner FROM {docs}");
+
+    let mut alice_rows = alice.live::<OwnedDoc>(&select).await.unwrap();
+    let mut bob_rows = bob.live::<OwnedDoc>(&select).await.unwrap();
+    let mut alice_events = alice.live_events(&select).await.unwrap();
+    let mut bob_events = bob.live_events(&select).await.unwrap();
+
+    // The same keys from both users, interleaved, each with a file for id 1.
+    for id in 1..=3 {
+        for (client, who) in [(&alice, "alice"), (&bob, "bob")] {
+            let upload = client
+                .upload(format!(
+                    "INSERT INTO {docs} (id, owner, f) VALUES ($1, $2, FILE('f'))"
+                ))
+                .bind(id)
+                .bind(who)
+                .file(
+                    "f",
+                    FileUpload::from_bytes(format!("{who}.txt"), format!("{who} {id}")),
+                );
+            assert_eq!(upload.execute().await.unwrap(), 1);
+        }
+    }
+    // A marker last: once it arrives, everything written before it has been delivered.
+    for (client, who) in [(&alice, "alice"), (&bob, "bob")] {
+        client
+            .query::<()>(format!(
+                "INSERT INTO {docs} (id, owner) VALUES (99, '{who}')"
+            ))
+            .execute()
+            .await
+            .unwrap();
+    }
+
+    for (client, who, live, events) in [
+        (&alice, "alice", &mut alice_rows, &mut alice_events),
+        (&bob, "bob", &mut bob_rows, &mut bob_events),
+    ] {
+        // Query.
+        let rows: Vec<OwnedDoc> = client.query(select.clone()).fetch_all().await.unwrap();
+        assert_eq!(rows.len(), 4, "{who}: {rows:?}");
+        assert!(rows.iter().all(|r| r.owner == who), "{who}: {rows:?}");
+        // Raw live events.
+        let owners = live_owners_until(events, 99).await;
+        assert!(owners.iter().all(|o| o == who), "{who}: {owners:?}");
+        // Typed live rows.
+        while !(live.state() == LoadState::Ready && live.len() == 4) {
+            tokio::time::timeout(Duration::from_secs(10), live.next())
+                .await
+                .expect("live rows")
+                .unwrap()
+                .unwrap();
+        }
+        assert!(live.rows().all(|r| r.owner == who), "{who}");
+        // Files: one's own file downloads.
+        let file: FileRef = client
+            .query(format!("SELECT f FROM {docs} WHERE id = 1"))
+            .fetch_scalar()
+            .await
+            .unwrap();
+        let own = client.download(&file, &docs).bytes().await.unwrap();
+        assert_eq!(&own.bytes[..], format!("{who} 1").as_bytes());
+    }
+
+    // Crossing partitions is refused to a regular user.
+    let alices_file: FileRef = alice
+        .query(format!("SELECT f FROM {docs} WHERE id = 1"))
+        .fetch_scalar()
+        .await
+        .unwrap();
+    let stolen = bob
+        .download(&alices_file, &docs)
+        .for_user(&alice_user.id)
+        .bytes()
+        .await;
+    assert!(stolen.is_err(), "bob read alice's file: {stolen:?}");
+    let as_alice = bob
+        .execute_as_user::<OwnedDoc>(&alice_user.id, &select)
+        .fetch_all()
+        .await;
+    assert_eq!(
+        as_alice
+            .expect_err("EXECUTE AS USER by a regular user")
+            .kind(),
+        ErrorKind::PermissionDenied
+    );
+    let private = bob
+        .query::<(i64, String)>(format!("SELECT id, v FROM {ns}.secrets"))
+        .fetch_all()
+        .await;
+    assert_eq!(
+        private.expect_err("a SHARED PRIVATE table").kind(),
+        ErrorKind::PermissionDenied
+    );
+    let mut consumer = bob
+        .consumer()
+        .group_id("iso")
+        .topic(format!("{ns}.doc_events"))
+        .build()
+        .unwrap();
+    let consumed = consumer.consume_batch().await;
+    assert!(
+        matches!(consumed, Err(ref e) if e.kind() == ErrorKind::PermissionDenied || matches!(e, Error::Auth { .. })),
+        "a regular user consumed a topic: {consumed:?}"
+    );
+}
