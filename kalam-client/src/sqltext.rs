@@ -317,4 +317,71 @@ mod tests {
             assert_eq!(redact_secrets(sql), expected, "{sql}");
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 256,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// A piece of SQL and the placeholder it adds (0 for none).
+        fn piece() -> impl Strategy<Value = (String, u64)> {
+            prop_oneof![
+                (1..40u64).prop_map(|n| (format!(" ${n} "), n)),
+                "[a-z_ ,()=+]{0,6}".prop_map(|s| (s, 0)),
+                // Literals, identifiers and comments whose `$n` are not placeholders.
+                "[a-z$0-9';]{0,8}".prop_map(|s| (format!(" '{}' ", s.replace('\'', "''")), 0)),
+                "[a-z$0-9\";]{0,8}".prop_map(|s| (format!(" \"{}\" ", s.replace('"', "\"\"")), 0)),
+                "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" -- {s}\n"), 0)),
+                "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" /* {s} */ "), 0)),
+                "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" $q${s}$q$ "), 0)),
+                "[a-z]{1,4}[0-9]{0,2}".prop_map(|s| (format!(" col${s} "), 0)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn placeholders_are_counted_outside_literals_and_comments(
+                pieces in prop::collection::vec(piece(), 0..12),
+            ) {
+                let sql: String = pieces.iter().map(|(p, _)| p.as_str()).collect();
+                let highest = pieces.iter().map(|(_, n)| *n).max().unwrap_or(0);
+                prop_assert_eq!(highest_placeholder(&format!("SELECT {sql}")), Some(highest));
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(text in any::<String>()) {
+                let _ = highest_placeholder(&text);
+                let _ = check_count(&text, 3);
+                let redacted = redact_secrets(&text);
+                prop_assert!(redacted.len() <= text.len() + 16 * text.len() / 8 + 16);
+            }
+
+            /// A password set by SQL never survives redaction, whatever it holds.
+            #[test]
+            fn passwords_never_survive_redaction(
+                secret in "[^']{6,24}",
+                keyword in prop_oneof![Just("PASSWORD"), Just("password"), Just("Password")],
+                statement in 0..3usize,
+            ) {
+                let literal = format!("'{}'", secret.replace('\'', "''"));
+                let sql = match statement {
+                    0 => format!("CREATE USER 'bob' WITH {keyword} {literal} ROLE user"),
+                    1 => format!("ALTER USER 'bob' SET {keyword} {literal}"),
+                    _ => format!("ALTER USER 'bob' SET {keyword} = {literal}; SELECT 1"),
+                };
+                let redacted = redact_secrets(&sql);
+                prop_assert!(!redacted.contains(&secret), "{}", redacted);
+                prop_assert!(redacted.contains("'<redacted>'"));
+            }
+        }
+    }
 }

@@ -682,4 +682,67 @@ mod tests {
             r#"{"last_seq_id":7,"subscription_id":"s","type":"next_batch"}"#
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 128,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn gzip(bytes: &[u8]) -> Vec<u8> {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(bytes).unwrap();
+            gz.finish().unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Any text or binary message, and any gzip'd bytes: a frame or an error, never a
+            /// panic, and never more than the limit inflated.
+            #[test]
+            fn arbitrary_messages_never_panic(text in any::<String>(), bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = decode_message(Message::text(text.clone()), 1 << 16);
+                let _ = decode_message(Message::Binary(bytes.clone().into()), 1 << 16);
+                let _ = decode_message(Message::Binary(gzip(&bytes).into()), 1 << 16);
+                let _ = decode_message(Message::Binary(gzip(text.as_bytes()).into()), 16);
+            }
+
+            /// A change frame, as text or gzip'd, decodes with its id and rows intact.
+            #[test]
+            fn change_frames_round_trip(
+                id in "[a-z0-9_]{1,16}",
+                ids in prop::collection::vec(any::<i64>(), 0..10),
+                compress in any::<bool>(),
+            ) {
+                let rows: Vec<String> = ids.iter().map(|i| format!(r#"{{"id":"{i}","_seq":"1"}}"#)).collect();
+                let json = format!(
+                    r#"{{"type":"change","subscription_id":"{id}","change_type":"insert","rows":[{}]}}"#,
+                    rows.join(",")
+                );
+                let message = if compress {
+                    Message::Binary(gzip(json.as_bytes()).into())
+                } else {
+                    Message::text(json)
+                };
+                let frame = decode_message(message, 1 << 20).unwrap().unwrap();
+                prop_assert_eq!(frame.kind.as_str(), "change");
+                prop_assert_eq!(frame.subscription_id.as_deref(), Some(id.as_str()));
+                let decoded: Vec<String> = frame
+                    .rows
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| r.get("id").unwrap().get().trim_matches('"').to_owned())
+                    .collect();
+                prop_assert_eq!(decoded, ids.iter().map(i64::to_string).collect::<Vec<_>>());
+            }
+        }
+    }
 }
