@@ -124,7 +124,7 @@ async fn main() {
         format!("CREATE SHARED TABLE bench.{t_ours} ({COLUMNS_DDL})"),
         format!("CREATE SHARED TABLE bench.{t_official} ({COLUMNS_DDL})"),
     ] {
-        ours.query::<()>(sql).execute().await.unwrap();
+        kalam_client::query(sql).execute(&ours).await.unwrap();
     }
 
     let mut live = ours
@@ -156,8 +156,8 @@ async fn main() {
     for id in 1..=samples {
         // kalam-client: typed `Inserted(Arc<Item>)`.
         let start = Instant::now();
-        ours.query::<()>(insert_sql(&t_ours, id))
-            .execute()
+        kalam_client::query(insert_sql(&t_ours, id))
+            .execute(&ours)
             .await
             .unwrap();
         loop {
@@ -174,8 +174,8 @@ async fn main() {
 
         // The official SDK: a `Rows` snapshot that contains the new row.
         let start = Instant::now();
-        ours.query::<()>(insert_sql(&t_official, id))
-            .execute()
+        kalam_client::query(insert_sql(&t_official, id))
+            .execute(&ours)
             .await
             .unwrap();
         loop {
