@@ -155,7 +155,10 @@ async fn an_empty_user_name_is_refused_before_anything_is_sent() {
             .auth(AuthProvider::basic_auth(user, password))
             .build()
             .unwrap();
-        match client.query::<()>("SELECT 1").execute().await {
+        match kalam_client::query_as::<()>("SELECT 1")
+            .execute(&client)
+            .await
+        {
             Err(Error::Auth { code, message }) => {
                 assert_eq!(code, ErrorCode::InvalidCredentials);
                 assert!(message.contains("user name is empty"), "{message}");
@@ -183,7 +186,10 @@ async fn an_empty_password_is_refused_by_the_server_as_an_auth_error() {
         .auth(AuthProvider::basic_auth(alice.id.clone(), ""))
         .build()
         .unwrap();
-    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Authentication, "{err:?}");
 }
@@ -193,20 +199,21 @@ async fn an_unterminated_string_is_a_typed_sql_error() {
     let server = server_or_skip!();
     let client = admin_client(&server);
     for sql in ["SELECT 'abc", "SELECT 'it''s", "SELECT \"abc FROM x"] {
-        let err = client.query::<()>(sql).execute().await.unwrap_err();
+        let err = kalam_client::query_as::<()>(sql)
+            .execute(&client)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSql, "{sql}: {err:?}");
         // The typed verbs (which may rewrite the query) report the same.
-        let err = client
-            .query::<(String,)>(sql)
-            .fetch_all()
+        let err = kalam_client::query_as::<(String,)>(sql)
+            .fetch_all(&client)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSql, "{sql}: {err:?}");
     }
     // In a batch the server's statement splitter finds it first (protocol 1.10).
-    let err = client
-        .query::<()>("SELECT 'abc; SELECT 2")
-        .execute()
+    let err = kalam_client::query_as::<()>("SELECT 'abc; SELECT 2")
+        .execute(&client)
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(&ErrorCode::BatchParseError), "{err:?}");
@@ -224,11 +231,11 @@ async fn parameter_count_mismatches_are_refused_before_anything_is_sent() {
         ("SELECT $2 -- $9\n, '$5'", 1, 2),
     ];
     for (sql, bound, expected) in cases {
-        let mut query = client.query::<()>(sql);
+        let mut query = kalam_client::query_as::<()>(sql);
         for i in 0..bound {
             query = query.bind(i64::try_from(i).unwrap());
         }
-        let result = query.execute().await;
+        let result = query.execute(&client).await;
         if bound == expected {
             // `$3` with three values is fine: it reaches the fake server.
             assert!(
@@ -262,10 +269,9 @@ async fn parameter_count_mismatches_are_refused_before_anything_is_sent() {
 async fn parameter_count_mismatches_are_typed_errors_on_every_path() {
     let server = server_or_skip!();
     let client = admin_client(&server);
-    let too_few = client
-        .query::<(i64, i64)>("SELECT $1, $2")
+    let too_few = kalam_client::query_as::<(i64, i64)>("SELECT $1, $2")
         .bind(1)
-        .fetch_all()
+        .fetch_all(&client)
         .await;
     assert!(matches!(too_few, Err(Error::Param { .. })), "{too_few:?}");
     let too_many = client
@@ -273,9 +279,8 @@ async fn parameter_count_mismatches_are_typed_errors_on_every_path() {
         .await;
     assert!(matches!(too_many, Err(Error::Param { .. })), "{too_many:?}");
     // A `$n` inside a string literal is text, not a placeholder.
-    let (text,): (String,) = client
-        .query("SELECT '$1 and $2' AS t")
-        .fetch_one()
+    let (text,): (String,) = kalam_client::query_as("SELECT '$1 and $2' AS t")
+        .fetch_one(&client)
         .await
         .unwrap();
     assert_eq!(text, "$1 and $2");
@@ -286,10 +291,9 @@ async fn non_finite_floats_are_refused_before_anything_is_sent() {
     let server = Scripted::json(200, "{}").await;
     let client = server.client();
     for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let err = client
-            .query::<(f64,)>("SELECT $1")
+        let err = kalam_client::query_as::<(f64,)>("SELECT $1")
             .bind(value)
-            .fetch_all()
+            .fetch_all(&client)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Param { index: 1, .. }), "{err:?}");
@@ -422,13 +426,25 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     let mut shown: Vec<String> = Vec::new();
 
     let create = format!("CREATE USER '{user}' WITH PASSWORD '{first}' ROLE user");
-    shown.push(format!("{:?}", admin.query::<()>(create.clone())));
-    admin.query::<()>(create.clone()).execute().await.unwrap();
+    shown.push(format!(
+        "{:?}",
+        kalam_client::query_as::<()>(create.clone())
+    ));
+    kalam_client::query_as::<()>(create.clone())
+        .execute(&admin)
+        .await
+        .unwrap();
     // Again: the server refuses it, and an admin gets the statement back in `details`.
-    let err = admin.query::<()>(create).execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>(create)
+        .execute(&admin)
+        .await
+        .unwrap_err();
     shown.extend([format!("{err}"), format!("{err:?}")]);
     let alter = format!("ALTER USER '{user}' SET PASSWORD '{second}'");
-    admin.query::<()>(alter).execute().await.unwrap();
+    kalam_client::query_as::<()>(alter)
+        .execute(&admin)
+        .await
+        .unwrap();
 
     // A failed login, through the provider and directly.
     let refused = KalamClient::builder()
@@ -437,7 +453,10 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         .build()
         .unwrap();
     shown.push(format!("{refused:?}"));
-    let err = refused.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>("SELECT 1")
+        .execute(&refused)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
     shown.extend([format!("{err}"), format!("{err:?}")]);
     let err = refused.login(&user, &first).await.unwrap_err();
@@ -449,9 +468,8 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         .auth(AuthProvider::basic_auth(user.clone(), second.clone()));
     shown.push(format!("{builder:?}"));
     let client = builder.build().unwrap();
-    let me: String = client
-        .query("SELECT CURRENT_USER()")
-        .fetch_scalar()
+    let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
+        .fetch_scalar(&client)
         .await
         .unwrap();
     assert_eq!(me, user);
@@ -484,10 +502,8 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
 
     // A statement with a password, cut off by the network.
     let hang_up = Scripted::start(Reply::Bytes(Arc::from(&[][..]))).await;
-    let err = hang_up
-        .client()
-        .query::<()>(format!("ALTER USER '{user}' SET PASSWORD '{first}'"))
-        .execute()
+    let err = kalam_client::query_as::<()>(format!("ALTER USER '{user}' SET PASSWORD '{first}'"))
+        .execute(&hang_up.client())
         .await
         .unwrap_err();
     shown.extend([format!("{err}"), format!("{err:?}")]);
@@ -539,10 +555,8 @@ fn select_answer(rows: &str) -> String {
 }
 
 async fn fetch_pairs(server: &Scripted) -> kalam_client::Result<Vec<(i64, Option<i32>)>> {
-    server
-        .client()
-        .query("SELECT id, n FROM app.t")
-        .fetch_all()
+    kalam_client::query_as("SELECT id, n FROM app.t")
+        .fetch_all(&server.client())
         .await
 }
 
@@ -608,10 +622,8 @@ async fn invalid_utf8_in_an_answer_is_a_protocol_error() {
     body.extend_from_slice(br#""]],"row_count":1}],"took":0.1,"error":null}"#);
     let length = format!("content-length: {}\r\n", body.len());
     let server = Scripted::http(200, &length, &body).await;
-    let err = server
-        .client()
-        .query::<(i64, String)>("SELECT id, t FROM app.t")
-        .fetch_all()
+    let err = kalam_client::query_as::<(i64, String)>("SELECT id, t FROM app.t")
+        .fetch_all(&server.client())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
@@ -627,9 +639,8 @@ async fn an_announced_oversized_body_is_refused_before_it_is_read() {
     ))
     .await;
     let client = server.builder().max_response_size(1 << 20).build().unwrap();
-    let err = client
-        .query::<(i64,)>("SELECT id FROM app.t")
-        .fetch_all()
+    let err = kalam_client::query_as::<(i64,)>("SELECT id FROM app.t")
+        .fetch_all(&client)
         .await
         .unwrap_err();
     assert!(
@@ -647,7 +658,10 @@ async fn a_never_ending_body_stops_at_the_size_limit() {
     })
     .await;
     let client = server.builder().max_response_size(4 << 20).build().unwrap();
-    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
     // The untyped call is bounded the same way.
     let err = client
@@ -669,7 +683,10 @@ async fn a_never_ending_trickle_times_out() {
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
-    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
@@ -694,7 +711,10 @@ async fn login_answers_are_bounded_and_checked() {
         .max_response_size(1 << 20)
         .build()
         .unwrap();
-    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query_as::<()>("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
 }
 
@@ -949,9 +969,8 @@ async fn items_fixture(server: &kalam_tests::TestServer) -> (String, kalam_tests
 /// Inserts ids `ids`, one statement each.
 async fn insert_ids(client: &KalamClient, table: &str, ids: std::ops::RangeInclusive<i64>) {
     for id in ids {
-        client
-            .query::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
-            .execute()
+        kalam_client::query_as::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
+            .execute(&client)
             .await
             .unwrap();
     }
@@ -959,9 +978,8 @@ async fn insert_ids(client: &KalamClient, table: &str, ids: std::ops::RangeInclu
 
 /// The ids of `table` as the client's user sees them.
 async fn select_ids(client: &KalamClient, table: &str) -> std::collections::BTreeSet<i64> {
-    let rows: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {table}"))
-        .fetch_all()
+    let rows: Vec<(i64,)> = kalam_client::query_as(format!("SELECT id FROM {table}"))
+        .fetch_all(&client)
         .await
         .unwrap();
     rows.into_iter().map(|(id,)| id).collect()
@@ -1069,9 +1087,8 @@ async fn emulator_5xx_answers_are_typed_and_writes_are_not_resent() {
     ] {
         faults.fail_next(status, code, "injected");
         let id = i64::from(status);
-        let err = client
-            .query::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
-            .execute()
+        let err = kalam_client::query_as::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
+            .execute(&client)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{status}: {err:?}");
@@ -1080,7 +1097,12 @@ async fn emulator_5xx_answers_are_typed_and_writes_are_not_resent() {
         assert!(!select_ids(&client, &table).await.contains(&id), "{status}");
         // And the next statement is served.
         faults.fail_next(status, code, "injected");
-        assert!(client.query::<()>("SELECT 1").execute().await.is_err());
+        assert!(
+            kalam_client::query_as::<()>("SELECT 1")
+                .execute(&client)
+                .await
+                .is_err()
+        );
         assert_eq!(
             select_ids(&client, &table).await,
             std::collections::BTreeSet::from([1])
@@ -1115,7 +1137,11 @@ async fn emulator_refused_connections_then_back_lose_and_duplicate_nothing() {
         .build()
         .unwrap();
     loop {
-        if patient.query::<()>("SELECT 1").execute().await.is_ok() {
+        if kalam_client::query_as::<()>("SELECT 1")
+            .execute(&patient)
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1148,7 +1174,10 @@ async fn emulator_a_token_expiring_mid_subscription_is_renewed_on_reconnect() {
         format!("CREATE NAMESPACE {ns}"),
         format!("CREATE USER TABLE {ns}.items (id BIGINT PRIMARY KEY)"),
     ] {
-        admin.query::<()>(sql).execute().await.unwrap();
+        kalam_client::query_as::<()>(sql)
+            .execute(&admin)
+            .await
+            .unwrap();
     }
     let table = format!("{ns}.items");
     let alice = KalamClient::builder()
@@ -1243,28 +1272,26 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
     // The same keys from both users, interleaved, each with a file for id 1.
     for id in 1..=3 {
         for (client, who) in [(&alice, "alice"), (&bob, "bob")] {
-            let upload = client
-                .upload(format!(
-                    "INSERT INTO {docs} (id, owner, f) VALUES ($1, $2, FILE('f'))"
-                ))
-                .bind(id)
-                .bind(who)
-                .file(
-                    "f",
-                    FileUpload::from_bytes(format!("{who}.txt"), format!("{who} {id}")),
-                );
-            assert_eq!(upload.execute().await.unwrap(), 1);
+            let upload = kalam_client::files::upload(format!(
+                "INSERT INTO {docs} (id, owner, f) VALUES ($1, $2, FILE('f'))"
+            ))
+            .bind(id)
+            .bind(who)
+            .file(
+                "f",
+                FileUpload::from_bytes(format!("{who}.txt"), format!("{who} {id}")),
+            );
+            assert_eq!(upload.execute(client).await.unwrap(), 1);
         }
     }
     // A marker last: once it arrives, everything written before it has been delivered.
     for (client, who) in [(&alice, "alice"), (&bob, "bob")] {
-        client
-            .query::<()>(format!(
-                "INSERT INTO {docs} (id, owner) VALUES (99, '{who}')"
-            ))
-            .execute()
-            .await
-            .unwrap();
+        kalam_client::query_as::<()>(format!(
+            "INSERT INTO {docs} (id, owner) VALUES (99, '{who}')"
+        ))
+        .execute(&client)
+        .await
+        .unwrap();
     }
 
     for (client, who, live, events) in [
@@ -1272,7 +1299,10 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         (&bob, "bob", &mut bob_rows, &mut bob_events),
     ] {
         // Query.
-        let rows: Vec<OwnedDoc> = client.query(select.clone()).fetch_all().await.unwrap();
+        let rows: Vec<OwnedDoc> = kalam_client::query_as(select.clone())
+            .fetch_all(&client)
+            .await
+            .unwrap();
         assert_eq!(rows.len(), 4, "{who}: {rows:?}");
         assert!(rows.iter().all(|r| r.owner == who), "{who}: {rows:?}");
         // Raw live events.
@@ -1288,9 +1318,8 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         }
         assert!(live.rows().all(|r| r.owner == who), "{who}");
         // Files: one's own file downloads.
-        let file: FileRef = client
-            .query(format!("SELECT f FROM {docs} WHERE id = 1"))
-            .fetch_scalar()
+        let file: FileRef = kalam_client::query_as(format!("SELECT f FROM {docs} WHERE id = 1"))
+            .fetch_scalar(&client)
             .await
             .unwrap();
         let own = client.download(&file, &docs).bytes().await.unwrap();
@@ -1298,9 +1327,8 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
     }
 
     // Crossing partitions is refused to a regular user.
-    let alices_file: FileRef = alice
-        .query(format!("SELECT f FROM {docs} WHERE id = 1"))
-        .fetch_scalar()
+    let alices_file: FileRef = kalam_client::query_as(format!("SELECT f FROM {docs} WHERE id = 1"))
+        .fetch_scalar(&alice)
         .await
         .unwrap();
     let stolen = bob
@@ -1309,9 +1337,9 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         .bytes()
         .await;
     assert!(stolen.is_err(), "bob read alice's file: {stolen:?}");
-    let as_alice = bob
-        .execute_as_user::<OwnedDoc>(&alice_user.id, &select)
-        .fetch_all()
+    let as_alice = kalam_client::query_as::<OwnedDoc>(&select)
+        .as_user(&alice_user.id)
+        .fetch_all(&bob)
         .await;
     assert_eq!(
         as_alice
@@ -1319,10 +1347,10 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
             .kind(),
         ErrorKind::PermissionDenied
     );
-    let private = bob
-        .query::<(i64, String)>(format!("SELECT id, v FROM {ns}.secrets"))
-        .fetch_all()
-        .await;
+    let private =
+        kalam_client::query_as::<(i64, String)>(format!("SELECT id, v FROM {ns}.secrets"))
+            .fetch_all(&bob)
+            .await;
     assert_eq!(
         private.expect_err("a SHARED PRIVATE table").kind(),
         ErrorKind::PermissionDenied
