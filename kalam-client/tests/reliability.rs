@@ -970,7 +970,7 @@ async fn items_fixture(server: &kalam_tests::TestServer) -> (String, kalam_tests
 async fn insert_ids(client: &KalamClient, table: &str, ids: std::ops::RangeInclusive<i64>) {
     for id in ids {
         kalam_client::query_as::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
-            .execute(&client)
+            .execute(client)
             .await
             .unwrap();
     }
@@ -979,7 +979,7 @@ async fn insert_ids(client: &KalamClient, table: &str, ids: std::ops::RangeInclu
 /// The ids of `table` as the client's user sees them.
 async fn select_ids(client: &KalamClient, table: &str) -> std::collections::BTreeSet<i64> {
     let rows: Vec<(i64,)> = kalam_client::query_as(format!("SELECT id FROM {table}"))
-        .fetch_all(&client)
+        .fetch_all(client)
         .await
         .unwrap();
     rows.into_iter().map(|(id,)| id).collect()
@@ -1289,7 +1289,7 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         kalam_client::query_as::<()>(format!(
             "INSERT INTO {docs} (id, owner) VALUES (99, '{who}')"
         ))
-        .execute(&client)
+        .execute(client)
         .await
         .unwrap();
     }
@@ -1300,7 +1300,7 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
     ] {
         // Query.
         let rows: Vec<OwnedDoc> = kalam_client::query_as(select.clone())
-            .fetch_all(&client)
+            .fetch_all(client)
             .await
             .unwrap();
         assert_eq!(rows.len(), 4, "{who}: {rows:?}");
@@ -1319,7 +1319,7 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         assert!(live.rows().all(|r| r.owner == who), "{who}");
         // Files: one's own file downloads.
         let file: FileRef = kalam_client::query_as(format!("SELECT f FROM {docs} WHERE id = 1"))
-            .fetch_scalar(&client)
+            .fetch_scalar(client)
             .await
             .unwrap();
         let own = client.download(&file, &docs).bytes().await.unwrap();
