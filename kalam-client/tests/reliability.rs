@@ -1367,3 +1367,216 @@ async fn two_users_never_see_each_others_rows_on_any_path() {
         "a regular user consumed a topic: {consumed:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Soak
+// ---------------------------------------------------------------------------------------------
+
+/// Resident set size of this process, in KiB (Linux; `None` elsewhere).
+fn rss_kib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4)
+}
+
+/// Least-squares slope of `samples` (one per second), in units per second.
+fn slope(samples: &[u64]) -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "a few hundred small samples")]
+    let points: Vec<(f64, f64)> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as f64, *v as f64))
+        .collect();
+    #[allow(clippy::cast_precision_loss, reason = "a few hundred samples")]
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (num, den) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| {
+        (a + (x - mx) * (y - my), b + (x - mx) * (x - mx))
+    });
+    if den == 0.0 { 0.0 } else { num / den }
+}
+
+/// Inserts `id` until it is in the table: a write the network cut off may or may not have
+/// been applied (the client never resends it), and the primary key tells which.
+async fn insert_surely(client: &KalamClient, table: &str, id: i64) {
+    loop {
+        match kalam_client::query_as::<()>(format!("INSERT INTO {table} (id) VALUES ({id})"))
+            .execute(client)
+            .await
+        {
+            Ok(_) => return,
+            Err(e) if e.kind() == ErrorKind::UniqueViolation => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// What one live subscription saw: arrivals per id, and its disconnections.
+#[derive(Debug, Default)]
+struct Seen {
+    counts: std::collections::BTreeMap<i64, usize>,
+    disconnects: usize,
+}
+
+/// Reads `events` until every id of the set sent on `expected` arrived (or 30 s after it was
+/// sent), counting arrivals (inserts and snapshot rows) per id.
+async fn read_until_expected(
+    mut events: kalam_client::live::LiveEvents,
+    mut expected: tokio::sync::watch::Receiver<Option<std::collections::BTreeSet<i64>>>,
+) -> Seen {
+    use kalam_client::live::LiveEvent;
+    let mut seen = Seen::default();
+    let mut give_up: Option<tokio::time::Instant> = None;
+    loop {
+        if let Some(ids) = expected.borrow().as_ref() {
+            if ids.iter().all(|id| seen.counts.contains_key(id)) {
+                return seen;
+            }
+            give_up.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(30));
+        }
+        let wait = give_up.map_or(Duration::from_secs(3600), |t| {
+            t.saturating_duration_since(tokio::time::Instant::now())
+        });
+        tokio::select! {
+            event = tokio::time::timeout(wait, events.next()) => match event {
+                Ok(Some(event)) => match &event {
+                    LiveEvent::Insert { rows } | LiveEvent::InitialBatch { rows, .. } => {
+                        for row in rows {
+                            *seen.counts.entry(row.try_get::<i64>("id").unwrap()).or_default() += 1;
+                        }
+                    }
+                    LiveEvent::Disconnected { .. } => seen.disconnects += 1,
+                    LiveEvent::Error { .. } => panic!("{event:?}"),
+                    _ => {}
+                },
+                Ok(None) | Err(_) => return seen,
+            },
+            _ = expected.changed() => {}
+        }
+    }
+}
+
+/// Two users with ten live subscriptions each (the per-user quota) on one client each; both
+/// write at a steady rate (one row per 25 ms each) while every connection is dropped every
+/// 1.5–3 s and the server restarts once half-way. Every subscription must end up with every
+/// row of its user exactly once: none lost, none doubled. Runs 8 s in the test suite;
+/// `KALAM_SOAK_SECS=60` runs it longer. Prints the figures, RSS slope included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_soak_two_users_ten_subscriptions_drops_and_a_restart() {
+    use std::collections::BTreeSet;
+    let secs: u64 = std::env::var("KALAM_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let server = kalam_tests::emulator_or_skip!();
+    let faults = server.emulator().unwrap().faults().clone();
+    let (table, alice) = items_fixture(&server).await;
+    let bob = server.create_user("rel", "user").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+
+    // Subscription k sees ids above k; writes start at 100, so every one sees all its user's.
+    let mut users = Vec::new();
+    for user in [&alice, &bob] {
+        let client = support::user_client(&server, user);
+        let (tell, expected) = tokio::sync::watch::channel(None);
+        let mut readers = Vec::new();
+        for k in 0..10 {
+            let events = client
+                .live_events(&format!("SELECT * FROM {table} WHERE id > {k}"))
+                .await
+                .unwrap();
+            readers.push(tokio::spawn(read_until_expected(events, expected.clone())));
+        }
+        let writer = support::user_client(&server, user);
+        let table = table.clone();
+        let writes = tokio::spawn(async move {
+            let mut id = 100;
+            let mut tick = tokio::time::interval(Duration::from_millis(25));
+            while tokio::time::Instant::now() < deadline {
+                tick.tick().await;
+                insert_surely(&writer, &table, id).await;
+                id += 1;
+            }
+            (writer, usize::try_from(id - 100).unwrap())
+        });
+        users.push((client, tell, readers, writes));
+    }
+
+    // Faults, and RSS once a second.
+    let mut rss = Vec::new();
+    let (mut drops, mut restarts) = (0usize, 0usize);
+    let half = tokio::time::Instant::now() + Duration::from_secs(secs / 2);
+    let mut next_fault = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    while tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            _ = second.tick() => rss.extend(rss_kib()),
+            () = tokio::time::sleep_until(next_fault) => {
+                if restarts == 0 && tokio::time::Instant::now() >= half {
+                    faults.restart().await;
+                    restarts += 1;
+                } else {
+                    faults.drop_connections();
+                    drops += 1;
+                }
+                next_fault = tokio::time::Instant::now()
+                    + Duration::from_millis(rand_between(1500, 3000));
+            }
+        }
+    }
+
+    let (mut written, mut received, mut lost, mut doubled, mut disconnects) = (0, 0, 0, 0, 0);
+    for (client, tell, readers, writes) in users {
+        let (writer, n) = writes.await.unwrap();
+        written += n;
+        let rows: Vec<(i64,)> = kalam_client::query_as(format!("SELECT id FROM {table}"))
+            .fetch_all(&writer)
+            .await
+            .unwrap();
+        let ids: BTreeSet<i64> = rows.into_iter().map(|(id,)| id).collect();
+        assert_eq!(ids.len(), n, "every write is in the table once");
+        tell.send(Some(ids.clone())).unwrap();
+        for reader in readers {
+            let seen = reader.await.unwrap();
+            disconnects += seen.disconnects;
+            received += seen.counts.values().sum::<usize>();
+            lost += ids
+                .iter()
+                .filter(|id| !seen.counts.contains_key(id))
+                .count();
+            doubled += seen.counts.values().filter(|c| **c > 1).count();
+            let strays: Vec<_> = seen.counts.keys().filter(|id| !ids.contains(id)).collect();
+            assert!(
+                strays.is_empty(),
+                "rows that are not the user's: {strays:?}"
+            );
+        }
+        drop(client);
+    }
+    let slope_kib = slope(&rss);
+    eprintln!(
+        "soak: {secs} s, 2 users x 10 subscriptions, {written} rows written, {} changes expected, \
+         {received} received, {lost} lost, {doubled} doubled, {drops} drops + {restarts} restart, \
+         {disconnects} disconnections seen, RSS {:?} KiB -> {:?} KiB, slope {slope_kib:.1} KiB/s",
+        written * 10,
+        rss.first(),
+        rss.last(),
+    );
+    assert_eq!((lost, doubled), (0, 0), "lost and doubled changes");
+    assert_eq!(received, written * 10);
+    assert!(drops >= 1 && restarts == 1 && disconnects >= 20);
+}
+
+/// A pseudo-random number in `lo..hi` (no seed needed: the schedule only has to vary).
+fn rand_between(lo: u64, hi: u64) -> u64 {
+    let nanos = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos(),
+    );
+    lo + nanos % (hi - lo)
+}
