@@ -538,6 +538,9 @@ pub struct KalamClientBuilder {
     max_query_limit: u64,
     max_response_size: u64,
     live_keepalive: Duration,
+    /// Extra trusted root certificates (PEM).
+    #[cfg(feature = "rustls")]
+    root_certificates: Vec<Vec<u8>>,
     #[cfg(feature = "healthcheck")]
     pub(crate) health_cache_ttl: Duration,
 }
@@ -557,6 +560,8 @@ impl Default for KalamClientBuilder {
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             live_keepalive: crate::live::DEFAULT_KEEPALIVE,
+            #[cfg(feature = "rustls")]
+            root_certificates: Vec::new(),
             #[cfg(feature = "healthcheck")]
             health_cache_ttl: crate::health::DEFAULT_HEALTH_CACHE_TTL,
         }
@@ -707,6 +712,25 @@ impl KalamClientBuilder {
         self
     }
 
+    /// Trusts this root certificate (PEM) for `https://` and `wss://`, besides the system's:
+    /// for a server whose certificate comes from a private CA. Host names are checked as
+    /// usual; a certificate that is not trusted, or not issued for the host of the base URL,
+    /// fails the connection with [`Error::Http`] (its source names the TLS failure). An
+    /// invalid PEM is reported by `build()`.
+    ///
+    /// ```
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("https://db.internal:2900")
+    ///     .add_root_certificate("not a certificate")
+    ///     .build();
+    /// assert!(matches!(client, Err(kalam_client::Error::Config(_))));
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
     /// How often the live-query socket pings the server (default 8 s; the server drops
     /// sockets silent for 10 s). When nothing at all, not even the Pong, arrives within one
     /// period after a ping, the socket is taken as half-open (the server or the network path
@@ -756,12 +780,26 @@ impl KalamClientBuilder {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
         self.namespaces.validate()?;
+        #[cfg(feature = "rustls")]
+        let roots = self
+            .root_certificates
+            .iter()
+            .map(|pem| {
+                reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| Error::Config(format!("invalid root certificate: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let common = || {
-            reqwest::Client::builder()
+            let builder = reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout)
                 .user_agent(self.user_agent.clone())
                 // Redirects would turn a POST into a GET and may drop the bearer.
-                .redirect(reqwest::redirect::Policy::none())
+                .redirect(reqwest::redirect::Policy::none());
+            #[cfg(feature = "rustls")]
+            let builder = roots
+                .iter()
+                .fold(builder, |b, cert| b.add_root_certificate(cert.clone()));
+            builder
         };
         let mut http = common().timeout(self.timeout);
         http = match self.http_version {

@@ -1580,3 +1580,105 @@ fn rand_between(lo: u64, hi: u64) -> u64 {
     );
     lo + nanos % (hi - lo)
 }
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+// ---------------------------------------------------------------------------------------------
+
+/// A test CA and a server certificate it issued for `localhost`: (CA PEM, chain PEM, key PEM).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+/// The whole chain of an error's sources, as text.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn emulator_tls_with_a_test_ca_and_refusals_of_bad_certificates() {
+    kalam_tests::emulator_only!();
+    let (ca, chain, key) = test_pki();
+    let emulator = kalam_emulator::Emulator::builder()
+        .tls(chain, key)
+        .start()
+        .await
+        .unwrap();
+    let port = emulator.addr().port();
+    let trusting = |host: &str| {
+        KalamClient::builder()
+            .base_url(format!("https://{host}:{port}"))
+            .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
+            .add_root_certificate(ca.clone())
+            .max_retries(0)
+            .build()
+            .unwrap()
+    };
+
+    // HTTPS and WSS with the certificate issued for `localhost`.
+    let client = trusting("localhost");
+    let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
+        .fetch_scalar(&client)
+        .await
+        .unwrap();
+    assert_eq!(me, "admin");
+    for sql in [
+        "CREATE NAMESPACE tls",
+        "CREATE SHARED TABLE tls.items (id BIGINT PRIMARY KEY)",
+    ] {
+        kalam_client::query(sql).execute(&client).await.unwrap();
+    }
+    let mut events = client.live_events("SELECT * FROM tls.items").await.unwrap();
+    kalam_client::query("INSERT INTO tls.items (id) VALUES (7)")
+        .execute(&client)
+        .await
+        .unwrap();
+    let (counts, _) =
+        count_inserts_until(&mut events, &std::collections::BTreeSet::from([7])).await;
+    assert_eq!(counts.get(&7), Some(&1));
+
+    // A host name the certificate was not issued for, and a client without the CA.
+    let wrong_host = trusting("127.0.0.1");
+    let untrusting = KalamClient::builder()
+        .base_url(format!("https://localhost:{port}"))
+        .jwt_token("x.y.z")
+        .max_retries(0)
+        .build()
+        .unwrap();
+    for (what, client) in [("wrong host", &wrong_host), ("untrusted CA", &untrusting)] {
+        let err = kalam_client::query("SELECT 1")
+            .execute(client)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Http { status: None, .. }),
+            "{what}: {err:?}"
+        );
+        let chain = error_chain(&err).to_lowercase();
+        assert!(chain.contains("certificate"), "{what}: {chain}");
+        let live = client
+            .live_events("SELECT * FROM tls.items")
+            .await
+            .unwrap_err();
+        assert!(
+            error_chain(&live).to_lowercase().contains("certificate"),
+            "{what}: {live:?}"
+        );
+    }
+}

@@ -131,10 +131,41 @@ impl NetShared {
     }
 }
 
+/// The byte stream of a connection: plain TCP, or TLS over it.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A TLS acceptor for a PEM certificate chain and private key.
+pub(crate) fn tls_acceptor(chain: &[u8], key: &[u8]) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("TLS certificate chain: {e}"))?;
+    if certs.is_empty() {
+        return Err("TLS certificate chain: no certificate in the PEM text".to_owned());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("TLS private key: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS configuration: {e}"))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("TLS certificate: {e}"))?;
+    // HTTP/1.1 by ALPN (the WebSocket upgrade needs it); h2 for clients that ask.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// A TCP connection that fails once killed.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    inner: TcpStream,
+    inner: Stream,
     id: u64,
     kill: Arc<KillSwitch>,
     shared: Arc<NetShared>,
@@ -166,7 +197,10 @@ impl AsyncRead for Conn {
         if self.kill.is_frozen() {
             return Poll::Pending;
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -183,7 +217,10 @@ impl AsyncWrite for Conn {
         if self.kill.is_frozen() {
             return Poll::Pending;
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -194,11 +231,17 @@ impl AsyncWrite for Conn {
             self.kill.write.register(cx.waker());
             return Poll::Pending;
         }
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
@@ -218,15 +261,28 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, EmuL
 }
 
 /// The emulator's listener (an axum [`Listener`](axum::serve::Listener)).
-#[derive(Debug)]
 pub(crate) struct EmuListener {
     addr: SocketAddr,
     listener: Option<TcpListener>,
     shared: Arc<NetShared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for EmuListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmuListener")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmuListener {
-    pub(crate) async fn bind(addr: SocketAddr, shared: Arc<NetShared>) -> io::Result<EmuListener> {
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        shared: Arc<NetShared>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> io::Result<EmuListener> {
         let l = TcpListener::bind(addr).await?;
         let addr = l.local_addr()?;
         shared.bound.send_modify(|g| *g += 1);
@@ -234,6 +290,7 @@ impl EmuListener {
             addr,
             listener: Some(l),
             shared,
+            tls,
         })
     }
 
@@ -295,8 +352,20 @@ impl axum::serve::Listener for EmuListener {
                 r = l.accept() => match r {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
+                        let inner = match &self.tls {
+                            None => Stream::Plain(stream),
+                            // A failed or stalled handshake (an untrusted certificate, a wrong
+                            // host name on the client's side) closes this connection only.
+                            Some(tls) => match tokio::time::timeout(
+                                Duration::from_secs(5),
+                                tls.accept(stream),
+                            ).await {
+                                Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                                _ => continue,
+                            },
+                        };
                         let (id, kill) = self.shared.register();
-                        let conn = Conn { inner: stream, id, kill: kill.clone(), shared: self.shared.clone() };
+                        let conn = Conn { inner, id, kill: kill.clone(), shared: self.shared.clone() };
                         return (conn, ConnMeta { peer, kill });
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,

@@ -240,7 +240,7 @@ async fn upgrade(inner: &Inner, base: &str, token: &crate::auth::Secret) -> Resu
         .bearer_auth(token.expose())
         .send()
         .await
-        .map_err(|e| ws_error("connect", e))?;
+        .map_err(|e| inner.transport_error("the WebSocket upgrade", e))?;
     let status = response.status().as_u16();
     if status != 101 {
         let body = crate::client::read_body(response, 64 * 1024, "the WebSocket upgrade answer")
