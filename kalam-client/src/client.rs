@@ -33,19 +33,31 @@ pub(crate) async fn read_body(
     if response.content_length().is_some_and(|n| n > limit) {
         return Ok(too_large());
     }
-    let mut body = bytes::BytesMut::new();
+    // A body in one chunk (the common case) is returned as it is, without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut rest = bytes::BytesMut::new();
+    let mut len = 0u64;
     while let Some(chunk) = response.chunk().await? {
-        if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > limit {
+        len = len.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        if len > limit {
             return Ok(too_large());
         }
-        if body.is_empty() && response.content_length().is_none() {
-            // Unknown length: take the first chunk as it is (often the whole body).
-            body = bytes::BytesMut::from(chunk);
-            continue;
+        match &first {
+            None => first = Some(chunk),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.reserve(usize::try_from(len).unwrap_or(0));
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&chunk);
+            }
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok(Ok(body.freeze()))
+    Ok(Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        rest.freeze()
+    }))
 }
 
 /// HTTP protocol version for the SQL and auth endpoints.
