@@ -8,22 +8,22 @@ use kalam_schema::SqlType;
 use libfuzzer_sys::fuzz_target;
 
 fn all(cell: Cell<'_>) {
-    let _ = i64::from_cell(cell);
-    let _ = i32::from_cell(cell);
-    let _ = i16::from_cell(cell);
-    let _ = f64::from_cell(cell);
-    let _ = bool::from_cell(cell);
-    let _ = String::from_cell(cell);
-    let _ = Option::<i64>::from_cell(cell);
-    let _ = Decimal::from_cell(cell);
-    let _ = Timestamp::from_cell(cell);
-    let _ = Date::from_cell(cell);
-    let _ = Time::from_cell(cell);
-    let _ = Uuid::from_cell(cell);
-    let _ = JsonValue::from_cell(cell);
-    let _ = FileRef::from_cell(cell);
-    let _ = Vec::<u8>::from_cell(cell);
-    let _ = Vec::<f32>::from_cell(cell);
+    let _ = i64::from_cell(&cell);
+    let _ = i32::from_cell(&cell);
+    let _ = i16::from_cell(&cell);
+    let _ = f64::from_cell(&cell);
+    let _ = bool::from_cell(&cell);
+    let _ = String::from_cell(&cell);
+    let _ = Option::<i64>::from_cell(&cell);
+    let _ = Decimal::from_cell(&cell);
+    let _ = Timestamp::from_cell(&cell);
+    let _ = Date::from_cell(&cell);
+    let _ = Time::from_cell(&cell);
+    let _ = Uuid::from_cell(&cell);
+    let _ = JsonValue::from_cell(&cell);
+    let _ = FileRef::from_cell(&cell);
+    let _ = Vec::<u8>::from_cell(&cell);
+    let _ = Vec::<f32>::from_cell(&cell);
 }
 
 fuzz_target!(|data: &[u8]| {

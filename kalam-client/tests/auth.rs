@@ -248,7 +248,7 @@ async fn secrets_never_reach_logs_or_debug_output() {
         .access_token;
     let debug = format!("{client:?}");
 
-    let logs = capture.text();
+    let logs = capture.finish();
     assert!(
         logs.contains("SELECT $1 + 1 AS n"),
         "SQL text is logged at debug level"

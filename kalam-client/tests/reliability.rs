@@ -508,8 +508,12 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         .unwrap_err();
     shown.extend([format!("{err}"), format!("{err:?}")]);
 
-    let logs = capture.text();
+    let logs = capture.finish();
     assert!(logs.contains("sending SQL"), "debug logs were captured");
+    assert!(
+        logs.contains("tungstenite"),
+        "the `log` crate's records (tungstenite's frames at TRACE) were captured too"
+    );
     assert!(
         logs.contains("PASSWORD '<redacted>'"),
         "statements are logged, redacted"

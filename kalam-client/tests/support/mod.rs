@@ -42,28 +42,40 @@ impl std::io::Write for Capture {
     }
 }
 
+/// Whether [`Capture`] records: only while a test's scenario runs, so that the other tests
+/// of the binary do not pay for formatting every TRACE event afterwards.
+static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 impl Capture {
-    /// Installs a process-wide TRACE subscriber writing here, with the `log` bridge. Only one
-    /// test of a binary may call it. (A scoped subscriber is not enough: it races with other
-    /// tests' threads registering the same callsites first, which can leave a callsite's
-    /// cached interest at "never". The other tests' logs land here too, and must not leak
-    /// secrets either.)
+    /// Installs a process-wide TRACE subscriber writing here, with the `log` bridge, and
+    /// starts recording. Only one test of a binary may call it. (A scoped subscriber is not
+    /// enough: it races with other tests' threads registering the same callsites first,
+    /// which can leave a callsite's cached interest at "never". The other tests' logs land
+    /// here too while recording, and must not leak secrets either.)
     pub(crate) fn install() -> Capture {
+        use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
+        use tracing_subscriber::{Layer as _, filter};
         let capture = Capture::default();
         let sink = capture.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+        let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(move || sink.clone())
-            .finish()
+            .with_filter(filter::LevelFilter::TRACE)
+            .with_filter(filter::filter_fn(|_| {
+                CAPTURING.load(std::sync::atomic::Ordering::Relaxed)
+            }));
+        CAPTURING.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing_subscriber::registry()
+            .with(layer)
             .try_init()
             .expect("no other subscriber in this test binary");
         capture
     }
 
-    /// Everything captured so far.
-    pub(crate) fn text(&self) -> String {
+    /// Stops recording and returns everything recorded.
+    pub(crate) fn finish(&self) -> String {
+        CAPTURING.store(false, std::sync::atomic::Ordering::Relaxed);
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
