@@ -9,8 +9,8 @@ use kalam_client::types::{
     Date, DateTime, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid,
 };
 use kalam_client::{
-    ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow, QueryParam, Row,
-    RowRef,
+    AuthProvider, ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow,
+    QueryParam, Row, RowRef,
 };
 use kalam_tests::{TestServer, server_or_skip};
 use serde_json::json;
@@ -1139,6 +1139,74 @@ async fn fetch_all_pages_past_the_row_cap() {
             .await
             .unwrap();
     assert_eq!(streamed, down);
+}
+
+/// A key repeats across partitions when the server reads every user's partition of a USER
+/// table for the caller (root): pages continue after `(key, _seq)`, so a page boundary
+/// between two rows with the same key loses neither. A cap of 3 rows puts boundaries there.
+#[tokio::test]
+async fn paging_reads_rows_with_equal_keys_in_several_partitions_once() {
+    let server = server_or_skip!();
+    let Some(root_password) = server.root_password() else {
+        return;
+    };
+    let ns = server.fresh_namespace("xpart").await;
+    let admin = admin_client(&server);
+    exec(
+        &admin,
+        format!("CREATE USER TABLE {ns}.notes (id BIGINT PRIMARY KEY, owner TEXT NOT NULL)"),
+    )
+    .await;
+    let mut expected = Vec::new();
+    for prefix in ["alice", "bob"] {
+        let user = server.create_user(prefix, "user").await;
+        let values: Vec<String> = (1..=7)
+            .map(|i| {
+                expected.push((i, user.id.clone()));
+                format!("({i}, '{}')", user.id)
+            })
+            .collect();
+        exec(
+            &user_client(&server, &user),
+            format!(
+                "INSERT INTO {ns}.notes (id, owner) VALUES {}",
+                values.join(", ")
+            ),
+        )
+        .await;
+    }
+    expected.sort();
+    let root = KalamClient::builder()
+        .base_url(server.url())
+        .auth(AuthProvider::system_user_auth(root_password))
+        .max_query_limit(3)
+        .build()
+        .unwrap();
+    let mut every: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, owner FROM {ns}.notes"))
+            .fetch_all(&root)
+            .await
+            .unwrap();
+    every.sort();
+    assert_eq!(every, expected);
+    // Ordered by the key, descending: every pair once, keys in order.
+    let down: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, owner FROM {ns}.notes ORDER BY id DESC"))
+            .fetch_all(&root)
+            .await
+            .unwrap();
+    let keys: Vec<i64> = down.iter().map(|r| r.0).collect();
+    assert_eq!(keys, [7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]);
+    let mut pairs = down.clone();
+    pairs.sort();
+    assert_eq!(pairs, expected);
+    // The key not selected: carried hidden, each user's seven rows.
+    let owners: Vec<(String,)> = kalam_client::query_as(format!("SELECT owner FROM {ns}.notes"))
+        .fetch_all(&root)
+        .await
+        .unwrap();
+    assert_eq!(owners.len(), 14);
+    assert_eq!(owners.iter().filter(|o| o.0 == expected[0].1).count(), 7);
 }
 
 #[tokio::test]
