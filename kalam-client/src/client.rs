@@ -797,6 +797,15 @@ impl KalamClientBuilder {
             .root_certificates
             .iter()
             .map(|pem| {
+                // reqwest checks the certificate only when a connection uses it.
+                if !pem
+                    .windows(b"-----BEGIN CERTIFICATE-----".len())
+                    .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+                {
+                    return Err(Error::Config(
+                        "invalid root certificate: no PEM `CERTIFICATE` block".to_owned(),
+                    ));
+                }
                 reqwest::Certificate::from_pem(pem)
                     .map_err(|e| Error::Config(format!("invalid root certificate: {e}")))
             })
