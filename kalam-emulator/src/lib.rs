@@ -96,7 +96,7 @@ pub struct EmulatorBuilder {
     max_files_per_request: usize,
     rate_limits: RateLimits,
     cross_partition_readers: Vec<Role>,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    tls: Option<TlsPem>,
 }
 
 impl Default for EmulatorBuilder {
@@ -122,6 +122,23 @@ impl Default for EmulatorBuilder {
             cross_partition_readers: vec![Role::System],
             tls: None,
         }
+    }
+}
+
+/// The certificate chain and private key of [`EmulatorBuilder::tls`] (PEM); `Debug` hides
+/// the key.
+#[derive(Clone)]
+struct TlsPem {
+    chain: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPem")
+            .field("chain_bytes", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -270,7 +287,10 @@ impl EmulatorBuilder {
     /// # Ok(()) }
     /// ```
     pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
-        self.tls = Some((cert_chain_pem.into(), key_pem.into()));
+        self.tls = Some(TlsPem {
+            chain: cert_chain_pem.into(),
+            key: key_pem.into(),
+        });
         self
     }
 
@@ -329,7 +349,7 @@ impl EmulatorBuilder {
             },
         ));
         let tls = match &self.tls {
-            Some((chain, key)) => Some(net::tls_acceptor(chain, key).map_err(Error::Config)?),
+            Some(pem) => Some(net::tls_acceptor(&pem.chain, &pem.key).map_err(Error::Config)?),
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
