@@ -30,6 +30,8 @@ enum Reply {
     Bytes(Arc<[u8]>),
     /// A chunked `200` whose body never ends: `chunk` again and again, `pause` apart.
     Endless { chunk: Arc<[u8]>, pause: Duration },
+    /// No answer at all; the connection stays open.
+    Silent,
 }
 
 /// A fake HTTP server for what no KalamDB sends: reads each request head and answers with its
@@ -60,6 +62,10 @@ impl Scripted {
                     }
                     seen.fetch_add(1, Ordering::SeqCst);
                     match reply {
+                        Reply::Silent => {
+                            let _ = sock.read(&mut buf).await;
+                            return;
+                        }
                         Reply::Bytes(bytes) => {
                             let _ = sock.write_all(&bytes).await;
                         }
@@ -1111,6 +1117,28 @@ async fn emulator_5xx_answers_are_typed_and_writes_are_not_resent() {
             select_ids(&client, &table).await,
             std::collections::BTreeSet::from([1])
         );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_later_than_the_timeout_is_a_timeout_and_nothing_is_resent() {
+    // The server reads each request and never answers, holding the connection.
+    let server = Scripted::start(Reply::Silent).await;
+    let client = server
+        .builder()
+        .timeout(Duration::from_millis(300))
+        .max_retries(5)
+        .build()
+        .unwrap();
+    for (n, sql) in [
+        (1, "INSERT INTO app.t (id) VALUES (1)"),
+        (2, "SELECT * FROM app.t"),
+    ] {
+        let err = kalam_client::query(sql).execute(&client).await.unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{sql}: {err:?}");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        // Sent once: a timed-out request may still be running on the server.
+        assert_eq!(server.requests(), n, "{sql}");
     }
 }
 
