@@ -340,7 +340,8 @@ mod tests {
                 "[a-z$0-9\";]{0,8}".prop_map(|s| (format!(" \"{}\" ", s.replace('"', "\"\"")), 0)),
                 "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" -- {s}\n"), 0)),
                 "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" /* {s} */ "), 0)),
-                "[a-z$0-9;]{0,8}".prop_map(|s| (format!(" $q${s}$q$ "), 0)),
+                // (No `$` inside: `$q$` there would end the string.)
+                "[a-z0-9;]{0,8}".prop_map(|s| (format!(" $q${s}$q$ "), 0)),
                 "[a-z]{1,4}[0-9]{0,2}".prop_map(|s| (format!(" col${s} "), 0)),
             ]
         }
