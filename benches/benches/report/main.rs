@@ -42,7 +42,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, PlottingBackend};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
 /// Counts allocations for the memory legs (every leg pays the same small overhead).
@@ -112,11 +112,16 @@ fn main() {
     // Memory first, while no other thread allocates.
     local::memory();
 
+    let plots = plot::register_font();
     let mut c = Criterion::default()
+        .plotting_backend(PlottingBackend::Plotters)
         .sample_size(SAMPLES)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
+    if !plots {
+        c = c.without_plots();
+    }
     local::decode(&mut c);
     local::live_apply(&mut c);
     local::live_filter(&mut c);
@@ -126,7 +131,9 @@ fn main() {
     let report = summary::render();
     println!("\n{report}");
     std::fs::write(out_dir.join("summary.md"), &report).unwrap();
-    plot::all(&out_dir);
+    if plots {
+        plot::all(&out_dir);
+    }
     println!(
         "written to {}; the whole run took {:.0} s",
         out_dir.display(),

@@ -109,23 +109,29 @@ fn draw(
     Ok(())
 }
 
-/// Writes `decode.png`, `live_apply.png` and `live_memory.png` into `dir`.
-pub fn all(dir: &Path) {
+/// Registers a TrueType font as plotters' "sans-serif", which Criterion's HTML plots and
+/// ours draw their text with (without one they cannot draw text); false if none was found.
+pub fn register_font() -> bool {
     let Some(font) = find_font() else {
-        eprintln!("no TrueType font found (set KALAM_REPORT_FONT): the plots are skipped");
-        return;
+        eprintln!("no TrueType font found (set KALAM_REPORT_FONT): no plots are drawn");
+        return false;
     };
     let bytes: &'static [u8] = match std::fs::read(&font) {
         Ok(b) => Box::leak(b.into_boxed_slice()),
         Err(e) => {
-            eprintln!("{}: {e}: the plots are skipped", font.display());
-            return;
+            eprintln!("{}: {e}: no plots are drawn", font.display());
+            return false;
         }
     };
     if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_err() {
-        eprintln!("{}: not a usable font: the plots are skipped", font.display());
-        return;
+        eprintln!("{}: not a usable font: no plots are drawn", font.display());
+        return false;
     }
+    true
+}
+
+/// Writes `decode.png`, `live_apply.png` and `live_memory.png` into `dir`.
+pub fn all(dir: &Path) {
     let ours = RGBColor(0x1f, 0x77, 0xb4);
     let official = RGBColor(0xd6, 0x27, 0x28);
     let floor = RGBColor(0x7f, 0x7f, 0x7f);
