@@ -17,10 +17,14 @@ fn find_font() -> Option<PathBuf> {
         return Some(path.into());
     }
     let mut found = Vec::new();
-    let mut dirs: Vec<PathBuf> = ["/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
+    let mut dirs: Vec<PathBuf> = [
+        "/usr/share/fonts",
+        "/usr/local/share/fonts",
+        "/Library/Fonts",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -84,6 +88,7 @@ fn draw(
         .x_desc("rows")
         .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_labels(12)
         .y_label_formatter(&|y| format!("{y}"))
         .label_style(("sans-serif", 16))
         .draw()?;
@@ -92,11 +97,10 @@ fn draw(
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
             .label(s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2)));
-        chart.draw_series(
-            pts.into_iter()
-                .map(|p| Circle::new(p, 4, color.filled())),
-        )?;
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+            });
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
     }
     chart
         .configure_series_labels()
@@ -141,9 +145,24 @@ pub fn all(dir: &Path) {
             "Decode: time per row against result size",
             "ns per row",
             vec![
-                Series { name: "ours (KalamRow)", color: ours, key: "decode/ours", scale: 1e9 },
-                Series { name: "official SDK (row maps)", color: official, key: "decode/official", scale: 1e9 },
-                Series { name: "serde_json floor", color: floor, key: "decode/floor", scale: 1e9 },
+                Series {
+                    name: "ours (KalamRow)",
+                    color: ours,
+                    key: "decode/ours",
+                    scale: 1e9,
+                },
+                Series {
+                    name: "official SDK (row maps)",
+                    color: official,
+                    key: "decode/official",
+                    scale: 1e9,
+                },
+                Series {
+                    name: "serde_json floor",
+                    color: floor,
+                    key: "decode/floor",
+                    scale: 1e9,
+                },
             ],
         ),
         (
@@ -151,8 +170,18 @@ pub fn all(dir: &Path) {
             "Live apply: time per change against set size",
             "µs per change",
             vec![
-                Series { name: "ours (LiveRowsMaterializer<Item>)", color: ours, key: "apply/ours", scale: 1e6 },
-                Series { name: "official SDK (LiveRowsMaterializer)", color: official, key: "apply/official", scale: 1e6 },
+                Series {
+                    name: "ours (LiveRowsMaterializer<Item>)",
+                    color: ours,
+                    key: "apply/ours",
+                    scale: 1e6,
+                },
+                Series {
+                    name: "official SDK (LiveRowsMaterializer)",
+                    color: official,
+                    key: "apply/official",
+                    scale: 1e6,
+                },
             ],
         ),
         (
@@ -160,8 +189,18 @@ pub fn all(dir: &Path) {
             "Live set memory: bytes per row against set size",
             "bytes per row",
             vec![
-                Series { name: "ours", color: ours, key: "memory/ours", scale: 1.0 },
-                Series { name: "official SDK", color: official, key: "memory/official", scale: 1.0 },
+                Series {
+                    name: "ours",
+                    color: ours,
+                    key: "memory/ours",
+                    scale: 1.0,
+                },
+                Series {
+                    name: "official SDK",
+                    color: official,
+                    key: "memory/official",
+                    scale: 1.0,
+                },
             ],
         ),
     ];
