@@ -24,10 +24,12 @@ const CHANGES: usize = 20_000;
 /// Change frames applied to the official SDK's live set per iteration: it copies the whole set
 /// on every event, so a few changes at a time are enough to measure the cost of one.
 fn official_changes(rows: usize) -> usize {
-    match rows {
-        ..=1_000 => 100,
-        ..=10_000 => 10,
-        _ => 2,
+    if rows <= 1_000 {
+        100
+    } else if rows <= 10_000 {
+        10
+    } else {
+        2
     }
 }
 
