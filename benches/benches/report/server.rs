@@ -473,14 +473,18 @@ fn official_has(event: &official::ChangeEvent, id: i64) -> bool {
     }
 }
 
-/// Reconnect-to-resubscribed: both clients hold 10 subscriptions (one table each) on one
-/// socket through a proxy; the proxy cuts every connection and at once a row is inserted
+/// Reconnect-to-resubscribed: each client holds 10 subscriptions (one table each) on one
+/// socket through its own proxy; the proxy cuts every connection and at once a row is inserted
 /// into each table (directly, not through the proxy). Measured: from the cut until every one
 /// of the 10 subscriptions has delivered its row, i.e. the client noticed, reconnected,
 /// resubscribed from where it was and caught up. Each client with its default reconnect
 /// settings; five trials each, alternating.
 async fn reconnect(server: &Server, direct: &KalamClient) {
-    let proxy = Proxy::start(&server.url).await;
+    // One proxy per client, so that cutting one client's socket leaves the other's alone.
+    let (ours_proxy, official_proxy) = (
+        Proxy::start(&server.url).await,
+        Proxy::start(&server.url).await,
+    );
     let run = std::process::id();
     let mut tables = [Vec::new(), Vec::new()];
     for (side, list) in tables.iter_mut().enumerate() {
@@ -494,7 +498,7 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
             list.push(t);
         }
     }
-    let ours = server.ours(&proxy.url);
+    let ours = server.ours(&ours_proxy.url);
     let mut ours_subs = Vec::new();
     for t in &tables[0] {
         let mut s = ours
@@ -505,7 +509,7 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
         s.next().await.unwrap();
         ours_subs.push(s);
     }
-    let official = server.official(&proxy.url);
+    let official = server.official(&official_proxy.url);
     let mut official_subs = Vec::new();
     for t in &tables[1] {
         official_subs.push(
@@ -535,7 +539,13 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
                 async |s| s.next().await,
                 |e| ours_has(e, trial),
             );
-            ours_ok = timed_cut(&proxy, "reconnect/ours", insert_all(0, trial), caught_up).await;
+            ours_ok = timed_cut(
+                &ours_proxy,
+                "reconnect/ours",
+                insert_all(0, trial),
+                caught_up,
+            )
+            .await;
         }
         if official_ok {
             let caught_up = all_deliver(
@@ -544,7 +554,7 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
                 |e| e.as_ref().is_ok_and(|e| official_has(e, trial)),
             );
             official_ok = timed_cut(
-                &proxy,
+                &official_proxy,
                 "reconnect/official",
                 insert_all(1, trial),
                 caught_up,
