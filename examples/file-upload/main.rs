@@ -45,17 +45,15 @@ fn progress_bar(p: &UploadProgress) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::from_env(kalam_emulator::Emulator::builder()).await?;
     let client = server.client()?;
-    client
-        .query::<()>("CREATE NAMESPACE IF NOT EXISTS files_demo")
-        .execute()
+    kalam_client::query("CREATE NAMESPACE IF NOT EXISTS files_demo")
+        .execute(&client)
         .await?;
-    client
-        .query::<()>(
-            "CREATE TABLE IF NOT EXISTS files_demo.documents (id BIGINT PRIMARY KEY, \
+    kalam_client::query(
+        "CREATE TABLE IF NOT EXISTS files_demo.documents (id BIGINT PRIMARY KEY, \
              title TEXT NOT NULL, body FILE NOT NULL) WITH (TYPE = 'SHARED')",
-        )
-        .execute()
-        .await?;
+    )
+    .execute(&client)
+    .await?;
 
     // A 12 MiB file on disk, streamed (never loaded whole by the client).
     let dir = std::env::temp_dir().join(format!("kalam-file-upload-{}", std::process::id()));
@@ -68,29 +66,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("uploading {} ({} bytes):", source.display(), content.len());
     let started = Instant::now();
-    let inserted = client
-        .upload(
-            "INSERT INTO files_demo.documents (id, title, body) VALUES ($1, $2, FILE('report'))",
-        )
-        .bind(1)
-        .bind("Q3 report")
-        .file(
-            "report",
-            FileUpload::from_path(&source).mime("application/octet-stream"),
-        )
-        .on_progress(progress_bar)
-        .execute()
-        .await?;
+    let inserted = kalam_client::files::upload(
+        "INSERT INTO files_demo.documents (id, title, body) VALUES ($1, $2, FILE('report'))",
+    )
+    .bind(1)
+    .bind("Q3 report")
+    .file(
+        "report",
+        FileUpload::from_path(&source).mime("application/octet-stream"),
+    )
+    .on_progress(progress_bar)
+    .execute(&client)
+    .await?;
     let took = started.elapsed();
     println!(
         "inserted {inserted} row in {took:.2?} ({:.1} MiB/s)",
         content.len() as f64 / 1_048_576.0 / took.as_secs_f64()
     );
 
-    let doc: Document = client
-        .query("SELECT id, title, body FROM files_demo.documents WHERE id = 1")
-        .fetch_one()
-        .await?;
+    let doc: Document =
+        kalam_client::query_as("SELECT id, title, body FROM files_demo.documents WHERE id = 1")
+            .fetch_one(&client)
+            .await?;
     println!(
         "row #{} {:?}: file {:?}, {} bytes, {}, sha256 {}…, stored as {}",
         doc.id,
@@ -115,14 +112,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("uploading 26 MiB (the server's limit is 25 MiB):");
     let too_big = vec![0u8; 26 * 1024 * 1024];
-    let refused = client
-        .upload(
-            "INSERT INTO files_demo.documents (id, title, body) VALUES (2, 'too big', FILE('big'))",
-        )
-        .file("big", FileUpload::from_bytes("big.bin", too_big))
-        .on_progress(progress_bar)
-        .execute()
-        .await;
+    let refused = kalam_client::files::upload(
+        "INSERT INTO files_demo.documents (id, title, body) VALUES (2, 'too big', FILE('big'))",
+    )
+    .file("big", FileUpload::from_bytes("big.bin", too_big))
+    .on_progress(progress_bar)
+    .execute(&client)
+    .await;
     match refused {
         Err(Error::Sql {
             code: ErrorCode::FileTooLarge,
@@ -133,9 +129,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     std::fs::remove_dir_all(&dir)?;
-    client
-        .query::<()>("DROP TABLE files_demo.documents")
-        .execute()
+    kalam_client::query("DROP TABLE files_demo.documents")
+        .execute(&client)
         .await?;
     if !identical {
         return Err("the downloaded file differs".into());

@@ -40,10 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Server::from_env(kalam_emulator::Emulator::builder().schemas_dir(schemas)).await?;
     if server.is_emulator() {
         // USER tables give every user a private inbox: sign up a user for this run.
-        server
-            .client()?
-            .query::<()>("CREATE USER 'alice' WITH PASSWORD 'AlicePass123!' ROLE user")
-            .execute()
+        kalam_client::query("CREATE USER 'alice' WITH PASSWORD 'AlicePass123!' ROLE user")
+            .execute(&server.client()?)
             .await?;
         server.user = "alice".to_owned();
         server.password = "AlicePass123!".to_owned();
@@ -82,24 +80,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (2, "agent", "Sorry about that! Let me check."),
                 (3, "agent", "It ships tomorow."),
             ] {
-                client
-                    .query::<()>(insert)
+                kalam_client::query(insert)
                     .bind(id)
                     .bind(role)
                     .bind(body)
-                    .execute()
+                    .execute(&client)
                     .await?;
             }
-            client
-                .query::<()>("UPDATE support.messages SET body = $1 WHERE id = $2")
+            kalam_client::query("UPDATE support.messages SET body = $1 WHERE id = $2")
                 .bind("It ships tomorrow.")
                 .bind(3_i64)
-                .execute()
+                .execute(&client)
                 .await?;
-            client
-                .query::<()>("DELETE FROM support.messages WHERE id = $1")
+            kalam_client::query("DELETE FROM support.messages WHERE id = $1")
                 .bind(2_i64)
-                .execute()
+                .execute(&client)
                 .await?;
             Ok::<(), kalam_client::Error>(())
         })

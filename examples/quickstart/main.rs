@@ -16,7 +16,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::from_env(kalam_emulator::Emulator::builder()).await?;
     let client = server.client()?;
 
-    let me: String = client.query("SELECT CURRENT_USER()").fetch_scalar().await?;
+    let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
+        .fetch_scalar(&client)
+        .await?;
     println!("connected to {} as {me}", client.base_url());
 
     client.disconnect().await;

@@ -57,27 +57,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::from_env(kalam_emulator::Emulator::builder()).await?;
     let client = server.client()?;
     for sql in SETUP {
-        client.query::<()>(*sql).execute().await?;
+        kalam_client::query(*sql).execute(&client).await?;
     }
 
     // The producer: three orders, a correction and a refund.
-    client
-        .query::<()>(
-            "INSERT INTO shop_demo.orders (id, customer, total_cents) VALUES \
+    kalam_client::query(
+        "INSERT INTO shop_demo.orders (id, customer, total_cents) VALUES \
              (1, 'ada', 4200), (2, 'grace', 1999), (3, 'linus', 500)",
-        )
-        .execute()
+    )
+    .execute(&client)
+    .await?;
+    kalam_client::query("UPDATE shop_demo.orders SET total_cents = 2199 WHERE id = 2")
+        .execute(&client)
         .await?;
-    client
-        .query::<()>("UPDATE shop_demo.orders SET total_cents = 2199 WHERE id = 2")
-        .execute()
-        .await?;
-    client
-        .query::<()>(
-            "INSERT INTO shop_demo.refunds (id, order_id, reason) VALUES (10, 3, 'damaged')",
-        )
-        .execute()
-        .await?;
+    kalam_client::query(
+        "INSERT INTO shop_demo.refunds (id, order_id, reason) VALUES (10, 3, 'damaged')",
+    )
+    .execute(&client)
+    .await?;
     let expected = 5;
 
     let consumer = client
@@ -169,7 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "DROP TABLE shop_demo.refunds",
         "DROP TABLE shop_demo.orders",
     ] {
-        client.query::<()>(sql).execute().await?;
+        kalam_client::query(sql).execute(&client).await?;
     }
     Ok(())
 }

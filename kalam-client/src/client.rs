@@ -41,7 +41,7 @@ pub enum HttpVersion {
 ///     .base_url(emulator.url())
 ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
-/// let n: i64 = client.query("SELECT 40 + $1").bind(2).fetch_scalar().await?;
+/// let n: i64 = kalam_client::query_as("SELECT 40 + $1").bind(2).fetch_scalar(&client).await?;
 /// assert_eq!(n, 42);
 /// # Ok(())
 /// # }
@@ -390,7 +390,7 @@ impl KalamClient {
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::jwt_token(login.access_token.clone()))
     ///     .build()?;
-    /// assert_eq!(with_token.query::<String>("SELECT CURRENT_USER()").fetch_scalar().await?, "admin");
+    /// assert_eq!(kalam_client::query_as::<String>("SELECT CURRENT_USER()").fetch_scalar(&with_token).await?, "admin");
     /// // …and renewed with the refresh token.
     /// let renewed = anonymous.refresh_access_token(login.refresh_token.as_deref().unwrap()).await?;
     /// assert_eq!(renewed.user.id, "admin");
@@ -442,9 +442,9 @@ impl KalamClient {
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
-    /// client.query::<()>("SELECT 1").execute().await?;
+    /// kalam_client::query("SELECT 1").execute(&client).await?;
     /// client.disconnect().await;
-    /// client.query::<()>("SELECT 1").execute().await?; // logs in again
+    /// kalam_client::query("SELECT 1").execute(&client).await?; // logs in again
     /// # Ok(())
     /// # }
     /// ```
@@ -548,7 +548,7 @@ impl KalamClientBuilder {
     /// that happen to be spelled the same stay as they are. The default namespace and
     /// [`Query::namespace`](crate::Query::namespace) (sent as `namespace_id`), topic names of
     /// consumers and the table of a download are mapped too. Runtime SQL text
-    /// (`client.query("…")`) is sent as written: name the namespace you mean there.
+    /// (`kalam_client::query("…")`) is sent as written: name the namespace you mean there.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -565,7 +565,7 @@ impl KalamClientBuilder {
     ///     "CREATE TABLE support_acme.rooms (name TEXT PRIMARY KEY, title TEXT NOT NULL) WITH (TYPE = 'SHARED')",
     ///     "INSERT INTO support_acme.rooms (name, title) VALUES ('lobby', 'Lobby')",
     /// ] {
-    ///     tenant.query::<()>(ddl).execute().await?;
+    ///     kalam_client::query(ddl).execute(&tenant).await?;
     /// }
     /// // Checked against `support.rooms` in schemas/, run against `support_acme.rooms`.
     /// let room = query!("SELECT title FROM support.rooms WHERE name = $1", "lobby")

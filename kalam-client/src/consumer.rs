@@ -139,7 +139,7 @@ impl KalamClient {
     ///     "ALTER TOPIC app.job_events ADD SOURCE app.jobs ON INSERT",
     ///     "INSERT INTO app.jobs (id, name) VALUES (1, 'build')",
     /// ] {
-    ///     client.query::<()>(sql).execute().await?;
+    ///     kalam_client::query(sql).execute(&client).await?;
     /// }
     /// let mut consumer = client
     ///     .consumer()

@@ -42,7 +42,7 @@ use crate::error::Error;
 ///     "ALTER TOPIC app.outbox ADD SOURCE app.mails ON INSERT",
 ///     "INSERT INTO app.mails (id) VALUES (1), (2), (3)",
 /// ] {
-///     client.query::<()>(sql).execute().await?;
+///     kalam_client::query(sql).execute(&client).await?;
 /// }
 /// let consumer = client
 ///     .consumer()

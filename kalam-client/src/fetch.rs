@@ -40,7 +40,7 @@ use crate::row::{KalamRow, Scalar};
 /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// let fetch: kalam_client::Fetch<'static, Vec<(i64,)>> =
-///     client.query("SELECT 1 AS n").fetch_all();
+///     kalam_client::query_as("SELECT 1 AS n").fetch_all(&client);
 /// let rows = tokio::spawn(fetch).await??;
 /// assert_eq!(rows, vec![(1,)]);
 /// # Ok(())
@@ -122,12 +122,12 @@ fn no_answer() -> Error {
 /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
 /// #     .build()?;
 /// use futures_util::TryStreamExt;
-/// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;
-/// client.query::<()>("CREATE SHARED TABLE shop.items (id BIGINT PRIMARY KEY, name TEXT)").execute().await?;
+/// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS shop").execute(&client).await?;
+/// kalam_client::query("CREATE SHARED TABLE shop.items (id BIGINT PRIMARY KEY, name TEXT)").execute(&client).await?;
 /// let values: Vec<String> = (1..=120).map(|i| format!("({i}, 'item {i}')")).collect();
-/// client.query::<()>(format!("INSERT INTO shop.items (id, name) VALUES {}", values.join(", "))).execute().await?;
+/// kalam_client::query(format!("INSERT INTO shop.items (id, name) VALUES {}", values.join(", "))).execute(&client).await?;
 ///
-/// let mut items = client.query::<(i64, String)>("SELECT id, name FROM shop.items").fetch();
+/// let mut items = kalam_client::query_as::<(i64, String)>("SELECT id, name FROM shop.items").fetch(&client);
 /// let mut count = 0;
 /// while let Some((id, _name)) = items.try_next().await? {
 ///     count += 1;

@@ -7,7 +7,6 @@
 //! a [`FileRef`] (it implements [`FromCell`](crate::FromCell)), which
 //! [`KalamClient::download`] turns into the bytes.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,11 +148,11 @@ impl UploadProgress {
 type ProgressFn = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
 
 /// An upload statement being prepared; run it with [`Upload::execute`] or
-/// [`Upload::fetch_response`]. Get one from [`KalamClient::upload`].
+/// [`Upload::fetch_response`], which take the client (as every statement does). Get one from
+/// [`upload`].
 #[must_use = "an upload does nothing until execute() runs it"]
 pub struct Upload {
-    client: KalamClient,
-    sql: Cow<'static, str>,
+    sql: String,
     params: Params,
     files: Vec<(String, FileUpload)>,
     namespace: Option<String>,
@@ -171,53 +170,50 @@ impl fmt::Debug for Upload {
     }
 }
 
-impl KalamClient {
-    /// Prepares one SQL statement with `FILE("name")` placeholders, sent as
-    /// `multipart/form-data` together with the files ([`Upload::file`]). Qualify the table
-    /// (`namespace.table`). A file over the server's limit (25 MiB by default) is refused
-    /// with [`ErrorCode::FileTooLarge`](crate::ErrorCode::FileTooLarge).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let emulator = kalam_emulator::Emulator::start().await?;
-    /// use kalam_client::files::FileUpload;
-    /// use kalam_client::types::FileRef;
-    /// use kalam_client::{AuthProvider, KalamClient};
-    /// let client = KalamClient::builder()
-    ///     .base_url(emulator.url())
-    ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
-    ///     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS app").execute().await?;
-    /// client
-    ///     .query::<()>("CREATE TABLE app.docs (id BIGINT PRIMARY KEY, body FILE) WITH (TYPE = 'SHARED')")
-    ///     .execute()
-    ///     .await?;
-    /// let inserted = client
-    ///     .upload("INSERT INTO app.docs (id, body) VALUES ($1, FILE('doc'))")
-    ///     .bind(1)
-    ///     .file("doc", FileUpload::from_bytes("Notes.txt", "hello").mime("text/plain"))
-    ///     .execute()
-    ///     .await?;
-    /// assert_eq!(inserted, 1);
-    /// let file: FileRef = client.query("SELECT body FROM app.docs WHERE id = 1").fetch_scalar().await?;
-    /// assert_eq!((file.name.as_str(), file.size), ("Notes.txt", 5));
-    /// let download = client.download(&file, "app.docs").bytes().await?;
-    /// assert_eq!(&download.bytes[..], b"hello");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn upload(&self, sql: impl Into<Cow<'static, str>>) -> Upload {
-        Upload {
-            client: self.clone(),
-            sql: sql.into(),
-            params: Params::default(),
-            files: Vec::new(),
-            namespace: None,
-            progress: None,
-        }
+/// Prepares one SQL statement with `FILE("name")` placeholders, sent as
+/// `multipart/form-data` together with the files ([`Upload::file`]). Qualify the table
+/// (`namespace.table`). A file over the server's limit (25 MiB by default) is refused
+/// with [`ErrorCode::FileTooLarge`](crate::ErrorCode::FileTooLarge).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// use kalam_client::files::FileUpload;
+/// use kalam_client::types::FileRef;
+/// use kalam_client::{AuthProvider, KalamClient};
+/// let client = KalamClient::builder()
+///     .base_url(emulator.url())
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
+///     .build()?;
+/// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS app").execute(&client).await?;
+/// kalam_client::query("CREATE TABLE app.docs (id BIGINT PRIMARY KEY, body FILE) WITH (TYPE = 'SHARED')")
+///     .execute(&client)
+///     .await?;
+/// let inserted = kalam_client::files::upload("INSERT INTO app.docs (id, body) VALUES ($1, FILE('doc'))")
+///     .bind(1)
+///     .file("doc", FileUpload::from_bytes("Notes.txt", "hello").mime("text/plain"))
+///     .execute(&client)
+///     .await?;
+/// assert_eq!(inserted, 1);
+/// let file: FileRef = kalam_client::query_as("SELECT body FROM app.docs WHERE id = 1").fetch_scalar(&client).await?;
+/// assert_eq!((file.name.as_str(), file.size), ("Notes.txt", 5));
+/// let download = client.download(&file, "app.docs").bytes().await?;
+/// assert_eq!(&download.bytes[..], b"hello");
+/// # Ok(())
+/// # }
+/// ```
+pub fn upload(sql: impl Into<String>) -> Upload {
+    Upload {
+        sql: sql.into(),
+        params: Params::default(),
+        files: Vec::new(),
+        namespace: None,
+        progress: None,
     }
+}
 
+impl KalamClient {
     /// The official SDK's call: runs `sql` with `files` (`(placeholder, file)` pairs) and
     /// parameters, and returns the untyped response.
     pub async fn execute_with_files(
@@ -227,11 +223,11 @@ impl KalamClient {
         params: Option<Vec<QueryParam>>,
         namespace: Option<&str>,
     ) -> Result<QueryResponse> {
-        let mut upload = self.upload(sql.to_owned());
+        let mut upload = upload(sql);
         upload.params.set(params.unwrap_or_default());
         upload.files = files;
         upload.namespace = namespace.map(str::to_owned);
-        upload.fetch_response().await
+        upload.fetch_response(self).await
     }
 }
 
@@ -266,17 +262,17 @@ impl Upload {
     }
 
     /// Runs the statement and returns the rows affected.
-    pub async fn execute(self) -> Result<u64> {
-        let body = self.send().await?;
+    pub async fn execute(self, client: &KalamClient) -> Result<u64> {
+        let body = self.send(client).await?;
         crate::envelope::decode_rows(&body, &[], &mut crate::envelope::Discard)
     }
 
     /// Runs the statement and returns the untyped response.
-    pub async fn fetch_response(self) -> Result<QueryResponse> {
-        untyped_response(&self.send().await?)
+    pub async fn fetch_response(self, client: &KalamClient) -> Result<QueryResponse> {
+        untyped_response(&self.send(client).await?)
     }
 
-    async fn send(self) -> Result<Bytes> {
+    async fn send(self, client: &KalamClient) -> Result<Bytes> {
         check_files(&self.sql, &self.files)?;
         let params = self.params.encode()?;
         let params = (!params.is_empty())
@@ -297,7 +293,7 @@ impl Upload {
             files.push((placeholder.as_str(), file, file.len().await?));
         }
         let total_files = files.len();
-        let inner = &self.client.inner;
+        let inner = &client.inner;
         let namespace = self
             .namespace
             .as_deref()

@@ -44,7 +44,7 @@ pub use encode::{QueryParam, ToParam};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 #[cfg(feature = "healthcheck")]
 pub use health::DEFAULT_HEALTH_CACHE_TTL;
-pub use query::Query;
+pub use query::{Query, query, query_as};
 pub use row::{ColumnSpec, KalamRow, Row, RowIndex, RowRef};
 pub use types::Json;
 

@@ -91,13 +91,14 @@ impl Statement {
         self
     }
 
-    /// The runtime [`Query`]: the `EXECUTE AS USER` envelope written, parameters moved in (an
-    /// encoding error surfaces when the query is sent, as for any [`Query::bind`]).
-    fn into_query<T>(self, client: &KalamClient) -> Query<T> {
-        let sql = client.inner.namespaces.rewrite(self.sql, self.namespaces);
-        let query = match &self.as_user {
-            Some(user) => client.execute_as_user(user, &sql),
-            None => client.query(sql),
+    /// The runtime [`Query`], parameters moved in (an encoding error surfaces when the query
+    /// is sent, as for any [`Query::bind`]); the namespace mapping and the `EXECUTE AS USER`
+    /// envelope are applied when it is sent, by the client it is sent with.
+    fn into_query<T>(self) -> Query<T> {
+        let query = Query::from_parts(std::borrow::Cow::Borrowed(self.sql), self.namespaces);
+        let query = match self.as_user {
+            Some(user) => query.as_user(user),
+            None => query,
         };
         query.with_params(self.params)
     }
@@ -116,7 +117,7 @@ impl<T> fmt::Debug for CheckedQuery<T> {
 
 // The fetch verbs are `#[inline]`: the MIR inliner then folds each into the caller, where
 // without the hint it left one more function per record type for LLVM to optimize in release
-// builds (see BENCHMARKS.md, kalam-macros, session 13).
+// builds (see BENCHMARKS.md, kalam-macros).
 impl<T> CheckedQuery<T> {
     /// The SQL text as checked (for `execute_as!`, the statement inside the `EXECUTE AS USER`
     /// envelope; a client with [`map_namespace`](crate::KalamClientBuilder::map_namespace)
@@ -130,10 +131,10 @@ impl<T> CheckedQuery<T> {
         self.__statement.as_user.as_deref()
     }
 
-    /// The runtime [`Query`] on `client`, parameters bound (for `.namespace(..)` and the
-    /// other builder methods).
-    pub fn query(self, client: &KalamClient) -> Query<T> {
-        self.__statement.into_query(client)
+    /// The runtime [`Query`], parameters bound (for `.namespace(..)` and the other builder
+    /// methods); run it with the same verbs.
+    pub fn query(self) -> Query<T> {
+        self.__statement.into_query()
     }
 
     /// Runs the statement and returns the rows affected.
@@ -238,7 +239,7 @@ impl<T: KalamRow> CheckedQuery<T> {
 /// The requests of a [`CheckedQuery`], without its row type: the runtime [`Query`]'s own
 /// pager, whatever the record types.
 fn pager(client: &KalamClient, statement: Statement, verb: Verb) -> Pager {
-    statement.into_query::<()>(client).pager(verb)
+    statement.into_query::<()>().pager(client, verb)
 }
 
 /// A row type bound to one table of the schema: written by `#[derive(KalamRow)]` with
@@ -290,9 +291,8 @@ pub trait KalamTable: KalamRow {
 /// #[kalam(table = "support.messages")]
 /// struct Message { id: i64, room: String, body: String }
 ///
-/// # client
-/// #     .query::<()>("INSERT INTO support.messages (id, room, role, body) VALUES (1, 'lobby', 'user', 'hi'), (2, 'other', 'user', 'elsewhere')")
-/// #     .execute()
+/// # kalam_client::query("INSERT INTO support.messages (id, room, role, body) VALUES (1, 'lobby', 'user', 'hi'), (2, 'other', 'user', 'elsewhere')")
+/// #     .execute(&client)
 /// #     .await?;
 /// let room = "lobby";
 /// let mut inbox = live!(client, Message, "SELECT id, room, body FROM support.messages WHERE room = {room}")

@@ -74,12 +74,12 @@ impl NamespaceMap {
     }
 
     /// `sql` with the namespace identifiers at `refs` (byte ranges, in order) renamed.
-    pub(crate) fn rewrite(&self, sql: &'static str, refs: &[(u32, u32)]) -> Cow<'static, str> {
+    pub(crate) fn rewrite(&self, sql: Cow<'static, str>, refs: &[(u32, u32)]) -> Cow<'static, str> {
         if self.is_empty() || refs.is_empty() {
-            return Cow::Borrowed(sql);
+            return sql;
         }
         let mut out = String::with_capacity(sql.len() + 16 * refs.len());
-        self.rewrite_into(&mut out, sql, refs.iter().map(|&(s, e)| (s, e)));
+        self.rewrite_into(&mut out, &sql, refs.iter().map(|&(s, e)| (s, e)));
         Cow::Owned(out)
     }
 
@@ -143,14 +143,17 @@ mod tests {
         let sql = "SELECT support.t.id, 'support.t' FROM support.t JOIN \"support\".u AS support ON support.id = 1";
         let refs = [(7, 14), (38, 45), (53, 62)];
         assert_eq!(
-            map().rewrite(sql, &refs),
+            map().rewrite(Cow::Borrowed(sql), &refs),
             "SELECT support_1.t.id, 'support.t' FROM support_1.t JOIN \"support_1\".u AS support ON support.id = 1"
         );
         assert!(matches!(
-            NamespaceMap::default().rewrite(sql, &refs),
+            NamespaceMap::default().rewrite(Cow::Borrowed(sql), &refs),
             Cow::Borrowed(_)
         ));
-        assert!(matches!(map().rewrite("SELECT 1", &[]), Cow::Borrowed(_)));
+        assert!(matches!(
+            map().rewrite(Cow::Borrowed("SELECT 1"), &[]),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

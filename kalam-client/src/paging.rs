@@ -8,16 +8,19 @@
 //! - `fetch_all`/`fetch` send an explicit `LIMIT <cap>` (the common case stays one request).
 //!   Fewer rows than the cap: the result is complete. The cap reached: one table, no
 //!   grouping, `DISTINCT`, window or set operation, ordered by nothing or by its primary key
-//!   → keyset pages `WHERE (<filter>) AND <key> > <last> ORDER BY <key> LIMIT <cap>` until a
+//!   → keyset pages by `(<key>, _seq)` (below) until a
 //!   page is short; anything else → [`Error::Truncated`]. A user's `LIMIT` up to the cap is
 //!   left alone; a larger one is the cap, paged, stopping after that many rows.
 //! - Every verb repeats a top-level `ORDER BY` around the query when the server would
 //!   otherwise re-sort.
 //!
-//! Paging by the primary key alone is exact when keys are unique within the result, as they
-//! are for every caller reading its own partition. A caller for whom the server reads every
-//! user's partition of a USER table (an admin, see the README) can meet the same key twice, and
-//! a page boundary between two such rows skips the second: a known gap, documented.
+//! A key can repeat within one result: a caller for whom the server reads every user's
+//! partition of a USER table (an admin, see the README) meets each user's row with that key.
+//! So pages are ordered by the key and then by `_seq` (unique per row version), and continue
+//! after the pair `(key, _seq)` of the last row read:
+//! `WHERE (<filter>) AND (<key> > <k> OR (<key> = <k> AND _seq > <s>))`. Once paging starts,
+//! it starts from the first row (the first page, read without `_seq`, is read again), so the
+//! rows come in one consistent order.
 //!
 //! The pager is not generic: it hands out response bodies and takes back what the
 //! per-row-type decoder found in them ([`PageInfo`]), so its code is compiled once.
@@ -35,7 +38,7 @@ use crate::client::KalamClient;
 use crate::envelope::{PageInfo, PageOpts};
 use crate::error::{Error, Result};
 use crate::fetch::BodyFuture;
-use crate::rewrite::{self, After, HIDDEN_KEY, HIDDEN_PREFIX, Spec};
+use crate::rewrite::{self, After, HIDDEN_KEY, HIDDEN_PREFIX, HIDDEN_SEQ, Spec};
 use crate::sql::{Params, post_sql, statement_excerpt, untyped_response};
 use crate::wire::SchemaField;
 
@@ -105,8 +108,6 @@ struct Plan {
     /// Rows handed out by the pages read so far.
     delivered: u64,
     keyset: Option<Keyset>,
-    /// The first page's info, kept while the primary key is probed.
-    first: Option<PageInfo>,
 }
 
 /// Keyset paging: the condition, where the key is in each page, the last key read.
@@ -120,8 +121,10 @@ struct Keyset {
     order_by: Option<String>,
     /// The key column to add as a hidden column (it is not in the output).
     key_column: Option<String>,
-    /// The literal of the last key read.
-    last: Option<String>,
+    /// Whether `_seq` breaks ties between equal keys (not when the key is `_seq` itself).
+    tiebreak: bool,
+    /// The literals of the last key and `_seq` read.
+    last: Option<(String, Option<String>)>,
 }
 
 enum ReadAt {
@@ -194,13 +197,11 @@ impl Pager {
             self.state = State::Done;
             return false;
         };
-        // Paging a query without ORDER BY starts again from the smallest key: the first page
-        // held arbitrary rows.
+        // Paging starts again from the first row: without ORDER BY the first page held
+        // arbitrary rows, and with one it was not ordered by `_seq` among equal keys.
         let paging = plan.keyset.is_some();
         let next = plan.after_page(info);
-        let restart = !paging
-            && matches!(next, Next::Page(..) | Next::Probe(_))
-            && plan.q().is_some_and(|q| q.order_by.is_empty());
+        let restart = !paging && matches!(next, Next::Page(..) | Next::Probe(_));
         self.go(next);
         restart
     }
@@ -318,7 +319,6 @@ impl Pager {
             offset,
             delivered: 0,
             keyset: None,
-            first: None,
         }));
         Some(Ok((built.sql, opts)))
     }
@@ -360,10 +360,7 @@ impl Pager {
                 as Result<String>
         });
         match key {
-            Ok(key) => {
-                let first = plan.first.take().unwrap_or_default();
-                plan.with_key(&key, &first)
-            }
+            Ok(key) => plan.with_key(&key),
             Err(e) => Next::Fail(e),
         }
     }
@@ -451,10 +448,9 @@ impl Plan {
             return Next::Fail(self.truncated(why));
         }
         match info.schema.as_deref().and_then(|s| key_from_flags(q, s)) {
-            Some(key) => self.with_key(&key, &info),
+            Some(key) => self.with_key(&key),
             None => {
                 let probe = probe_sql(&self.sql, &self.shape, q);
-                self.first = Some(info);
                 match probe {
                     Some(sql) => Next::Probe(sql),
                     None => Next::Fail(self.truncated("its table cannot be read alone")),
@@ -463,13 +459,14 @@ impl Plan {
         }
     }
 
-    /// Starts keyset paging by `key`, the table's primary key; `first` is the first page.
-    fn with_key(&mut self, key: &str, first: &PageInfo) -> Next {
+    /// Starts keyset paging by `key`, the table's primary key, from the first row.
+    fn with_key(&mut self, key: &str) -> Next {
+        self.delivered = 0;
         let Some(q) = self.q() else {
             return Next::Done;
         };
+        let tiebreak = !key.eq_ignore_ascii_case("_seq");
         if q.order_by.is_empty() {
-            // The first page held arbitrary rows: start again from the smallest key.
             let visible = q.projection.iter().any(|p| match &p.kind {
                 ItemKind::Wildcard | ItemKind::QualifiedWildcard => true,
                 ItemKind::Column { name } => p.alias.is_none() && name.eq_ignore_ascii_case(key),
@@ -486,9 +483,9 @@ impl Plan {
                 }),
                 order_by: Some(column.clone()),
                 key_column: (!visible).then_some(column),
+                tiebreak,
                 last: None,
             });
-            self.delivered = 0;
             return self.keyset_page();
         }
         let descending = q.order_by[0].descending;
@@ -500,9 +497,10 @@ impl Plan {
                     read,
                     order_by: None,
                     key_column: None,
+                    tiebreak,
                     last: None,
                 });
-                self.next_keyset_page(first)
+                self.keyset_page()
             }
             Err(why) => Next::Fail(self.truncated(&why)),
         }
@@ -522,12 +520,22 @@ impl Plan {
             Ok(l) => l,
             Err(why) => return Next::Fail(self.truncated(&why)),
         };
-        if keyset.last.as_deref() == Some(literal.as_str()) {
+        let seq = if keyset.tiebreak {
+            match key_literal(schema, last, &ReadAt::Name(HIDDEN_SEQ.to_owned())) {
+                Ok(s) => Some(s),
+                Err(why) => return Next::Fail(self.truncated(&why)),
+            }
+        } else {
+            None
+        };
+        let cursor = (literal, seq);
+        if keyset.last.as_ref() == Some(&cursor) {
             return Next::Fail(Error::Protocol(format!(
-                "keyset paging made no progress past {literal}"
+                "keyset paging made no progress past {}",
+                cursor.0
             )));
         }
-        keyset.last = Some(literal);
+        keyset.last = Some(cursor);
         self.keyset_page()
     }
 
@@ -537,13 +545,15 @@ impl Plan {
         };
         let spec = Spec {
             limit: Some((self.cap, if k.last.is_none() { self.offset } else { None })),
-            after: k.last.as_deref().map(|literal| After {
+            after: k.last.as_ref().map(|(literal, seq)| After {
                 expr: &k.expr,
                 descending: k.descending,
                 literal,
+                seq: seq.as_deref(),
             }),
             order_by: k.order_by.as_deref(),
             key_column: k.key_column.as_deref(),
+            tiebreak: k.tiebreak.then_some(k.descending),
         };
         let fix = rewrite::needs_order_fix(q, &spec);
         let built = rewrite::build(&self.sql, &self.shape, q, &spec, fix);

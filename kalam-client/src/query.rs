@@ -11,29 +11,31 @@ use crate::fetch::{
     Fetch, FetchStream, decode_all, decode_count, decode_first, decode_one, decode_scalar,
 };
 use crate::paging::{Pager, Statement, Verb};
-use crate::row::KalamRow;
+use crate::row::{KalamRow, Row};
 use crate::sql::Params;
 
-/// A statement with its parameters; run it with a fetch verb.
+/// A statement with its parameters; run it with a fetch verb that takes the client.
 ///
-/// `T` is the row type for [`fetch_all`](Query::fetch_all) and friends (a [`KalamRow`]), or
-/// the value type for [`fetch_scalar`](Query::fetch_scalar) (a [`FromCell`]).
-/// [`execute`](Query::execute) works for any `T`; `()` reads well there.
+/// Made by [`query`] (a statement, or rows as [`Row`]s) and [`query_as`] (rows decoded into
+/// `T`). `T` is the row type for [`fetch_all`](Query::fetch_all) and friends (a
+/// [`KalamRow`]), or the value type for [`fetch_scalar`](Query::fetch_scalar) (a
+/// [`FromCell`]); [`execute`](Query::execute) works for any `T`. The client comes last, as in
+/// the checked macros (`query!(…).fetch_all(&client)`) and in sqlx: one calling style for
+/// both, and a query can be prepared before a client exists.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let emulator = kalam_emulator::Emulator::start().await?;
-/// use kalam_client::{AuthProvider, KalamClient};
+/// use kalam_client::{AuthProvider, KalamClient, query_as};
 /// let client = KalamClient::builder()
 ///     .base_url(emulator.url())
 ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
 ///     .build()?;
-/// let pairs: Vec<(i64, String)> = client
-///     .query("SELECT $1 AS n, $2 AS s")
+/// let pairs: Vec<(i64, String)> = query_as("SELECT $1 AS n, $2 AS s")
 ///     .bind(7)
 ///     .bind("seven")
-///     .fetch_all()
+///     .fetch_all(&client)
 ///     .await?;
 /// assert_eq!(pairs, vec![(7, "seven".to_owned())]);
 /// # Ok(())
@@ -48,19 +50,31 @@ pub struct Query<T> {
 /// Everything of a [`Query`] but its row type, so that the request is compiled once, not
 /// once per row type (see [`Fetch`]).
 struct Prepared {
-    client: KalamClient,
     sql: Cow<'static, str>,
+    /// Byte ranges of the namespace identifiers in `sql` (a checked statement's), renamed by
+    /// the client's namespace mapping when the query is sent.
+    namespace_refs: &'static [(u32, u32)],
+    /// The `EXECUTE AS USER` target, written around `sql` when the query is sent.
+    as_user: Option<String>,
     params: Params,
     namespace: Option<String>,
 }
 
 impl Prepared {
-    /// The requests of `verb`, without the row type: one pager type for every row type.
-    fn pager(self, verb: Verb) -> Pager {
+    /// The requests of `verb` on `client`, without the row type: one pager type for every
+    /// row type.
+    fn pager(self, client: &KalamClient, verb: Verb) -> Pager {
+        let mut sql = client
+            .inner
+            .namespaces
+            .rewrite(self.sql, self.namespace_refs);
+        if let Some(user) = &self.as_user {
+            sql = Cow::Owned(execute_as_sql(user, &sql));
+        }
         Pager::new(
             Statement {
-                client: self.client,
-                sql: self.sql,
+                client: client.clone(),
+                sql,
                 params: self.params,
                 namespace: self.namespace,
             },
@@ -69,24 +83,102 @@ impl Prepared {
     }
 }
 
+/// `sql` (one statement) run as `user`.
+fn execute_as_sql(user: &str, sql: &str) -> String {
+    let body = sql.trim().trim_end_matches(';').trim_end();
+    format!("EXECUTE AS USER '{}' ({body})", user.replace('\'', "''"))
+}
+
 impl<T> fmt::Debug for Query<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.prepared;
         f.debug_struct("Query")
             .field("sql", &p.sql)
             .field("params", &p.params.values().len())
+            .field("as_user", &p.as_user)
             .field("namespace", &p.namespace)
             .finish_non_exhaustive()
     }
 }
 
-impl KalamClient {
-    /// Prepares a statement whose rows decode into `T`.
-    pub fn query<T>(&self, sql: impl Into<Cow<'static, str>>) -> Query<T> {
+/// Prepares a statement: run it with [`execute`](Query::execute), or read its rows as
+/// untyped [`Row`]s. For typed rows use [`query_as`]; for queries checked at compile time,
+/// the `query!` macro.
+///
+/// SQL is taken as anything that turns into a `String` (`&str`, `String`, `&String`), so
+/// `query(&format!(…))` works. Runtime SQL is sent as written: use `$1`, `$2`, … with
+/// [`bind`](Query::bind) for values.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// use kalam_client::{AuthProvider, KalamClient, query};
+/// let client = KalamClient::builder()
+///     .base_url(emulator.url())
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
+///     .build()?;
+/// query("CREATE NAMESPACE IF NOT EXISTS shop").execute(&client).await?;
+/// let table = "shop.items";
+/// query(&format!("CREATE TABLE IF NOT EXISTS {table} (id BIGINT PRIMARY KEY, name TEXT) WITH (TYPE = 'SHARED')"))
+///     .execute(&client)
+///     .await?;
+/// let inserted = query("INSERT INTO shop.items (id, name) VALUES ($1, $2)")
+///     .bind(1)
+///     .bind("pen")
+///     .execute(&client)
+///     .await?;
+/// assert_eq!(inserted, 1);
+/// let rows = query("SELECT * FROM shop.items").fetch_all(&client).await?;
+/// assert_eq!(rows[0].get::<String, _>("name"), "pen");
+/// # Ok(())
+/// # }
+/// ```
+pub fn query(sql: impl Into<String>) -> Query<Row> {
+    query_as(sql)
+}
+
+/// Prepares a query whose rows decode into `T`: a [`KalamRow`] (a derived struct, a tuple,
+/// [`Row`]) for [`fetch_all`](Query::fetch_all) and friends, or a [`FromCell`] value for
+/// [`fetch_scalar`](Query::fetch_scalar). `T` is usually inferred from where the result goes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = kalam_emulator::Emulator::start().await?;
+/// use kalam_client::{AuthProvider, KalamClient, KalamRow, query_as};
+/// let client = KalamClient::builder()
+///     .base_url(emulator.url())
+///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
+///     .build()?;
+/// #[derive(Debug, KalamRow)]
+/// struct Sum { total: i64 }
+/// let sum = query_as::<Sum>("SELECT $1 + $2 AS total")
+///     .bind(2)
+///     .bind(3)
+///     .fetch_one(&client)
+///     .await?;
+/// assert_eq!(sum.total, 5);
+/// let n: i64 = query_as("SELECT 42").fetch_scalar(&client).await?;
+/// assert_eq!(n, 42);
+/// # Ok(())
+/// # }
+/// ```
+pub fn query_as<T>(sql: impl Into<String>) -> Query<T> {
+    Query::from_parts(Cow::Owned(sql.into()), &[])
+}
+
+impl<T> Query<T> {
+    /// A query of `sql` whose namespace identifiers are at `namespace_refs`.
+    pub(crate) fn from_parts(
+        sql: Cow<'static, str>,
+        namespace_refs: &'static [(u32, u32)],
+    ) -> Query<T> {
         Query {
             prepared: Prepared {
-                client: self.clone(),
-                sql: sql.into(),
+                sql,
+                namespace_refs,
+                as_user: None,
                 params: Params::default(),
                 namespace: None,
             },
@@ -94,37 +186,32 @@ impl KalamClient {
         }
     }
 
-    /// Same as [`KalamClient::query`] (the sqlx spelling for a caller's own row type).
-    pub fn query_as<T>(&self, sql: impl Into<Cow<'static, str>>) -> Query<T> {
-        self.query(sql)
-    }
-
-    /// Prepares `sql` to run as another user (`EXECUTE AS USER`, protocol 7.7): USER tables
+    /// Runs the statement as another user (`EXECUTE AS USER`, protocol 7.7): USER tables
     /// are read and written in that user's partition. Needs a `dba`/`system` caller (or a
-    /// `service` one, for `user` targets). `sql` must be one statement.
+    /// `service` one, for `user` targets). The SQL must be one statement.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let emulator = kalam_emulator::Emulator::start().await?;
-    /// use kalam_client::{AuthProvider, KalamClient};
+    /// use kalam_client::{AuthProvider, KalamClient, query_as};
     /// let admin = KalamClient::builder()
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
-    /// let who: String = admin.execute_as_user("alice", "SELECT CURRENT_USER()").fetch_scalar().await?;
+    /// let who: String = query_as("SELECT CURRENT_USER()")
+    ///     .as_user("alice")
+    ///     .fetch_scalar(&admin)
+    ///     .await?;
     /// assert_eq!(who, "alice");
     /// # Ok(())
     /// # }
     /// ```
-    pub fn execute_as_user<T>(&self, user: &str, sql: &str) -> Query<T> {
-        let body = sql.trim().trim_end_matches(';').trim_end();
-        let user = user.replace('\'', "''");
-        self.query(format!("EXECUTE AS USER '{user}' ({body})"))
+    pub fn as_user(mut self, user: impl Into<String>) -> Self {
+        self.prepared.as_user = Some(user.into());
+        self
     }
-}
 
-impl<T> Query<T> {
     /// Binds the next `$n` parameter.
     pub fn bind<V: ToParam>(mut self, value: V) -> Self {
         self.prepared.params.bind(value);
@@ -153,9 +240,14 @@ impl<T> Query<T> {
         self.prepared.params.values()
     }
 
+    /// The user the statement runs as ([`Query::as_user`]).
+    pub fn user(&self) -> Option<&str> {
+        self.prepared.as_user.as_deref()
+    }
+
     /// The requests of `verb` without the row type (for the checked macros' verbs).
-    pub(crate) fn pager(self, verb: Verb) -> Pager {
-        self.prepared.pager(verb)
+    pub(crate) fn pager(self, client: &KalamClient, verb: Verb) -> Pager {
+        self.prepared.pager(client, verb)
     }
 
     /// Runs the statement(s) as written and returns the rows affected (the sum of
@@ -169,30 +261,27 @@ impl<T> Query<T> {
     /// #     .base_url(emulator.url())
     /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS shop").execute().await?;
-    /// client
-    ///     .query::<()>("CREATE TABLE IF NOT EXISTS shop.items (id BIGINT PRIMARY KEY, name TEXT) WITH (TYPE = 'SHARED')")
-    ///     .execute()
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS shop").execute(&client).await?;
+    /// kalam_client::query("CREATE TABLE IF NOT EXISTS shop.items (id BIGINT PRIMARY KEY, name TEXT) WITH (TYPE = 'SHARED')")
+    ///     .execute(&client)
     ///     .await?;
-    /// let inserted = client
-    ///     .query::<()>("INSERT INTO shop.items (id, name) VALUES ($1, $2), ($3, $4)")
+    /// let inserted = kalam_client::query("INSERT INTO shop.items (id, name) VALUES ($1, $2), ($3, $4)")
     ///     .bind(1).bind("pen").bind(2).bind("ink")
-    ///     .execute()
+    ///     .execute(&client)
     ///     .await?;
     /// assert_eq!(inserted, 2);
-    /// let missing: Option<(String,)> = client
-    ///     .query("SELECT name FROM shop.items WHERE id = $1")
+    /// let missing: Option<(String,)> = kalam_client::query_as("SELECT name FROM shop.items WHERE id = $1")
     ///     .bind(3)
-    ///     .fetch_optional()
+    ///     .fetch_optional(&client)
     ///     .await?;
     /// assert!(missing.is_none());
     /// # Ok(())
     /// # }
     /// ```
     #[inline]
-    pub fn execute(self) -> Fetch<'static, u64> {
+    pub fn execute(self, client: &KalamClient) -> Fetch<'static, u64> {
         Fetch {
-            pager: self.prepared.pager(Verb::Execute),
+            pager: self.prepared.pager(client, Verb::Execute),
             decode: decode_count,
             out: None,
             _client: PhantomData,
@@ -203,12 +292,12 @@ impl<T> Query<T> {
     /// No row is [`Error::RowNotFound`]; a NULL needs `T = Option<_>`. Every row is
     /// decoded, so a bad later row is an error too.
     #[inline]
-    pub fn fetch_scalar(self) -> Fetch<'static, T>
+    pub fn fetch_scalar(self, client: &KalamClient) -> Fetch<'static, T>
     where
         T: FromCell,
     {
         Fetch {
-            pager: self.prepared.pager(Verb::First),
+            pager: self.prepared.pager(client, Verb::First),
             decode: decode_scalar::<T>,
             out: None,
             _client: PhantomData,
@@ -218,7 +307,7 @@ impl<T> Query<T> {
 
 // The verbs return a [`Fetch`] rather than being `async fn`s: see the `fetch` module for why.
 // They are `#[inline]` so that release builds fold them into the caller instead of keeping
-// one small function per row type (see BENCHMARKS.md, kalam-macros, session 13).
+// one small function per row type (see BENCHMARKS.md, kalam-macros).
 impl<T: KalamRow> Query<T> {
     /// Runs the query and returns every row, in the order asked. KalamDB adds `LIMIT 50`
     /// to a SELECT without one and cuts every result at `max_query_limit` rows; this asks
@@ -235,22 +324,22 @@ impl<T: KalamRow> Query<T> {
     /// #     .base_url(emulator.url())
     /// #     .auth(kalam_client::AuthProvider::basic_auth("admin", "AdminPass123!"))
     /// #     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS tracker").execute().await?;
-    /// client.query::<()>("CREATE USER TABLE tracker.tasks (id BIGINT PRIMARY KEY, title TEXT)").execute().await?;
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS tracker").execute(&client).await?;
+    /// kalam_client::query("CREATE USER TABLE tracker.tasks (id BIGINT PRIMARY KEY, title TEXT)").execute(&client).await?;
     /// let values: Vec<String> = (1..=60).map(|i| format!("({i}, 'task {i}')")).collect();
-    /// client.query::<()>(format!("INSERT INTO tracker.tasks (id, title) VALUES {}", values.join(", "))).execute().await?;
+    /// kalam_client::query(format!("INSERT INTO tracker.tasks (id, title) VALUES {}", values.join(", "))).execute(&client).await?;
     ///
-    /// let all: Vec<(i64, String)> = client.query("SELECT id, title FROM tracker.tasks").fetch_all().await?;
+    /// let all: Vec<(i64, String)> = kalam_client::query_as("SELECT id, title FROM tracker.tasks").fetch_all(&client).await?;
     /// assert_eq!(all.len(), 60);
-    /// let last: Vec<(i64,)> = client.query("SELECT id FROM tracker.tasks ORDER BY id DESC LIMIT 3").fetch_all().await?;
+    /// let last: Vec<(i64,)> = kalam_client::query_as("SELECT id FROM tracker.tasks ORDER BY id DESC LIMIT 3").fetch_all(&client).await?;
     /// assert_eq!(last, [(60,), (59,), (58,)]);
     /// # Ok(())
     /// # }
     /// ```
     #[inline]
-    pub fn fetch_all(self) -> Fetch<'static, Vec<T>> {
+    pub fn fetch_all(self, client: &KalamClient) -> Fetch<'static, Vec<T>> {
         Fetch {
-            pager: self.prepared.pager(Verb::All),
+            pager: self.prepared.pager(client, Verb::All),
             decode: decode_all::<T>,
             out: None,
             _client: PhantomData,
@@ -261,9 +350,9 @@ impl<T: KalamRow> Query<T> {
     /// [`fetch_all`](Query::fetch_all), with memory for one page (at most
     /// `max_query_limit` rows) instead of the whole result.
     #[inline]
-    pub fn fetch(self) -> FetchStream<'static, T> {
+    pub fn fetch(self, client: &KalamClient) -> FetchStream<'static, T> {
         FetchStream {
-            pager: self.prepared.pager(Verb::All),
+            pager: self.prepared.pager(client, Verb::All),
             rows: Vec::new().into_iter(),
             done: false,
             _client: PhantomData,
@@ -274,9 +363,9 @@ impl<T: KalamRow> Query<T> {
     /// decoded, so a bad later row is an error too. The order asked for is kept (see
     /// [`fetch_all`](Query::fetch_all)), so `ORDER BY … LIMIT 1` gives the right row.
     #[inline]
-    pub fn fetch_one(self) -> Fetch<'static, T> {
+    pub fn fetch_one(self, client: &KalamClient) -> Fetch<'static, T> {
         Fetch {
-            pager: self.prepared.pager(Verb::First),
+            pager: self.prepared.pager(client, Verb::First),
             decode: decode_one::<T>,
             out: None,
             _client: PhantomData,
@@ -286,9 +375,9 @@ impl<T: KalamRow> Query<T> {
     /// Runs the query and returns the first row, if any. Every row is decoded, so a bad
     /// later row is an error too.
     #[inline]
-    pub fn fetch_optional(self) -> Fetch<'static, Option<T>> {
+    pub fn fetch_optional(self, client: &KalamClient) -> Fetch<'static, Option<T>> {
         Fetch {
-            pager: self.prepared.pager(Verb::First),
+            pager: self.prepared.pager(client, Verb::First),
             decode: decode_first::<T>,
             out: None,
             _client: PhantomData,

@@ -8,7 +8,8 @@
 //!   plan node is a sort and the server's primary-key re-sort does not apply. A key that is
 //!   not an output column travels as a hidden trailing column (`__kalam_<n>`), which the
 //!   decoder drops.
-//! - Keyset pages add `<key> > <last key>` to the `WHERE` clause.
+//! - Keyset pages add `(<key> > <k> OR (<key> = <k> AND _seq > <s>))` to the `WHERE`
+//!   clause, order by `<key>, _seq` and carry `_seq` as a hidden column.
 
 use std::fmt::Write as _;
 
@@ -23,6 +24,9 @@ const WRAP_ALIAS: &str = "__kalam_q";
 /// The hidden key column of keyset pages.
 pub(crate) const HIDDEN_KEY: &str = "__kalam_k";
 
+/// The hidden `_seq` column of keyset pages (the tie-break between equal keys).
+pub(crate) const HIDDEN_SEQ: &str = "__kalam_s";
+
 /// One request to build from a query.
 #[derive(Debug, Default)]
 pub(crate) struct Spec<'k> {
@@ -34,6 +38,9 @@ pub(crate) struct Spec<'k> {
     pub(crate) order_by: Option<&'k str>,
     /// A column to add to the projection as [`HIDDEN_KEY`].
     pub(crate) key_column: Option<&'k str>,
+    /// Order equal keys by `_seq` too (descending when `Some(true)`), carried as
+    /// [`HIDDEN_SEQ`]; the order is then repeated around the query.
+    pub(crate) tiebreak: Option<bool>,
 }
 
 /// A keyset condition.
@@ -42,6 +49,8 @@ pub(crate) struct After<'k> {
     pub(crate) expr: &'k str,
     pub(crate) descending: bool,
     pub(crate) literal: &'k str,
+    /// The last row's `_seq`, for a tie-break between equal keys.
+    pub(crate) seq: Option<&'k str>,
 }
 
 /// The SQL to send and how many hidden trailing columns its result has.
@@ -74,6 +83,9 @@ pub(crate) fn names_output(q: &SelectShape, item: &OrderItem) -> bool {
 pub(crate) fn needs_order_fix(q: &SelectShape, spec: &Spec<'_>) -> bool {
     if q.order_by.is_empty() {
         return false;
+    }
+    if spec.tiebreak.is_some() {
+        return true;
     }
     let limited = match spec.limit {
         Some(_) => true,
@@ -113,13 +125,25 @@ pub(crate) fn build(
         let _ = write!(extra, ", {key} AS {HIDDEN_KEY}");
         hidden += 1;
     }
+    if spec.tiebreak.is_some() {
+        let _ = write!(extra, ", _seq AS {HIDDEN_SEQ}");
+        hidden += 1;
+    }
+    let seq_order = match spec.tiebreak {
+        Some(true) => "_seq DESC",
+        _ => "_seq",
+    };
     if !extra.is_empty() {
         copy_to(&mut out, q.projection_end);
         out.push_str(&extra);
     }
     if let Some(after) = &spec.after {
         let op = if after.descending { "<" } else { ">" };
-        let condition = format!("{} {op} {}", after.expr, after.literal);
+        let (e, l) = (after.expr, after.literal);
+        let condition = match after.seq {
+            Some(seq) => format!("({e} {op} {l} OR ({e} = {l} AND _seq {op} {seq}))"),
+            None => format!("{e} {op} {l}"),
+        };
         match (&q.filter, q.from_end) {
             (Some(filter), _) => {
                 copy_to(&mut out, filter.start);
@@ -138,6 +162,9 @@ pub(crate) fn build(
     copy_to(&mut out, q.tail);
     if let Some(key) = spec.order_by {
         let _ = write!(out, " ORDER BY {key}");
+    }
+    if spec.tiebreak.is_some() && (spec.order_by.is_some() || !q.order_by.is_empty()) {
+        let _ = write!(out, ", {seq_order}");
     }
     match spec.limit {
         Some((limit, offset)) => {
@@ -160,10 +187,22 @@ pub(crate) fn build(
                 ));
             }
         }
+        if spec.tiebreak.is_some() {
+            keys.push(seq_order.replacen("_seq", HIDDEN_SEQ, 1));
+        }
         out = format!(
             "SELECT * FROM ({out}) AS {WRAP_ALIAS} ORDER BY {}",
             keys.join(", ")
         );
+    } else if let (Some(key), Some(_)) = (spec.order_by, spec.tiebreak) {
+        // Ordered by the key the client added: repeated around the query under the name the
+        // key has in the output.
+        let key = if spec.key_column.is_some() {
+            HIDDEN_KEY
+        } else {
+            key
+        };
+        out = format!("SELECT * FROM ({out}) AS {WRAP_ALIAS} ORDER BY {key}, {HIDDEN_SEQ}");
     }
     if let Some(user) = &shape.execute_as {
         out = format!("EXECUTE AS USER '{}' ({out})", user.replace('\'', "''"));
@@ -268,16 +307,18 @@ mod tests {
                 expr: "id",
                 descending: false,
                 literal: "42",
+                seq: Some("7"),
             }),
             order_by: Some("id"),
             key_column: Some("id"),
+            tiebreak: Some(false),
         };
         let b = run("SELECT title FROM t WHERE done = $1 OR x", &spec);
         assert_eq!(
             b,
             Built {
-                sql: "SELECT title, id AS __kalam_k FROM t WHERE (done = $1 OR x) AND id > 42 ORDER BY id LIMIT 1000".into(),
-                hidden: 1
+                sql: "SELECT * FROM (SELECT title, id AS __kalam_k, _seq AS __kalam_s FROM t WHERE (done = $1 OR x) AND (id > 42 OR (id = 42 AND _seq > 7)) ORDER BY id, _seq LIMIT 1000) AS __kalam_q ORDER BY __kalam_k, __kalam_s".into(),
+                hidden: 2
             }
         );
         let spec = Spec {
@@ -286,7 +327,9 @@ mod tests {
                 expr: "k",
                 descending: true,
                 literal: "'o''k'",
+                seq: Some("9"),
             }),
+            tiebreak: Some(true),
             ..Spec::default()
         };
         let b = run(
@@ -295,7 +338,25 @@ mod tests {
         );
         assert_eq!(
             b.sql,
-            "EXECUTE AS USER 'al''ice' (SELECT * FROM (SELECT k, n FROM app.s AS s WHERE k < 'o''k' ORDER BY k DESC LIMIT 1000) AS __kalam_q ORDER BY k DESC)"
+            "EXECUTE AS USER 'al''ice' (SELECT * FROM (SELECT k, n, _seq AS __kalam_s FROM app.s AS s WHERE (k < 'o''k' OR (k = 'o''k' AND _seq < 9)) ORDER BY k DESC, _seq DESC LIMIT 1000) AS __kalam_q ORDER BY k DESC, __kalam_s DESC)"
+        );
+        assert_eq!(b.hidden, 1);
+        // Keyed by `_seq` itself: no tie-break.
+        let spec = Spec {
+            limit: Some((1000, None)),
+            after: Some(After {
+                expr: "_seq",
+                descending: false,
+                literal: "5",
+                seq: None,
+            }),
+            order_by: Some("_seq"),
+            ..Spec::default()
+        };
+        let b = run("SELECT * FROM app.events", &spec);
+        assert_eq!(
+            b.sql,
+            "SELECT * FROM app.events WHERE _seq > 5 ORDER BY _seq LIMIT 1000"
         );
         assert_eq!(text_literal("it's"), "'it''s'");
     }

@@ -315,7 +315,7 @@ impl RowIndex for &String {
 ///     .base_url(emulator.url())
 ///     .auth(AuthProvider::system_user_auth("RootPass123!"))
 ///     .build()?;
-/// let row: Row = client.query("SELECT 7 AS n, 'x' AS s").fetch_one().await?;
+/// let row: Row = kalam_client::query_as("SELECT 7 AS n, 'x' AS s").fetch_one(&client).await?;
 /// assert_eq!(row.get::<i64, _>("n"), 7);
 /// assert_eq!(row.try_get::<String, _>(1)?, "x");
 /// assert!(row.try_get::<i64, _>("missing").is_err());

@@ -43,7 +43,9 @@ fn client(url: &str, auth: AuthProvider) -> KalamClient {
 }
 
 async fn whoami(client: &KalamClient) -> kalam_client::Result<String> {
-    client.query("SELECT CURRENT_USER()").fetch_scalar().await
+    kalam_client::query_as("SELECT CURRENT_USER()")
+        .fetch_scalar(client)
+        .await
 }
 
 #[tokio::test]
@@ -258,10 +260,9 @@ async fn secrets_never_reach_logs_or_debug_output() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let client = user_client(&server, &alice);
-    let n: i64 = client
-        .query("SELECT $1 + 1 AS n")
+    let n: i64 = kalam_client::query_as("SELECT $1 + 1 AS n")
         .bind(41)
-        .fetch_scalar()
+        .fetch_scalar(&client)
         .await
         .unwrap();
     assert_eq!(n, 42);

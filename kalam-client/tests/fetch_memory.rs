@@ -32,7 +32,7 @@ fn in_use(region: &Region<'_, System>) -> isize {
 async fn stream_peak(client: &KalamClient, sql: String, keep_every: usize) -> (isize, usize) {
     let region = Region::new(GLOBAL);
     let mut kept: Vec<(i64, String)> = Vec::new();
-    let mut rows = client.query::<(i64, String)>(sql).fetch();
+    let mut rows = kalam_client::query_as::<(i64, String)>(sql).fetch(client);
     let (mut peak, mut n) = (0, 0);
     while let Some(row) = rows.next().await {
         let row = row.unwrap();
@@ -63,11 +63,11 @@ async fn fetch_streams_ten_thousand_rows_in_the_memory_of_one_page() {
     )
     .await;
     // Warm up the connection and the token, so that neither counts below.
-    let _: Vec<(i64, String)> = client
-        .query(format!("SELECT id, payload FROM {ns}.rows LIMIT 1"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let _: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, payload FROM {ns}.rows LIMIT 1"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
 
     // One page's worth: the response body of a 1,000-row page plus its decoded rows.
     let token = server.admin_token().await;
@@ -79,11 +79,11 @@ async fn fetch_streams_ten_thousand_rows_in_the_memory_of_one_page() {
         )
         .await;
     let body = page.to_string().len();
-    let rows: Vec<(i64, String)> = client
-        .query(format!("SELECT id, payload FROM {ns}.rows"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let rows: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, payload FROM {ns}.rows"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 10_000);
     let held = |rows: &[(i64, String)]| {
         std::mem::size_of_val(rows) + rows.iter().map(|r| r.1.capacity()).sum::<usize>()

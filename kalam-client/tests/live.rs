@@ -49,9 +49,8 @@ impl KalamRow for Todo {
 }
 
 async fn exec(client: &KalamClient, sql: &str) {
-    client
-        .query::<()>(sql.to_owned())
-        .execute()
+    kalam_client::query(sql.to_owned())
+        .execute(client)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -62,7 +61,7 @@ async fn exec(client: &KalamClient, sql: &str) {
 async fn write(client: &KalamClient, sql: &str) {
     let mut attempt = 0;
     loop {
-        match client.query::<()>(sql.to_owned()).execute().await {
+        match kalam_client::query(sql.to_owned()).execute(client).await {
             Ok(_) => return,
             Err(e) if attempt > 0 && e.to_string().contains("already exists") => return,
             Err(e) if attempt < 50 && e.code().is_none() => {
@@ -127,14 +126,13 @@ async fn fresh_select(client: &KalamClient, todos: &str) -> BTreeMap<i64, Todo> 
     let mut all = BTreeMap::new();
     let mut last = i64::MIN;
     loop {
-        let page: Vec<Todo> = client
-            .query(format!(
-                "SELECT id, title, note, done FROM {todos} WHERE id > $1 ORDER BY id LIMIT 1000"
-            ))
-            .bind(last)
-            .fetch_all()
-            .await
-            .unwrap();
+        let page: Vec<Todo> = kalam_client::query_as(format!(
+            "SELECT id, title, note, done FROM {todos} WHERE id > $1 ORDER BY id LIMIT 1000"
+        ))
+        .bind(last)
+        .fetch_all(client)
+        .await
+        .unwrap();
         let Some(end) = page.last() else { break };
         last = end.id;
         all.extend(page.into_iter().map(|t| (t.id, t)));
@@ -201,9 +199,8 @@ async fn typed_rows_follow_initial_load_and_changes() {
     assert_eq!(live.rows().next().unwrap().note.as_deref(), Some("x"));
     let loaded_seq = live.checkpoint().unwrap().0;
     // The checkpoint of a fresh set is the table's high-water mark, read after subscribing.
-    let max_seq: i64 = alice
-        .query(format!("SELECT MAX(_seq) AS max_seq FROM {todos}"))
-        .fetch_scalar()
+    let max_seq: i64 = kalam_client::query_as(format!("SELECT MAX(_seq) AS max_seq FROM {todos}"))
+        .fetch_scalar(&alice)
         .await
         .unwrap();
     assert_eq!(loaded_seq, max_seq);
@@ -1231,9 +1228,8 @@ async fn run_filter_case(
         for ids in [&mut seen.inserted, &mut seen.updated, &mut seen.deleted] {
             ids.sort_unstable();
         }
-        let select: Vec<Task> = client
-            .query(format!("{sql} ORDER BY id LIMIT 1000"))
-            .fetch_all()
+        let select: Vec<Task> = kalam_client::query_as(format!("{sql} ORDER BY id LIMIT 1000"))
+            .fetch_all(&client)
             .await
             .unwrap();
         let set: Vec<Task> = live.all_rows().cloned().collect();
@@ -1546,9 +1542,8 @@ async fn a_resume_from_a_checkpoint_reports_rows_that_left_the_filter() {
         saved.remove(&id);
     }
     saved.extend(resumed.all_rows().map(|t| (t.id, t.clone())));
-    let select: Vec<Task> = client
-        .query(format!("{sql} ORDER BY id LIMIT 1000"))
-        .fetch_all()
+    let select: Vec<Task> = kalam_client::query_as(format!("{sql} ORDER BY id LIMIT 1000"))
+        .fetch_all(&client)
         .await
         .unwrap();
     assert_eq!(saved.into_values().collect::<Vec<_>>(), select);

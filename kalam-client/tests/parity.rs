@@ -105,11 +105,10 @@ async fn two_partitions_one_consumer_each() {
     )
     .await;
     for i in 1..=20 {
-        admin
-            .query::<()>(format!("INSERT INTO {ns}.jobs (id, name) VALUES ($1, $2)"))
+        kalam_client::query(format!("INSERT INTO {ns}.jobs (id, name) VALUES ($1, $2)"))
             .bind(i)
             .bind(format!("job {i}"))
-            .execute()
+            .execute(&admin)
             .await
             .unwrap();
     }
@@ -603,19 +602,18 @@ async fn large_uploads_report_progress_and_download_identically() {
     let data = pattern(9 * 1024 * 1024 + 17);
     let (log, on_progress) = progress_log();
     let started = Instant::now();
-    let inserted = alice_client
-        .upload(format!(
-            "INSERT INTO {table} (id, body) VALUES ($1, FILE(\"big\"))"
-        ))
-        .bind(1)
-        .file(
-            "big",
-            FileUpload::from_bytes("Big Data.bin", data.clone()).mime("application/octet-stream"),
-        )
-        .on_progress(on_progress)
-        .execute()
-        .await
-        .unwrap();
+    let inserted = kalam_client::files::upload(format!(
+        "INSERT INTO {table} (id, body) VALUES ($1, FILE(\"big\"))"
+    ))
+    .bind(1)
+    .file(
+        "big",
+        FileUpload::from_bytes("Big Data.bin", data.clone()).mime("application/octet-stream"),
+    )
+    .on_progress(on_progress)
+    .execute(&alice_client)
+    .await
+    .unwrap();
     let took = started.elapsed();
     eprintln!(
         "upload of {} bytes: {took:?} ({:.0} MiB/s, debug build, loopback)",
@@ -631,9 +629,8 @@ async fn large_uploads_report_progress_and_download_identically() {
             .all(|p| p.file_name == "Big Data.bin" && p.total_files == 1)
     );
 
-    let file: FileRef = alice_client
-        .query(format!("SELECT body FROM {table} WHERE id = 1"))
-        .fetch_scalar()
+    let file: FileRef = kalam_client::query_as(format!("SELECT body FROM {table} WHERE id = 1"))
+        .fetch_scalar(&alice_client)
         .await
         .unwrap();
     assert_eq!(
@@ -666,20 +663,18 @@ async fn large_uploads_report_progress_and_download_identically() {
     let disk = pattern(8 * 1024 * 1024 + 4096);
     std::fs::write(&path, &disk).unwrap();
     let (log, on_progress) = progress_log();
-    alice_client
-        .upload(format!(
-            "INSERT INTO {table} (id, body) VALUES (2, FILE('disk'))"
-        ))
-        .file("disk", FileUpload::from_path(&path))
-        .on_progress(on_progress)
-        .execute()
-        .await
-        .unwrap();
+    kalam_client::files::upload(format!(
+        "INSERT INTO {table} (id, body) VALUES (2, FILE('disk'))"
+    ))
+    .file("disk", FileUpload::from_path(&path))
+    .on_progress(on_progress)
+    .execute(&alice_client)
+    .await
+    .unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_progress(&log.lock().unwrap(), disk.len() as u64);
-    let file: FileRef = alice_client
-        .query(format!("SELECT body FROM {table} WHERE id = 2"))
-        .fetch_scalar()
+    let file: FileRef = kalam_client::query_as(format!("SELECT body FROM {table} WHERE id = 2"))
+        .fetch_scalar(&alice_client)
         .await
         .unwrap();
     let mut copy = Vec::new();
@@ -705,19 +700,23 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
     let count = |client: &KalamClient| {
         let sql = format!("SELECT COUNT(*) FROM {ns}.docs");
         let client = client.clone();
-        async move { client.query::<i64>(sql).fetch_scalar().await.unwrap() }
+        async move {
+            kalam_client::query_as::<i64>(sql)
+                .fetch_scalar(&client)
+                .await
+                .unwrap()
+        }
     };
-    let err = admin
-        .upload(format!(
-            "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('big'))"
-        ))
-        .file(
-            "big",
-            FileUpload::from_bytes("big.bin", vec![7u8; 25 * 1024 * 1024 + 1]),
-        )
-        .execute()
-        .await
-        .unwrap_err();
+    let err = kalam_client::files::upload(format!(
+        "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('big'))"
+    ))
+    .file(
+        "big",
+        FileUpload::from_bytes("big.bin", vec![7u8; 25 * 1024 * 1024 + 1]),
+    )
+    .execute(&admin)
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -731,14 +730,13 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
     assert_eq!(count(&admin).await, 0, "nothing was stored");
     // Files that do not match the placeholders are refused before anything is sent (a
     // server would answer SQL_EXECUTION_ERROR "Invalid function 'file'", naming neither).
-    let err = admin
-        .upload(format!(
-            "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
-        ))
-        .file("b", FileUpload::from_bytes("b.bin", vec![1]))
-        .execute()
-        .await
-        .unwrap_err();
+    let err = kalam_client::files::upload(format!(
+        "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
+    ))
+    .file("b", FileUpload::from_bytes("b.bin", vec![1]))
+    .execute(&admin)
+    .await
+    .unwrap_err();
     let Error::FileParts { missing, extra } = &err else {
         panic!("{err:?}");
     };
@@ -764,29 +762,27 @@ async fn uploads_over_the_limit_are_refused_with_file_too_large() {
     );
     assert_eq!(count(&admin).await, 0, "nothing was stored");
     // A bad MIME type is a typed error too.
-    let err = admin
-        .upload(format!(
-            "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
-        ))
-        .file(
-            "a",
-            FileUpload::from_bytes("a.bin", vec![1]).mime("not a mime"),
-        )
-        .execute()
-        .await
-        .unwrap_err();
+    let err = kalam_client::files::upload(format!(
+        "INSERT INTO {ns}.docs (id, body) VALUES (1, FILE('a'))"
+    ))
+    .file(
+        "a",
+        FileUpload::from_bytes("a.bin", vec![1]).mime("not a mime"),
+    )
+    .execute(&admin)
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     // A parameter that cannot be sent is named by its index, before anything is sent.
-    let err = admin
-        .upload(format!(
-            "INSERT INTO {ns}.docs (id, body) VALUES ($1, FILE('a')), ($2, FILE('a'))"
-        ))
-        .bind(1)
-        .bind(f64::NAN)
-        .file("a", FileUpload::from_bytes("a.bin", vec![1]))
-        .execute()
-        .await
-        .unwrap_err();
+    let err = kalam_client::files::upload(format!(
+        "INSERT INTO {ns}.docs (id, body) VALUES ($1, FILE('a')), ($2, FILE('a'))"
+    ))
+    .bind(1)
+    .bind(f64::NAN)
+    .file("a", FileUpload::from_bytes("a.bin", vec![1]))
+    .execute(&admin)
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Param { index: 2, .. }), "{err:?}");
 }
 
@@ -842,7 +838,10 @@ async fn emulator_first_run_setup() {
     let status = client.setup_status().await.unwrap();
     assert!(status.needs_setup, "{status:?}");
     let root = client_for(&emulator.url(), "root", "RootPass456!");
-    let err = root.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query("SELECT 1")
+        .execute(&root)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Auth { .. }), "{err:?}");
 
     let refused = [
@@ -886,14 +885,16 @@ async fn emulator_first_run_setup() {
     // The new accounts work.
     let owner = client_for(&emulator.url(), "owner", "OwnerPass123!");
     assert_eq!(
-        owner
-            .query::<String>("SELECT CURRENT_USER()")
-            .fetch_scalar()
+        kalam_client::query_as::<String>("SELECT CURRENT_USER()")
+            .fetch_scalar(&owner)
             .await
             .unwrap(),
         "owner"
     );
-    root.query::<()>("SELECT 1").execute().await.unwrap();
+    kalam_client::query("SELECT 1")
+        .execute(&root)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -956,15 +957,13 @@ async fn emulator_an_overloaded_node_is_left_for_the_next() {
         "INSERT INTO app.notes (id, body) VALUES (3, 'on b')",
     )
     .await;
-    let on_b: Vec<(i64,)> = emulator_admin(&b)
-        .query("SELECT id FROM app.notes ORDER BY id")
-        .fetch_all()
+    let on_b: Vec<(i64,)> = kalam_client::query_as("SELECT id FROM app.notes ORDER BY id")
+        .fetch_all(&emulator_admin(&b))
         .await
         .unwrap();
     assert_eq!(on_b, [(2,), (3,)]);
-    let on_a: i64 = emulator_admin(&a)
-        .query("SELECT COUNT(*) FROM app.notes")
-        .fetch_scalar()
+    let on_a: i64 = kalam_client::query_as("SELECT COUNT(*) FROM app.notes")
+        .fetch_scalar(&emulator_admin(&a))
         .await
         .unwrap();
     assert_eq!(on_a, 1);
@@ -1095,17 +1094,16 @@ async fn emulator_an_upload_with_an_expired_token_renews_it_and_is_sent_again() 
 
     let calls = Arc::new(AtomicUsize::new(0));
     let renewing = renewing_client(&url, expired, user, password, calls.clone());
-    let inserted = renewing
-        .upload("INSERT INTO renew.docs (id, body) VALUES (1, FILE(\"f\"))")
-        .file("f", FileUpload::from_bytes("note.txt", b"hello".to_vec()))
-        .execute()
-        .await
-        .unwrap();
+    let inserted =
+        kalam_client::files::upload("INSERT INTO renew.docs (id, body) VALUES (1, FILE(\"f\"))")
+            .file("f", FileUpload::from_bytes("note.txt", b"hello".to_vec()))
+            .execute(&renewing)
+            .await
+            .unwrap();
     assert_eq!(inserted, 1);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let file: FileRef = renewing
-        .query("SELECT body FROM renew.docs WHERE id = 1")
-        .fetch_scalar()
+    let file: FileRef = kalam_client::query_as("SELECT body FROM renew.docs WHERE id = 1")
+        .fetch_scalar(&renewing)
         .await
         .unwrap();
     assert_eq!((file.name.as_str(), file.size), ("note.txt", 5));

@@ -9,8 +9,8 @@ use kalam_client::types::{
     Date, DateTime, Decimal, FileRef, Json, JsonValue, Time, Timestamp, Uuid,
 };
 use kalam_client::{
-    ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow, QueryParam, Row,
-    RowRef,
+    AuthProvider, ColumnSpec, Error, ErrorCode, ErrorKind, HttpVersion, KalamClient, KalamRow,
+    QueryParam, Row, RowRef,
 };
 use kalam_tests::{TestServer, server_or_skip};
 use serde_json::json;
@@ -90,17 +90,16 @@ impl KalamRow for AllTypes {
 const ALL_COLUMNS: &str = "id, b, s, i, l, f, d, txt, ts, dt, da, tm, j, bin, emb, u, amount, doc";
 
 async fn create_all_types(client: &KalamClient, ns: &str) {
-    client
-        .query::<()>(format!(
-            "CREATE TABLE {ns}.all_types (
+    kalam_client::query(format!(
+        "CREATE TABLE {ns}.all_types (
                 id BIGINT PRIMARY KEY, b BOOLEAN, s SMALLINT, i INT, l BIGINT, f FLOAT,
                 d DOUBLE, txt TEXT, ts TIMESTAMP, dt DATETIME, da DATE, tm TIME, j JSON,
                 bin BYTES, emb EMBEDDING(3), u UUID, amount DECIMAL(10, 2), doc FILE
             ) WITH (TYPE = 'SHARED')"
-        ))
-        .execute()
-        .await
-        .unwrap();
+    ))
+    .execute(client)
+    .await
+    .unwrap();
 }
 
 /// A server (or `None` when `NO_SERVER=true`), a fresh namespace holding the all-types
@@ -155,42 +154,40 @@ async fn every_column_type_round_trips_through_params() {
     };
 
     let row = sample_row(1);
-    let inserted = client
-        .query::<()>(format!(
-            "INSERT INTO {ns}.all_types ({ALL_COLUMNS}) VALUES \
+    let inserted = kalam_client::query(format!(
+        "INSERT INTO {ns}.all_types ({ALL_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        ))
-        .bind(row.id)
-        .bind(row.b)
-        .bind(row.s)
-        .bind(row.i)
-        .bind(row.l)
-        .bind(row.f)
-        .bind(row.d)
-        .bind(row.txt.clone())
-        .bind(row.ts)
-        .bind(row.dt)
-        .bind(row.da)
-        .bind(row.tm)
-        .bind(row.j.clone())
-        .bind(row.bin.clone())
-        .bind(row.emb.clone())
-        .bind(row.u)
-        .bind(row.amount)
-        .bind(row.doc.clone())
-        .execute()
-        .await
-        .unwrap();
+    ))
+    .bind(row.id)
+    .bind(row.b)
+    .bind(row.s)
+    .bind(row.i)
+    .bind(row.l)
+    .bind(row.f)
+    .bind(row.d)
+    .bind(row.txt.clone())
+    .bind(row.ts)
+    .bind(row.dt)
+    .bind(row.da)
+    .bind(row.tm)
+    .bind(row.j.clone())
+    .bind(row.bin.clone())
+    .bind(row.emb.clone())
+    .bind(row.u)
+    .bind(row.amount)
+    .bind(row.doc.clone())
+    .execute(&client)
+    .await
+    .unwrap();
     assert_eq!(inserted, 1);
 
-    let back: AllTypes = client
-        .query(format!(
-            "SELECT {ALL_COLUMNS} FROM {ns}.all_types WHERE id = $1"
-        ))
-        .bind(1)
-        .fetch_one()
-        .await
-        .unwrap();
+    let back: AllTypes = kalam_client::query_as(format!(
+        "SELECT {ALL_COLUMNS} FROM {ns}.all_types WHERE id = $1"
+    ))
+    .bind(1)
+    .fetch_one(&client)
+    .await
+    .unwrap();
     assert_eq!(back, row);
 }
 
@@ -207,11 +204,11 @@ async fn literal_inserts_decode_into_the_same_values() {
              '{{\"a\": [1, 2, {{\"b\": null}}], \"s\": \"x\\\"y\"}}', 'hi there', NULL, \
              '0190f1e2-7c3a-7d4e-9b1a-2f6c8d0e4a11', -12.35, '{file}')"
         )).await;
-    let back: AllTypes = client
-        .query(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
-        .fetch_one()
-        .await
-        .unwrap();
+    let back: AllTypes =
+        kalam_client::query_as(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
+            .fetch_one(&client)
+            .await
+            .unwrap();
     assert_eq!(
         back,
         AllTypes {
@@ -232,11 +229,11 @@ async fn nulls_decode_into_options_and_fail_into_plain_fields() {
         format!("INSERT INTO {ns}.all_types (id) VALUES (3)"),
     )
     .await;
-    let back: AllTypes = client
-        .query(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
-        .fetch_one()
-        .await
-        .unwrap();
+    let back: AllTypes =
+        kalam_client::query_as(format!("SELECT {ALL_COLUMNS} FROM {ns}.all_types"))
+            .fetch_one(&client)
+            .await
+            .unwrap();
     assert_eq!(
         back,
         AllTypes {
@@ -261,11 +258,11 @@ async fn nulls_decode_into_options_and_fail_into_plain_fields() {
         }
     );
     // A NULL into a non-Option field is a Decode error naming the column.
-    let err = client
-        .query::<(i64, String)>(format!("SELECT id, txt FROM {ns}.all_types"))
-        .fetch_all()
-        .await
-        .unwrap_err();
+    let err =
+        kalam_client::query_as::<(i64, String)>(format!("SELECT id, txt FROM {ns}.all_types"))
+            .fetch_all(&client)
+            .await
+            .unwrap_err();
     match err {
         Error::Decode { column, found, .. } => {
             assert_eq!(column, "txt");
@@ -274,21 +271,20 @@ async fn nulls_decode_into_options_and_fail_into_plain_fields() {
         other => panic!("expected Decode, got {other:?}"),
     }
     // NULL params bind as NULL.
-    client
-        .query::<()>(format!(
-            "INSERT INTO {ns}.all_types (id, txt, ts) VALUES ($1, $2, $3)"
-        ))
-        .bind(4)
-        .bind(None::<String>)
-        .bind(QueryParam::Null)
-        .execute()
-        .await
-        .unwrap();
-    let (txt, ts): (Option<String>, Option<Timestamp>) = client
-        .query(format!("SELECT txt, ts FROM {ns}.all_types WHERE id = 4"))
-        .fetch_one()
-        .await
-        .unwrap();
+    kalam_client::query(format!(
+        "INSERT INTO {ns}.all_types (id, txt, ts) VALUES ($1, $2, $3)"
+    ))
+    .bind(4)
+    .bind(None::<String>)
+    .bind(QueryParam::Null)
+    .execute(&client)
+    .await
+    .unwrap();
+    let (txt, ts): (Option<String>, Option<Timestamp>) =
+        kalam_client::query_as(format!("SELECT txt, ts FROM {ns}.all_types WHERE id = 4"))
+            .fetch_one(&client)
+            .await
+            .unwrap();
     assert_eq!((txt, ts), (None, None));
 }
 
@@ -298,25 +294,24 @@ async fn params_of_every_scalar_kind_bind_in_where_clauses() {
         return;
     };
     let row = sample_row(5);
-    client
-        .query::<()>(format!(
-            "INSERT INTO {ns}.all_types (id, b, s, i, l, d, txt, ts, da, u, amount) \
+    kalam_client::query(format!(
+        "INSERT INTO {ns}.all_types (id, b, s, i, l, d, txt, ts, da, u, amount) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(row.id)
-        .bind(row.b)
-        .bind(row.s)
-        .bind(row.i)
-        .bind(row.l)
-        .bind(row.d)
-        .bind(row.txt.clone())
-        .bind(row.ts)
-        .bind(row.da)
-        .bind(row.u)
-        .bind(row.amount)
-        .execute()
-        .await
-        .unwrap();
+    ))
+    .bind(row.id)
+    .bind(row.b)
+    .bind(row.s)
+    .bind(row.i)
+    .bind(row.l)
+    .bind(row.d)
+    .bind(row.txt.clone())
+    .bind(row.ts)
+    .bind(row.da)
+    .bind(row.u)
+    .bind(row.amount)
+    .execute(&client)
+    .await
+    .unwrap();
     let filters: Vec<(&str, QueryParam)> = vec![
         ("b = $1", QueryParam::from(true)),
         ("s = $1", QueryParam::from(i16::MIN)),
@@ -333,24 +328,24 @@ async fn params_of_every_scalar_kind_bind_in_where_clauses() {
         // FixedSizeBinary(16) with Utf8.)
     ];
     for (filter, param) in filters {
-        let ids: Vec<(i64,)> = client
-            .query(format!("SELECT id FROM {ns}.all_types WHERE {filter}"))
-            .bind(param)
-            .fetch_all()
-            .await
-            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let ids: Vec<(i64,)> =
+            kalam_client::query_as(format!("SELECT id FROM {ns}.all_types WHERE {filter}"))
+                .bind(param)
+                .fetch_all(&client)
+                .await
+                .unwrap_or_else(|e| panic!("{filter}: {e}"));
         assert_eq!(ids, vec![(5,)], "{filter}");
     }
     // Echoed params keep their value, BIGINT beyond 2^53 included.
-    let (n, s, b, f): (i64, String, bool, f64) = client
-        .query("SELECT $1 AS n, $2 AS s, $3 AS b, $4 AS f")
-        .bind(9_007_199_254_740_993_i64)
-        .bind("text")
-        .bind(false)
-        .bind(1.5)
-        .fetch_one()
-        .await
-        .unwrap();
+    let (n, s, b, f): (i64, String, bool, f64) =
+        kalam_client::query_as("SELECT $1 AS n, $2 AS s, $3 AS b, $4 AS f")
+            .bind(9_007_199_254_740_993_i64)
+            .bind("text")
+            .bind(false)
+            .bind(1.5)
+            .fetch_one(&client)
+            .await
+            .unwrap();
     assert_eq!(
         (n, s.as_str(), b, f),
         (9_007_199_254_740_993, "text", false, 1.5)
@@ -371,20 +366,19 @@ async fn json_columns_decode_into_any_serde_type() {
         theme: "dark".into(),
         sizes: vec![1, 2],
     };
-    client
-        .query::<()>(format!(
-            "INSERT INTO {ns}.all_types (id, j) VALUES ($1, $2)"
-        ))
-        .bind(6)
-        .bind(Json(&prefs))
-        .execute()
-        .await
-        .unwrap();
-    let back: Json<Prefs> = client
-        .query(format!("SELECT j FROM {ns}.all_types WHERE id = 6"))
-        .fetch_scalar()
-        .await
-        .unwrap();
+    kalam_client::query(format!(
+        "INSERT INTO {ns}.all_types (id, j) VALUES ($1, $2)"
+    ))
+    .bind(6)
+    .bind(Json(&prefs))
+    .execute(&client)
+    .await
+    .unwrap();
+    let back: Json<Prefs> =
+        kalam_client::query_as(format!("SELECT j FROM {ns}.all_types WHERE id = 6"))
+            .fetch_scalar(&client)
+            .await
+            .unwrap();
     assert_eq!(back.0, prefs);
 }
 
@@ -411,7 +405,10 @@ async fn schema_mismatch_is_reported_before_any_row() {
     )
     .await;
     let sql = format!("SELECT id, b FROM {ns}.all_types");
-    match client.query::<Wrong>(sql.clone()).fetch_all().await {
+    match kalam_client::query_as::<Wrong>(sql.clone())
+        .fetch_all(&client)
+        .await
+    {
         Err(Error::SchemaMismatch { column, found, .. }) => {
             assert_eq!(column, "nope");
             assert!(found.contains("id, b"), "{found}");
@@ -419,7 +416,10 @@ async fn schema_mismatch_is_reported_before_any_row() {
         other => panic!("expected SchemaMismatch, got {:?}", other.map(|v| v.len())),
     }
     // A BOOLEAN column cannot become an integer.
-    match client.query::<(i64, i64)>(sql).fetch_all().await {
+    match kalam_client::query_as::<(i64, i64)>(sql)
+        .fetch_all(&client)
+        .await
+    {
         Err(Error::SchemaMismatch {
             column,
             expected,
@@ -448,36 +448,33 @@ async fn fetch_verbs_and_dynamic_rows() {
     )
     .await;
     assert_eq!(n, 3);
-    let all: Vec<Row> = client
-        .query(format!("SELECT id, name FROM {ns}.items ORDER BY id"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let all: Vec<Row> =
+        kalam_client::query_as(format!("SELECT id, name FROM {ns}.items ORDER BY id"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[2].get::<String, _>("name"), "three");
     assert_eq!(all[0].get::<i64, _>(0), 1);
     assert_eq!(all[0].columns()[1].name, "name");
-    let none: Option<Row> = client
-        .query(format!("SELECT id FROM {ns}.items WHERE id = 99"))
-        .fetch_optional()
-        .await
-        .unwrap();
+    let none: Option<Row> =
+        kalam_client::query_as(format!("SELECT id FROM {ns}.items WHERE id = 99"))
+            .fetch_optional(&client)
+            .await
+            .unwrap();
     assert!(none.is_none());
-    let missing = client
-        .query::<Row>(format!("SELECT id FROM {ns}.items WHERE id = 99"))
-        .fetch_one()
+    let missing = kalam_client::query_as::<Row>(format!("SELECT id FROM {ns}.items WHERE id = 99"))
+        .fetch_one(&client)
         .await;
     assert!(matches!(missing, Err(Error::RowNotFound)));
-    let count: i64 = client
-        .query(format!("SELECT COUNT(*) FROM {ns}.items"))
-        .fetch_scalar()
+    let count: i64 = kalam_client::query_as(format!("SELECT COUNT(*) FROM {ns}.items"))
+        .fetch_scalar(&client)
         .await
         .unwrap();
     assert_eq!(count, 3);
-    let updated = client
-        .query::<()>(format!("UPDATE {ns}.items SET name = 'uno' WHERE id = $1"))
+    let updated = kalam_client::query(format!("UPDATE {ns}.items SET name = 'uno' WHERE id = $1"))
         .bind(1)
-        .execute()
+        .execute(&client)
         .await
         .unwrap();
     assert_eq!(updated, 1);
@@ -518,10 +515,9 @@ async fn default_namespace_and_untyped_execute_query() {
     );
     assert_eq!(result.row_count, 1);
     // Query::namespace overrides the client's default.
-    let body: String = admin
-        .query("SELECT body FROM notes")
+    let body: String = kalam_client::query_as("SELECT body FROM notes")
         .namespace(&ns)
-        .fetch_scalar()
+        .fetch_scalar(&admin)
         .await
         .unwrap();
     assert_eq!(body, "hi");
@@ -537,38 +533,37 @@ async fn execute_as_user_reads_and_writes_the_users_partition() {
     exec(&admin, format!(
             "CREATE TABLE {ns}.todos (id BIGINT PRIMARY KEY, title TEXT NOT NULL) WITH (TYPE = 'USER')"
         )).await;
-    admin
-        .execute_as_user::<()>(
-            &alice.id,
-            &format!("INSERT INTO {ns}.todos (id, title) VALUES (1, 'x');"),
-        )
-        .execute()
-        .await
-        .unwrap();
+    kalam_client::query(format!(
+        "INSERT INTO {ns}.todos (id, title) VALUES (1, 'x');"
+    ))
+    .as_user(&alice.id)
+    .execute(&admin)
+    .await
+    .unwrap();
     // The row is in alice's partition, not in another user's. (What the admin's own SELECT
     // sees depends on its role: the server reads every partition for some admin roles.)
-    let bobs: Vec<Row> = user_client(&server, &bob)
-        .query(format!("SELECT id FROM {ns}.todos"))
-        .fetch_all()
+    let bobs: Vec<Row> = kalam_client::query_as(format!("SELECT id FROM {ns}.todos"))
+        .fetch_all(&user_client(&server, &bob))
         .await
         .unwrap();
     assert!(bobs.is_empty());
-    let as_alice: Vec<(i64, String)> = admin
-        .execute_as_user(&alice.id, &format!("SELECT id, title FROM {ns}.todos"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let as_alice: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, title FROM {ns}.todos"))
+            .as_user(&alice.id)
+            .fetch_all(&admin)
+            .await
+            .unwrap();
     assert_eq!(as_alice, vec![(1, "x".to_owned())]);
-    let mine: Vec<(i64, String)> = user_client(&server, &alice)
-        .query(format!("SELECT id, title FROM {ns}.todos"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let mine: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, title FROM {ns}.todos"))
+            .fetch_all(&user_client(&server, &alice))
+            .await
+            .unwrap();
     assert_eq!(mine, as_alice);
     // A plain user cannot impersonate the admin.
-    let err = user_client(&server, &alice)
-        .execute_as_user::<()>(server.admin_credentials().0, "SELECT 1")
-        .execute()
+    let err = kalam_client::query("SELECT 1")
+        .as_user(server.admin_credentials().0)
+        .execute(&user_client(&server, &alice))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(&ErrorCode::PermissionDenied));
@@ -585,55 +580,50 @@ async fn server_errors_map_to_typed_variants() {
         other => panic!("expected Sql error, got {other:?}"),
     };
     assert_eq!(
-        code(client.query::<()>("SELEC 1").execute().await),
+        code(kalam_client::query("SELEC 1").execute(&client).await),
         ErrorCode::InvalidSql
     );
     assert_eq!(
         code(
-            client
-                .query::<()>("SELECT 1; SELECT 2")
+            kalam_client::query("SELECT 1; SELECT 2")
                 .bind(1)
-                .execute()
+                .execute(&client)
                 .await
         ),
         ErrorCode::ParamsWithBatch
     );
     assert_eq!(
         code(
-            client
-                .query::<()>("SELECT $1")
+            kalam_client::query("SELECT $1")
                 .bind(QueryParam::Json(json!([1, 2])))
-                .execute()
+                .execute(&client)
                 .await
         ),
         ErrorCode::InvalidParameter
     );
     assert_eq!(
-        code(client.query::<()>(" ; ").execute().await),
+        code(kalam_client::query(" ; ").execute(&client).await),
         ErrorCode::EmptySql
     );
     assert_eq!(
         code(
-            client
-                .query::<()>("CREATE NAMESPACE default")
-                .execute()
+            kalam_client::query("CREATE NAMESPACE default")
+                .execute(&client)
                 .await
         ),
         ErrorCode::SqlExecutionError
     );
     assert_eq!(
         code(
-            user_client(&server, &alice)
-                .query::<()>("CREATE NAMESPACE kc_not_allowed")
-                .execute()
+            kalam_client::query("CREATE NAMESPACE kc_not_allowed")
+                .execute(&user_client(&server, &alice))
                 .await
         ),
         ErrorCode::PermissionDenied
     );
     // Admins get the failing statement in `details` for execution errors.
-    match client
-        .query::<()>("SELECT * FROM kc_no_such_ns.no_such_table")
-        .execute()
+    match kalam_client::query("SELECT * FROM kc_no_such_ns.no_such_table")
+        .execute(&client)
         .await
     {
         Err(Error::Sql { code, message, .. }) => {
@@ -643,11 +633,10 @@ async fn server_errors_map_to_typed_variants() {
         other => panic!("expected Sql error, got {other:?}"),
     }
     // Unsendable parameters never reach the server.
-    match client
-        .query::<()>("SELECT $1, $2")
+    match kalam_client::query("SELECT $1, $2")
         .bind(1)
         .bind(f64::NAN)
-        .execute()
+        .execute(&client)
         .await
     {
         Err(Error::Param { index, .. }) => assert_eq!(index, 2),
@@ -673,42 +662,38 @@ async fn error_kinds_classify_what_users_match_on() {
 
     // A duplicate key keeps its message for every role (protocol 1.10), so it classifies
     // for a regular user too.
-    let dup = alice_client.query::<()>(insert.clone()).execute().await;
+    let dup = kalam_client::query(insert.clone())
+        .execute(&alice_client)
+        .await;
     assert_eq!(kind(dup), ErrorKind::UniqueViolation);
     exec(&client, insert.clone()).await;
-    let dup = client.query::<()>(insert).execute().await;
+    let dup = kalam_client::query(insert).execute(&client).await;
     assert_eq!(kind(dup), ErrorKind::UniqueViolation);
-    let again = client
-        .query::<()>(format!("CREATE NAMESPACE {ns}"))
-        .execute()
+    let again = kalam_client::query(format!("CREATE NAMESPACE {ns}"))
+        .execute(&client)
         .await;
     assert_eq!(kind(again), ErrorKind::AlreadyExists);
-    let missing = client
-        .query::<()>(format!("SELECT * FROM {ns}.no_such_table"))
-        .execute()
+    let missing = kalam_client::query(format!("SELECT * FROM {ns}.no_such_table"))
+        .execute(&client)
         .await;
     assert_eq!(kind(missing), ErrorKind::NotFound);
-    let column = client
-        .query::<()>(format!("SELECT nope FROM {ns}.tasks"))
-        .execute()
+    let column = kalam_client::query(format!("SELECT nope FROM {ns}.tasks"))
+        .execute(&client)
         .await;
     assert_eq!(kind(column), ErrorKind::NotFound);
-    let denied = alice_client
-        .query::<()>(format!("CREATE NAMESPACE {ns}_x"))
-        .execute()
+    let denied = kalam_client::query(format!("CREATE NAMESPACE {ns}_x"))
+        .execute(&alice_client)
         .await;
     assert_eq!(kind(denied), ErrorKind::PermissionDenied);
-    let syntax = client.query::<()>("SELEC 1").execute().await;
+    let syntax = kalam_client::query("SELEC 1").execute(&client).await;
     assert_eq!(kind(syntax), ErrorKind::InvalidSql);
-    let nan = client
-        .query::<()>("SELECT $1")
+    let nan = kalam_client::query("SELECT $1")
         .bind(f64::NAN)
-        .execute()
+        .execute(&client)
         .await;
     assert_eq!(kind(nan), ErrorKind::InvalidParameter);
-    let none = client
-        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks WHERE id = 99"))
-        .fetch_one()
+    let none = kalam_client::query_as::<(i64,)>(format!("SELECT id FROM {ns}.tasks WHERE id = 99"))
+        .fetch_one(&client)
         .await;
     assert_eq!(none.expect_err("no row").kind(), ErrorKind::RowNotFound);
 }
@@ -726,7 +711,7 @@ async fn unreachable_server_is_an_http_error() {
         .max_retries(0)
         .build()
         .unwrap();
-    match client.query::<()>("SELECT 1").execute().await {
+    match kalam_client::query("SELECT 1").execute(&client).await {
         Err(Error::Http { status: None, .. }) => {}
         other => panic!("expected Http error, got {other:?}"),
     }
@@ -742,7 +727,7 @@ async fn non_envelope_status_answers_are_http_errors() {
         .jwt_token(server.login(user, password).await)
         .build()
         .unwrap();
-    match client.query::<()>("SELECT 1").execute().await {
+    match kalam_client::query("SELECT 1").execute(&client).await {
         Err(Error::Http {
             status: Some(404), ..
         }) => {}
@@ -757,7 +742,10 @@ async fn emulator_cluster_and_rate_limit_envelopes_are_sql_errors() {
         return;
     };
     let client = admin_client(&server);
-    client.query::<()>("SELECT 1").execute().await.unwrap();
+    kalam_client::query("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap();
     for (status, code, expected) in [
         (503, "NOT_LEADER", ErrorCode::NotLeader),
         (429, "RATE_LIMIT_EXCEEDED", ErrorCode::RateLimitExceeded),
@@ -768,7 +756,7 @@ async fn emulator_cluster_and_rate_limit_envelopes_are_sql_errors() {
         ),
     ] {
         emulator.faults().fail_next(status, code, "injected");
-        match client.query::<()>("SELECT 1").execute().await {
+        match kalam_client::query("SELECT 1").execute(&client).await {
             Err(Error::Sql { code, message, .. }) => {
                 assert_eq!(code, expected);
                 assert_eq!(message, "injected");
@@ -808,9 +796,8 @@ async fn reads_are_retried_after_a_hang_up_and_writes_are_not() {
         .max_retries(2)
         .build()
         .unwrap();
-    match client
-        .query::<()>("SELECT * FROM app.todos")
-        .execute()
+    match kalam_client::query("SELECT * FROM app.todos")
+        .execute(&client)
         .await
     {
         Err(Error::ConnectionClosed { statement, .. }) => {
@@ -821,9 +808,8 @@ async fn reads_are_retried_after_a_hang_up_and_writes_are_not() {
     assert_eq!(accepted.load(Ordering::SeqCst), 3, "1 try + 2 retries");
 
     accepted.store(0, Ordering::SeqCst);
-    match client
-        .query::<()>("INSERT INTO app.todos (id) VALUES (1)")
-        .execute()
+    match kalam_client::query("INSERT INTO app.todos (id) VALUES (1)")
+        .execute(&client)
         .await
     {
         Err(Error::ConnectionClosed { statement, .. }) => {
@@ -846,9 +832,8 @@ async fn emulator_reads_recover_when_the_server_comes_back() {
     };
     let client = admin_builder(&server).max_retries(5).build().unwrap();
     assert_eq!(
-        client
-            .query::<i64>("SELECT 1")
-            .fetch_scalar()
+        kalam_client::query_as::<i64>("SELECT 1")
+            .fetch_scalar(&client)
             .await
             .unwrap(),
         1
@@ -860,9 +845,8 @@ async fn emulator_reads_recover_when_the_server_comes_back() {
         .faults()
         .refuse_connections(std::time::Duration::from_millis(150));
     assert_eq!(
-        client
-            .query::<i64>("SELECT 2")
-            .fetch_scalar()
+        kalam_client::query_as::<i64>("SELECT 2")
+            .fetch_scalar(&client)
             .await
             .unwrap(),
         2
@@ -874,14 +858,13 @@ async fn unencodable_cell_is_a_connection_closed_error_naming_the_statement() {
     let server = server_or_skip!();
     let client = admin_builder(&server).max_retries(0).build().unwrap();
     let sql = "SELECT CAST('NaN' AS DOUBLE) AS x";
-    match client.query::<Row>(sql).fetch_all().await {
+    match kalam_client::query_as::<Row>(sql).fetch_all(&client).await {
         Err(Error::ConnectionClosed { statement, .. }) => assert_eq!(statement, sql),
         other => panic!("expected ConnectionClosed, got {other:?}"),
     }
     // In a batch the answer is buffered, and the same cell is a 500 INTERNAL_ERROR.
-    let batch = client
-        .query::<()>("SELECT 1; SELECT CAST('NaN' AS DOUBLE) AS x")
-        .execute()
+    let batch = kalam_client::query("SELECT 1; SELECT CAST('NaN' AS DOUBLE) AS x")
+        .execute(&client)
         .await;
     match batch {
         Err(Error::Sql { code, .. }) => assert_eq!(code, ErrorCode::InternalError),
@@ -903,7 +886,10 @@ async fn emulator_slow_answers_time_out() {
     emulator
         .faults()
         .delay_responses(Some(std::time::Duration::from_secs(5)));
-    let err = client.query::<()>("SELECT 1").execute().await.unwrap_err();
+    let err = kalam_client::query("SELECT 1")
+        .execute(&client)
+        .await
+        .unwrap_err();
     emulator.faults().delay_responses(None);
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
@@ -915,9 +901,8 @@ async fn http2_prior_knowledge_works() {
         .http_version(HttpVersion::Http2)
         .build()
         .unwrap();
-    let me: String = client
-        .query("SELECT CURRENT_USER()")
-        .fetch_scalar()
+    let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
+        .fetch_scalar(&client)
         .await
         .unwrap();
     assert_eq!(me, server.admin_credentials().0);
@@ -962,28 +947,27 @@ async fn fetch_all_returns_every_row_not_the_implicit_fifty() {
     let Some((_server, ns, client)) = tasks("lim60", 60).await else {
         return;
     };
-    let count: i64 = client
-        .query(format!("SELECT COUNT(*) FROM {ns}.tasks"))
-        .fetch_scalar()
+    let count: i64 = kalam_client::query_as(format!("SELECT COUNT(*) FROM {ns}.tasks"))
+        .fetch_scalar(&client)
         .await
         .unwrap();
     assert_eq!(count, 60);
-    let rows: Vec<(i64, String)> = client
-        .query(format!("SELECT id, title FROM {ns}.tasks"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let rows: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, title FROM {ns}.tasks"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 60);
     let mut seen: Vec<i64> = rows.iter().map(|r| r.0).collect();
     seen.sort_unstable();
     assert_eq!(seen, (1..=60).collect::<Vec<_>>());
     // A query's own LIMIT is kept.
-    let few: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {ns}.tasks WHERE id > $1 LIMIT 5"))
-        .bind(10)
-        .fetch_all()
-        .await
-        .unwrap();
+    let few: Vec<(i64,)> =
+        kalam_client::query_as(format!("SELECT id FROM {ns}.tasks WHERE id > $1 LIMIT 5"))
+            .bind(10)
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(few.len(), 5);
     assert!(few.iter().all(|r| r.0 > 10));
 }
@@ -993,75 +977,71 @@ async fn order_by_with_limit_returns_the_order_asked() {
     let Some((_server, ns, client)) = tasks("ord60", 60).await else {
         return;
     };
-    let last: Vec<(i64,)> = client
-        .query(format!(
-            "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 3"
-        ))
-        .fetch_all()
-        .await
-        .unwrap();
+    let last: Vec<(i64,)> = kalam_client::query_as(format!(
+        "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 3"
+    ))
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(ids(&last), [60, 59, 58]);
-    let (top,): (i64,) = client
-        .query(format!(
-            "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 1"
-        ))
-        .fetch_one()
-        .await
-        .unwrap();
+    let (top,): (i64,) = kalam_client::query_as(format!(
+        "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 1"
+    ))
+    .fetch_one(&client)
+    .await
+    .unwrap();
     assert_eq!(top, 60);
-    let (smallest_v, _): (i64, i64) = client
-        .query(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 1"))
-        .fetch_one()
-        .await
-        .unwrap();
+    let (smallest_v, _): (i64, i64) =
+        kalam_client::query_as(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 1"))
+            .fetch_one(&client)
+            .await
+            .unwrap();
     assert_eq!(task_v(smallest_v), 1);
 
     // Ordered by a column that is not the key, selected or not, limited or not.
     let mut by_v: Vec<i64> = (1..=60).collect();
     by_v.sort_by_key(|id| task_v(*id));
-    let with_v: Vec<(i64, i64)> = client
-        .query(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 3"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let with_v: Vec<(i64, i64)> =
+        kalam_client::query_as(format!("SELECT id, v FROM {ns}.tasks ORDER BY v LIMIT 3"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(with_v.iter().map(|r| r.0).collect::<Vec<_>>(), by_v[..3]);
     assert!(with_v.iter().all(|(id, v)| task_v(*id) == *v));
-    let without_v: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {ns}.tasks ORDER BY v LIMIT 3"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let without_v: Vec<(i64,)> =
+        kalam_client::query_as(format!("SELECT id FROM {ns}.tasks ORDER BY v LIMIT 3"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(ids(&without_v), by_v[..3]);
-    let all_by_v: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {ns}.tasks ORDER BY v DESC"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let all_by_v: Vec<(i64,)> =
+        kalam_client::query_as(format!("SELECT id FROM {ns}.tasks ORDER BY v DESC"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(
         ids(&all_by_v),
         by_v.iter().rev().copied().collect::<Vec<_>>()
     );
-    let expression: Vec<(i64,)> = client
-        .query(format!(
-            "SELECT id FROM {ns}.tasks AS t WHERE id <= $1 ORDER BY t.v * -1, 1 LIMIT 4"
-        ))
-        .bind(60)
-        .fetch_all()
-        .await
-        .unwrap();
+    let expression: Vec<(i64,)> = kalam_client::query_as(format!(
+        "SELECT id FROM {ns}.tasks AS t WHERE id <= $1 ORDER BY t.v * -1, 1 LIMIT 4"
+    ))
+    .bind(60)
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(
         ids(&expression),
         by_v.iter().rev().take(4).copied().collect::<Vec<_>>()
     );
 
     // The dynamic row shows the columns asked for, not the client's hidden sort key.
-    let rows: Vec<Row> = client
-        .query(format!(
-            "SELECT title FROM {ns}.tasks ORDER BY v DESC LIMIT 2"
-        ))
-        .fetch_all()
-        .await
-        .unwrap();
+    let rows: Vec<Row> = kalam_client::query_as(format!(
+        "SELECT title FROM {ns}.tasks ORDER BY v DESC LIMIT 2"
+    ))
+    .fetch_all(&client)
+    .await
+    .unwrap();
     let names: Vec<&str> = rows[0].columns().iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["title"]);
     assert_eq!(rows[0].len(), 1);
@@ -1077,22 +1057,20 @@ async fn order_by_with_limit_returns_the_order_asked() {
         ),
     )
     .await;
-    let theirs: Vec<(i64,)> = client
-        .query(format!(
-            "EXECUTE AS USER '{alice}' (SELECT id FROM {ns}.tasks ORDER BY v DESC LIMIT 2);"
-        ))
-        .fetch_all()
-        .await
-        .unwrap();
+    let theirs: Vec<(i64,)> = kalam_client::query_as(format!(
+        "EXECUTE AS USER '{alice}' (SELECT id FROM {ns}.tasks ORDER BY v DESC LIMIT 2);"
+    ))
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(ids(&theirs), [8, 9]);
-    let theirs: Vec<(i64,)> = client
-        .execute_as_user(
-            &alice,
-            &format!("SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 2"),
-        )
-        .fetch_all()
-        .await
-        .unwrap();
+    let theirs: Vec<(i64,)> = kalam_client::query_as(format!(
+        "SELECT id FROM {ns}.tasks ORDER BY id DESC LIMIT 2"
+    ))
+    .as_user(&alice)
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(ids(&theirs), [9, 8]);
 }
 
@@ -1102,69 +1080,133 @@ async fn fetch_all_pages_past_the_row_cap() {
         return;
     };
     let every: Vec<i64> = (1..=2500).collect();
-    let rows: Vec<(i64, String)> = client
-        .query(format!("SELECT id, title FROM {ns}.tasks"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let rows: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, title FROM {ns}.tasks"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     let mut seen: Vec<i64> = rows.iter().map(|r| r.0).collect();
     seen.sort_unstable();
     assert_eq!(seen, every);
     // The key is not selected: it is read from the table's schema and carried hidden.
-    let titles: Vec<(String,)> = client
-        .query(format!("SELECT title FROM {ns}.tasks WHERE v >= $1"))
-        .bind(0)
-        .fetch_all()
-        .await
-        .unwrap();
+    let titles: Vec<(String,)> =
+        kalam_client::query_as(format!("SELECT title FROM {ns}.tasks WHERE v >= $1"))
+            .bind(0)
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(titles.len(), 2500);
-    let rows: Vec<Row> = client
-        .query(format!("SELECT title FROM {ns}.tasks"))
-        .fetch_all()
+    let rows: Vec<Row> = kalam_client::query_as(format!("SELECT title FROM {ns}.tasks"))
+        .fetch_all(&client)
         .await
         .unwrap();
     assert_eq!(rows.len(), 2500);
     assert_eq!(rows[0].len(), 1);
     // Ordered by the key, both ways, across pages.
-    let down: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
-        .fetch_all()
-        .await
-        .unwrap();
+    let down: Vec<(i64,)> =
+        kalam_client::query_as(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
+            .fetch_all(&client)
+            .await
+            .unwrap();
     assert_eq!(ids(&down), every.iter().rev().copied().collect::<Vec<_>>());
-    let up: Vec<(i64,)> = client
-        .query(format!(
-            "SELECT id FROM {ns}.tasks WHERE id % 2 = 0 ORDER BY id LIMIT 1200 OFFSET 10"
-        ))
-        .fetch_all()
-        .await
-        .unwrap();
+    let up: Vec<(i64,)> = kalam_client::query_as(format!(
+        "SELECT id FROM {ns}.tasks WHERE id % 2 = 0 ORDER BY id LIMIT 1200 OFFSET 10"
+    ))
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(up.len(), 1200);
     assert_eq!(ids(&up), (11..1211).map(|i| 2 * i).collect::<Vec<_>>());
     // A LIMIT above the cap is the cap, paged, stopping at the LIMIT.
-    let first: Vec<(i64,)> = client
-        .query(format!("SELECT id FROM {ns}.tasks LIMIT $1"))
+    let first: Vec<(i64,)> = kalam_client::query_as(format!("SELECT id FROM {ns}.tasks LIMIT $1"))
         .bind(1500)
-        .fetch_all()
+        .fetch_all(&client)
         .await
         .unwrap();
     assert_eq!(first.len(), 1500);
     // Ordered by another column past the cap: not silently short.
-    let err = client
-        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY v"))
-        .fetch_all()
+    let err = kalam_client::query_as::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY v"))
+        .fetch_all(&client)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Truncated { limit: 1000, .. }), "{err}");
     // The stream reads the same rows, page by page.
     use futures_util::TryStreamExt;
-    let streamed: Vec<(i64,)> = client
-        .query::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
-        .fetch()
-        .try_collect()
+    let streamed: Vec<(i64,)> =
+        kalam_client::query_as::<(i64,)>(format!("SELECT id FROM {ns}.tasks ORDER BY id DESC"))
+            .fetch(&client)
+            .try_collect()
+            .await
+            .unwrap();
+    assert_eq!(streamed, down);
+}
+
+/// A key repeats across partitions when the server reads every user's partition of a USER
+/// table for the caller (root): pages continue after `(key, _seq)`, so a page boundary
+/// between two rows with the same key loses neither. A cap of 3 rows puts boundaries there.
+#[tokio::test]
+async fn paging_reads_rows_with_equal_keys_in_several_partitions_once() {
+    let server = server_or_skip!();
+    let Some(root_password) = server.root_password() else {
+        return;
+    };
+    let ns = server.fresh_namespace("xpart").await;
+    let admin = admin_client(&server);
+    exec(
+        &admin,
+        format!("CREATE USER TABLE {ns}.notes (id BIGINT PRIMARY KEY, owner TEXT NOT NULL)"),
+    )
+    .await;
+    let mut expected = Vec::new();
+    for prefix in ["alice", "bob"] {
+        let user = server.create_user(prefix, "user").await;
+        let values: Vec<String> = (1..=7)
+            .map(|i| {
+                expected.push((i, user.id.clone()));
+                format!("({i}, '{}')", user.id)
+            })
+            .collect();
+        exec(
+            &user_client(&server, &user),
+            format!(
+                "INSERT INTO {ns}.notes (id, owner) VALUES {}",
+                values.join(", ")
+            ),
+        )
+        .await;
+    }
+    expected.sort();
+    let root = KalamClient::builder()
+        .base_url(server.url())
+        .auth(AuthProvider::system_user_auth(root_password))
+        .max_query_limit(3)
+        .build()
+        .unwrap();
+    let mut every: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, owner FROM {ns}.notes"))
+            .fetch_all(&root)
+            .await
+            .unwrap();
+    every.sort();
+    assert_eq!(every, expected);
+    // Ordered by the key, descending: every pair once, keys in order.
+    let down: Vec<(i64, String)> =
+        kalam_client::query_as(format!("SELECT id, owner FROM {ns}.notes ORDER BY id DESC"))
+            .fetch_all(&root)
+            .await
+            .unwrap();
+    let keys: Vec<i64> = down.iter().map(|r| r.0).collect();
+    assert_eq!(keys, [7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]);
+    let mut pairs = down.clone();
+    pairs.sort();
+    assert_eq!(pairs, expected);
+    // The key not selected: carried hidden, each user's seven rows.
+    let owners: Vec<(String,)> = kalam_client::query_as(format!("SELECT owner FROM {ns}.notes"))
+        .fetch_all(&root)
         .await
         .unwrap();
-    assert_eq!(streamed, down);
+    assert_eq!(owners.len(), 14);
+    assert_eq!(owners.iter().filter(|o| o.0 == expected[0].1).count(), 7);
 }
 
 #[tokio::test]
@@ -1185,9 +1227,8 @@ async fn a_join_past_the_row_cap_is_truncated_never_short() {
     .await;
     let join =
         format!("SELECT t.id, o.owner FROM {ns}.tasks t JOIN {ns}.owners o ON o.task = t.id");
-    let err = client
-        .query::<(i64, String)>(join.clone())
-        .fetch_all()
+    let err = kalam_client::query_as::<(i64, String)>(join.clone())
+        .fetch_all(&client)
         .await
         .unwrap_err();
     let Error::Truncated { limit, reason } = &err else {
@@ -1196,9 +1237,8 @@ async fn a_join_past_the_row_cap_is_truncated_never_short() {
     assert_eq!(*limit, 1000);
     assert!(reason.contains("LIMIT"), "{reason}");
     // Under the cap, the join is complete.
-    let some: Vec<(i64, String)> = client
-        .query(format!("{join} WHERE t.id <= 700"))
-        .fetch_all()
+    let some: Vec<(i64, String)> = kalam_client::query_as(format!("{join} WHERE t.id <= 700"))
+        .fetch_all(&client)
         .await
         .unwrap();
     assert_eq!(some.len(), 700);

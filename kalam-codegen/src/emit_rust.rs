@@ -188,7 +188,7 @@ pub(crate) fn table_items(
                 &self,
                 client: &::kalam_client::KalamClient,
             ) -> ::kalam_client::Fetch<'static, u64> {
-                client.query::<()>(Self::INSERT_SQL) #(#binds)* .execute()
+                ::kalam_client::query(Self::INSERT_SQL) #(#binds)* .execute(client)
             }
         }
     });
@@ -234,7 +234,7 @@ pub(crate) fn table_items(
                 &self,
                 client: &::kalam_client::KalamClient,
             ) -> ::kalam_client::Fetch<'static, u64> {
-                client.query::<()>(Self::UPDATE_SQL) #(#binds)* .execute()
+                ::kalam_client::query(Self::UPDATE_SQL) #(#binds)* .execute(client)
             }
         })
     });

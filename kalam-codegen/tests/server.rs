@@ -660,7 +660,11 @@ async fn emulator_generated_code_compiles_and_round_trips_rows() {
         Message::COLUMNS.join(", "),
         messages::ROLE
     );
-    let rows: Vec<Message> = client.query(sql).bind("user").fetch_all().await.unwrap();
+    let rows: Vec<Message> = kalam_client::query_as(sql)
+        .bind("user")
+        .fetch_all(&client)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(
@@ -674,16 +678,15 @@ async fn emulator_generated_code_compiles_and_round_trips_rows() {
     edited.body = "hello again".into();
     edited.room = "lobby".into();
     assert_eq!(edited.update(&client).await.unwrap(), 1);
-    let back: Vec<Message> = client
-        .query(format!(
-            "SELECT {} FROM {sup}.messages WHERE {} = $1",
-            Message::COLUMNS.join(", "),
-            messages::ID
-        ))
-        .bind(row.id)
-        .fetch_all()
-        .await
-        .unwrap();
+    let back: Vec<Message> = kalam_client::query_as(format!(
+        "SELECT {} FROM {sup}.messages WHERE {} = $1",
+        Message::COLUMNS.join(", "),
+        messages::ID
+    ))
+    .bind(row.id)
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(back, vec![edited.clone()]);
     let mut gone = edited;
     gone.id += 1;
@@ -698,14 +701,13 @@ async fn emulator_generated_code_compiles_and_round_trips_rows() {
         title: "Lobby".into(),
     };
     room.insert(&client).await.unwrap();
-    let rooms: Vec<Room> = client
-        .query(format!(
-            "SELECT {} FROM {sup}.rooms",
-            Room::COLUMNS.join(", ")
-        ))
-        .fetch_all()
-        .await
-        .unwrap();
+    let rooms: Vec<Room> = kalam_client::query_as(format!(
+        "SELECT {} FROM {sup}.rooms",
+        Room::COLUMNS.join(", ")
+    ))
+    .fetch_all(&client)
+    .await
+    .unwrap();
     assert_eq!(rooms.len(), 1);
     assert_eq!(
         (rooms[0].title.as_str(), rooms[0].archived),

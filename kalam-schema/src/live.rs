@@ -46,6 +46,33 @@ impl LiveQuery {
 
 const SHAPE_HINT: &str = "Only SELECT ... FROM ... [WHERE ...] is supported.";
 
+/// Where a live view's order goes instead: the client keeps the rows sorted, by the
+/// field of the first `ORDER BY` key when it is a column.
+fn order_help(first: Option<&sqlparser::ast::OrderByExpr>) -> String {
+    let descending = first.is_some_and(|o| o.options.asc == Some(false));
+    let field = match first.map(|o| &o.expr) {
+        Some(Expr::Identifier(i)) => i.value.to_lowercase(),
+        Some(Expr::CompoundIdentifier(parts)) => parts
+            .last()
+            .map_or_else(|| "key".to_owned(), |i| i.value.to_lowercase()),
+        _ => "key".to_owned(),
+    };
+    let verb = if descending {
+        "order_by_desc"
+    } else {
+        "order_by"
+    };
+    format!(
+        "remove the ORDER BY and let the client keep the view sorted: \
+         `.with_config(LiveRowsConfig::new().{verb}(|row| row.{field}.clone()))`"
+    )
+}
+
+/// Where a live view's row limit goes instead.
+const LIMIT_HELP: &str = "remove the LIMIT and bound the view on the client: \
+    `.with_config(LiveRowsConfig::new().with_limit(n))`, which keeps the first `n` rows in \
+    the view's order";
+
 /// Validates the shape of live-query SQL without a catalog (the WHERE is parsed, not judged;
 /// see [`check_live`]).
 ///
@@ -56,8 +83,10 @@ const SHAPE_HINT: &str = "Only SELECT ... FROM ... [WHERE ...] is supported.";
 /// assert_eq!(q.columns, Some(vec!["id".to_owned(), "title".to_owned()]));
 /// assert_eq!(q.where_clause().unwrap().columns(), ["done"]);
 ///
-/// let err = live_query("SELECT * FROM app.todos ORDER BY id").unwrap_err();
+/// let err = live_query("SELECT * FROM app.todos ORDER BY created_at DESC").unwrap_err();
 /// assert_eq!(err.kind, ErrorKind::LiveQueryShape);
+/// // The help says where the order goes instead.
+/// assert!(err.suggestion.unwrap().contains("order_by_desc(|row| row.created_at.clone())"));
 /// ```
 pub fn live_query(sql: &str) -> Result<LiveQuery, SchemaError> {
     Validator { sql, params: false }.validate()
@@ -141,19 +170,25 @@ impl Validator<'_> {
             ));
         }
         if let Some(ob) = &q.order_by {
-            let span = match &ob.kind {
-                sqlparser::ast::OrderByKind::Expressions(v) => {
-                    v.first().map_or(q.span(), |o| o.expr.span())
-                }
-                sqlparser::ast::OrderByKind::All(_) => q.span(),
+            let first = match &ob.kind {
+                sqlparser::ast::OrderByKind::Expressions(v) => v.first(),
+                sqlparser::ast::OrderByKind::All(_) => None,
             };
-            return Err(self.shape(
-                format!("Subscription query does not support ORDER BY. {SHAPE_HINT}"),
-                span,
-            ));
+            let span = first.map_or(q.span(), |o| o.expr.span());
+            return Err(self
+                .shape(
+                    format!("Subscription query does not support ORDER BY. {SHAPE_HINT}"),
+                    span,
+                )
+                .with_suggestion(order_help(first)));
         }
         if q.limit_clause.is_some() || q.fetch.is_some() {
-            return Err(self.shape("Subscription query supports only SELECT ... FROM ... [WHERE ...] (no LIMIT/OFFSET)", q.span()));
+            return Err(self
+                .shape(
+                    "Subscription query supports only SELECT ... FROM ... [WHERE ...] (no LIMIT/OFFSET)",
+                    q.span(),
+                )
+                .with_suggestion(LIMIT_HELP));
         }
         let SetExpr::Select(s) = q.body.as_ref() else {
             return Err(self.shape("Subscription query supports only SELECT ... FROM ... [WHERE ...] (no UNION/VALUES)", q.body.span()));

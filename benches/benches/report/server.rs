@@ -158,22 +158,22 @@ pub fn run(c: &mut Criterion) {
     let run = std::process::id();
     let (items, small) = (format!("bench.items_{run}"), format!("bench.rtt_{run}"));
     rt.block_on(async {
-        ours.query::<()>("CREATE NAMESPACE IF NOT EXISTS bench")
-            .execute()
+        kalam_client::query("CREATE NAMESPACE IF NOT EXISTS bench")
+            .execute(&ours)
             .await
             .unwrap();
         for (table, rows) in [(&items, TABLE_ROWS), (&small, RTT_ROWS)] {
-            ours.query::<()>(format!("CREATE SHARED TABLE {table} ({COLUMNS_DDL})"))
-                .execute()
+            kalam_client::query(format!("CREATE SHARED TABLE {table} ({COLUMNS_DDL})"))
+                .execute(&ours)
                 .await
                 .unwrap();
             for chunk in (1..=rows).collect::<Vec<_>>().chunks(500) {
                 let values: Vec<String> = chunk.iter().map(|&id| insert_values(id)).collect();
-                ours.query::<()>(format!(
+                kalam_client::query(format!(
                     "INSERT INTO {table} ({SELECT_COLUMNS}) VALUES {}",
                     values.join(", ")
                 ))
-                .execute()
+                .execute(&ours)
                 .await
                 .unwrap();
             }
@@ -201,8 +201,8 @@ fn fetch_all(
     let page_sql =
         format!("SELECT {SELECT_COLUMNS} FROM {items} WHERE id > $1 ORDER BY id LIMIT 1000");
     let read_ours = || async {
-        ours.query::<Item>(all_sql.clone())
-            .fetch_all()
+        kalam_client::query_as::<Item>(all_sql.clone())
+            .fetch_all(ours)
             .await
             .unwrap()
     };
@@ -293,10 +293,9 @@ async fn round_trips(ours: &KalamClient, official: &Arc<official::KalamLinkClien
             let n = count_round_trips(tasks, move |id| {
                 let (client, sql) = (client.clone(), sql2.clone());
                 async move {
-                    let item: Item = client
-                        .query::<Item>(sql.to_string())
+                    let item: Item = kalam_client::query_as::<Item>(sql.to_string())
                         .bind(id)
-                        .fetch_one()
+                        .fetch_one(&client)
                         .await
                         .unwrap();
                     assert_eq!(item.id, id);
@@ -347,8 +346,8 @@ async fn latency(server: &Server, ours: &KalamClient) {
         format!("bench.lat_official_{run}"),
     );
     for t in [&t_ours, &t_official] {
-        ours.query::<()>(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
-            .execute()
+        kalam_client::query(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
+            .execute(&ours)
             .await
             .unwrap();
     }
@@ -371,8 +370,8 @@ async fn latency(server: &Server, ours: &KalamClient) {
     let (mut ours_samples, mut official_samples) = (Vec::new(), Vec::new());
     for id in 1..=LATENCY_SAMPLES {
         let start = Instant::now();
-        ours.query::<()>(insert_sql(&t_ours, id))
-            .execute()
+        kalam_client::query(insert_sql(&t_ours, id))
+            .execute(&ours)
             .await
             .unwrap();
         loop {
@@ -388,8 +387,8 @@ async fn latency(server: &Server, ours: &KalamClient) {
         ours_samples.push(start.elapsed());
 
         let start = Instant::now();
-        ours.query::<()>(insert_sql(&t_official, id))
-            .execute()
+        kalam_client::query(insert_sql(&t_official, id))
+            .execute(&ours)
             .await
             .unwrap();
         loop {
@@ -490,9 +489,8 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
     for (side, list) in tables.iter_mut().enumerate() {
         for i in 0..SUBSCRIPTIONS {
             let t = format!("bench.rc_{run}_{side}_{i}");
-            direct
-                .query::<()>(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
-                .execute()
+            kalam_client::query(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
+                .execute(&direct)
                 .await
                 .unwrap();
             list.push(t);
@@ -523,9 +521,8 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
         let tables = &tables[side];
         async move {
             for t in tables {
-                direct
-                    .query::<()>(insert_sql(t, id))
-                    .execute()
+                kalam_client::query(insert_sql(t, id))
+                    .execute(&direct)
                     .await
                     .unwrap();
             }

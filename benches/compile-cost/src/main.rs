@@ -1,6 +1,6 @@
 //! How much build time does `query!` add? This program writes a small Cargo workspace with
 //! three binary crates that run the same queries — `checked` with `query!` (checked against
-//! the workspace's `schemas/` while compiling), `runtime` with `client.query(..).bind(..)`
+//! the workspace's `schemas/` while compiling), `runtime` with `kalam_client::query_as(..).bind(..)`
 //! decoding into tuples, and `rows` with the same runtime calls decoding into a
 //! `#[derive(KalamRow)]` struct written out for each query (the named fields `query!` gives,
 //! by hand) — and times `cargo build` of each after touching its `main.rs`, in the dev and
@@ -166,7 +166,7 @@ fn source(variant: Variant, count: usize) -> String {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         );
-                        format!("client.query::<Row>({sql:?})")
+                        format!("kalam_client::query_as::<Row>({sql:?})")
                     }
                     (Some(fields), _) => {
                         let types: Vec<&str> = fields
@@ -174,18 +174,18 @@ fn source(variant: Variant, count: usize) -> String {
                             .filter_map(|f| f.split_once(": ").map(|(_, ty)| ty))
                             .collect();
                         let comma = if types.len() == 1 { "," } else { "" };
-                        format!("client.query::<({}{comma})>({sql:?})", types.join(", "))
+                        format!("kalam_client::query_as::<({}{comma})>({sql:?})", types.join(", "))
                     }
-                    (None, _) => format!("client.query::<()>({sql:?})"),
+                    (None, _) => format!("kalam_client::query({sql:?})"),
                 };
                 for a in &args {
                     let _ = write!(call, ".bind({a})");
                 }
                 match t.row {
                     Some(_) => {
-                        format!("    let rows = {call}.fetch_all().await?;\n    Ok(rows.len())\n")
+                        format!("    let rows = {call}.fetch_all(client).await?;\n    Ok(rows.len())\n")
                     }
-                    None => format!("    Ok({call}.execute().await? as usize)\n"),
+                    None => format!("    Ok({call}.execute(client).await? as usize)\n"),
                 }
             }
         };

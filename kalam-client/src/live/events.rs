@@ -261,12 +261,12 @@ impl KalamClient {
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
-    /// client.query::<()>("CREATE SHARED TABLE doc.notes (id BIGINT PRIMARY KEY, body TEXT)").execute().await?;
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS doc").execute(&client).await?;
+    /// kalam_client::query("CREATE SHARED TABLE doc.notes (id BIGINT PRIMARY KEY, body TEXT)").execute(&client).await?;
     /// let mut events = client.live_events("SELECT * FROM doc.notes").await?;
     /// assert!(matches!(events.next().await, Some(LiveEvent::Ack { .. })));
     /// assert!(matches!(events.next().await, Some(LiveEvent::InitialBatch { .. })));
-    /// client.query::<()>("INSERT INTO doc.notes (id, body) VALUES (1, 'hi')").execute().await?;
+    /// kalam_client::query("INSERT INTO doc.notes (id, body) VALUES (1, 'hi')").execute(&client).await?;
     /// let Some(LiveEvent::Insert { rows }) = events.next().await else { panic!() };
     /// assert_eq!(rows[0].try_get::<String>("body")?, "hi");
     /// # Ok(())

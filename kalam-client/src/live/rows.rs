@@ -1005,9 +1005,9 @@ impl KalamClient {
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
-    /// client.query::<()>("CREATE SHARED TABLE doc.items (id BIGINT PRIMARY KEY, name TEXT)").execute().await?;
-    /// client.query::<()>("INSERT INTO doc.items (id, name) VALUES (2, 'b'), (1, 'a')").execute().await?;
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS doc").execute(&client).await?;
+    /// kalam_client::query("CREATE SHARED TABLE doc.items (id BIGINT PRIMARY KEY, name TEXT)").execute(&client).await?;
+    /// kalam_client::query("INSERT INTO doc.items (id, name) VALUES (2, 'b'), (1, 'a')").execute(&client).await?;
     /// let mut live = client.live::<Row>("SELECT * FROM doc.items").await?;
     /// live.next().await.transpose()?; // the initial set
     /// assert_eq!(live.rows().map(|r| r.get::<String, _>("name")).collect::<Vec<_>>(), ["a", "b"]);
@@ -1044,9 +1044,9 @@ impl KalamClient {
     ///     .base_url(emulator.url())
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
-    /// client.query::<()>("CREATE SHARED TABLE doc.scores (id BIGINT PRIMARY KEY, score INT)").execute().await?;
-    /// client.query::<()>("INSERT INTO doc.scores (id, score) VALUES (1, 5), (2, 9), (3, 7)").execute().await?;
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS doc").execute(&client).await?;
+    /// kalam_client::query("CREATE SHARED TABLE doc.scores (id BIGINT PRIMARY KEY, score INT)").execute(&client).await?;
+    /// kalam_client::query("INSERT INTO doc.scores (id, score) VALUES (1, 5), (2, 9), (3, 7)").execute(&client).await?;
     /// let top2 = LiveRowsConfig::new().order_by_desc(|r: &(i64, i32)| r.1).with_limit(2);
     /// let mut live = client
     ///     .live_with_config("SELECT id, score FROM doc.scores", top2, SubscriptionOptions::new())

@@ -201,7 +201,7 @@ impl SnapshotPlan {
             return Ok(key.clone());
         }
         let probe = format!("SELECT * FROM {} LIMIT 1", self.parts.table);
-        let rows: Vec<Row> = client.query(probe).fetch_all().await?;
+        let rows: Vec<Row> = crate::query_as(probe).fetch_all(client).await?;
         // An empty table still reports its schema on the streamed path, but `Row` needs a
         // row; fall back to `id`, the SDK's default key.
         Ok(rows
@@ -213,17 +213,16 @@ impl SnapshotPlan {
     /// Runs the snapshot: the high-water mark, then keyset pages until one is empty.
     pub(crate) async fn run(self: Arc<Self>, client: KalamClient) -> Result<Snapshot> {
         let key = self.find_key(&client).await?;
-        let high_water: Option<i64> = client
-            .query(format!(
-                "SELECT MAX(_seq) AS max_seq FROM {}",
-                self.parts.table
-            ))
-            .fetch_scalar()
-            .await
-            .unwrap_or_else(|e| {
-                tracing::debug!("MAX(_seq) not available, using the snapshot's: {e}");
-                None
-            });
+        let high_water: Option<i64> = crate::query_as(format!(
+            "SELECT MAX(_seq) AS max_seq FROM {}",
+            self.parts.table
+        ))
+        .fetch_scalar(&client)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::debug!("MAX(_seq) not available, using the snapshot's: {e}");
+            None
+        });
         let extra = self.extra_columns(&key);
         let mut snapshot = Snapshot {
             high_water,
@@ -231,13 +230,13 @@ impl SnapshotPlan {
         };
         let mut cursor: Option<Cursor> = None;
         loop {
-            let mut query = client.query::<Row>(self.page_sql(&key, cursor.is_some(), &extra));
+            let mut query = crate::query(self.page_sql(&key, cursor.is_some(), &extra));
             query = match &cursor {
                 Some(Cursor::Int(v)) => query.bind(*v),
                 Some(Cursor::Text(v)) => query.bind(v.as_str()),
                 None => query,
             };
-            let rows = query.fetch_all().await?;
+            let rows = query.fetch_all(&client).await?;
             snapshot.pages += 1;
             let Some(last) = rows.last() else { break };
             cursor = Some(Cursor::of(last, &key)?);

@@ -119,8 +119,8 @@ impl KalamClient {
     ///     .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
     ///     .build()?;
     /// let mut states = client.connection_events();
-    /// client.query::<()>("CREATE NAMESPACE IF NOT EXISTS doc").execute().await?;
-    /// client.query::<()>("CREATE SHARED TABLE doc.pings (id BIGINT PRIMARY KEY)").execute().await?;
+    /// kalam_client::query("CREATE NAMESPACE IF NOT EXISTS doc").execute(&client).await?;
+    /// kalam_client::query("CREATE SHARED TABLE doc.pings (id BIGINT PRIMARY KEY)").execute(&client).await?;
     /// let _events = client.live_events("SELECT * FROM doc.pings").await?;
     /// assert_eq!(states.next().await, Some(ConnectionState::Connecting));
     /// assert_eq!(states.next().await, Some(ConnectionState::Connected));

@@ -37,11 +37,8 @@ pub(crate) fn user_client(server: &TestServer, user: &TestUser) -> KalamClient {
 }
 
 /// Runs a statement that must succeed and returns the rows affected.
-pub(crate) async fn exec(
-    client: &KalamClient,
-    sql: impl Into<std::borrow::Cow<'static, str>>,
-) -> u64 {
-    client.query::<()>(sql).execute().await.unwrap()
+pub(crate) async fn exec(client: &KalamClient, sql: impl Into<String>) -> u64 {
+    kalam_client::query(sql).execute(client).await.unwrap()
 }
 
 /// A client on `url` whose dynamic auth provider first hands out `expired` (a JWT past its
