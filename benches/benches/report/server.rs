@@ -347,7 +347,7 @@ async fn latency(server: &Server, ours: &KalamClient) {
     );
     for t in [&t_ours, &t_official] {
         kalam_client::query(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
-            .execute(&ours)
+            .execute(ours)
             .await
             .unwrap();
     }
@@ -371,7 +371,7 @@ async fn latency(server: &Server, ours: &KalamClient) {
     for id in 1..=LATENCY_SAMPLES {
         let start = Instant::now();
         kalam_client::query(insert_sql(&t_ours, id))
-            .execute(&ours)
+            .execute(ours)
             .await
             .unwrap();
         loop {
@@ -388,7 +388,7 @@ async fn latency(server: &Server, ours: &KalamClient) {
 
         let start = Instant::now();
         kalam_client::query(insert_sql(&t_official, id))
-            .execute(&ours)
+            .execute(ours)
             .await
             .unwrap();
         loop {
@@ -490,7 +490,7 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
         for i in 0..SUBSCRIPTIONS {
             let t = format!("bench.rc_{run}_{side}_{i}");
             kalam_client::query(format!("CREATE SHARED TABLE {t} ({COLUMNS_DDL})"))
-                .execute(&direct)
+                .execute(direct)
                 .await
                 .unwrap();
             list.push(t);
@@ -522,7 +522,7 @@ async fn reconnect(server: &Server, direct: &KalamClient) {
         async move {
             for t in tables {
                 kalam_client::query(insert_sql(t, id))
-                    .execute(&direct)
+                    .execute(direct)
                     .await
                     .unwrap();
             }
