@@ -81,7 +81,9 @@ fn draw(
         .y_label_area_size(80)
         .build_cartesian_2d(
             (SIZES[0] as f64 * 0.8..SIZES[2] as f64 * 1.25).log_scale(),
-            (lo / 2.0..hi * 2.0).log_scale(),
+            // Whole decades, so that the log axis labels its powers of ten.
+            (10_f64.powf((lo / 1.5).log10().floor())..10_f64.powf((hi * 1.5).log10().ceil()))
+                .log_scale(),
         )?;
     chart
         .configure_mesh()
