@@ -96,6 +96,7 @@ pub struct EmulatorBuilder {
     max_files_per_request: usize,
     rate_limits: RateLimits,
     cross_partition_readers: Vec<Role>,
+    #[cfg(feature = "tls")]
     tls: Option<TlsPem>,
 }
 
@@ -120,6 +121,7 @@ impl Default for EmulatorBuilder {
             max_files_per_request: 20,
             rate_limits: RateLimits::default(),
             cross_partition_readers: vec![Role::System],
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
@@ -127,12 +129,14 @@ impl Default for EmulatorBuilder {
 
 /// The certificate chain and private key of [`EmulatorBuilder::tls`] (PEM); `Debug` hides
 /// the key.
+#[cfg(feature = "tls")]
 #[derive(Clone)]
 struct TlsPem {
     chain: Vec<u8>,
     key: Vec<u8>,
 }
 
+#[cfg(feature = "tls")]
 impl std::fmt::Debug for TlsPem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsPem")
@@ -274,7 +278,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Serves HTTPS and WSS (rustls) with this certificate chain and private key, both PEM
+    /// Serves HTTPS and WSS (rustls; feature `tls`) with this certificate chain and private
+    /// key, both PEM
     /// (the leaf first, then its issuers; a PKCS#8, PKCS#1 or SEC1 key). The URLs become
     /// `https://` and `wss://`; connections that fail the TLS handshake are closed.
     ///
@@ -286,6 +291,7 @@ impl EmulatorBuilder {
     /// assert!(emu.url().starts_with("https://"));
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
         self.tls = Some(TlsPem {
             chain: cert_chain_pem.into(),
@@ -348,10 +354,13 @@ impl EmulatorBuilder {
                 cross_partition_readers: RoleSet::of(&self.cross_partition_readers),
             },
         ));
+        #[cfg(feature = "tls")]
         let tls = match &self.tls {
             Some(pem) => Some(net::tls_acceptor(&pem.chain, &pem.key).map_err(Error::Config)?),
             None => None,
         };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<net::TlsAcceptor> = None;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let net = net::NetShared::new();
         let listener = net::EmuListener::bind(self.listen, net.clone(), tls)

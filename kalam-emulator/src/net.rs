@@ -135,10 +135,21 @@ impl NetShared {
 #[derive(Debug)]
 enum Stream {
     Plain(TcpStream),
+    #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
+/// What accepts TLS connections (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) type TlsAcceptor = tokio_rustls::TlsAcceptor;
+
+/// Without the `tls` feature there is no acceptor: the type has no values.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+pub(crate) enum TlsAcceptor {}
+
 /// A TLS acceptor for a PEM certificate chain and private key.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_acceptor(chain: &[u8], key: &[u8]) -> Result<tokio_rustls::TlsAcceptor, String> {
     use rustls_pki_types::pem::PemObject as _;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -199,6 +210,7 @@ impl AsyncRead for Conn {
         }
         match &mut self.inner {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -219,6 +231,7 @@ impl AsyncWrite for Conn {
         }
         match &mut self.inner {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -233,6 +246,7 @@ impl AsyncWrite for Conn {
         }
         match &mut self.inner {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -240,6 +254,7 @@ impl AsyncWrite for Conn {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.inner {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
@@ -265,7 +280,7 @@ pub(crate) struct EmuListener {
     addr: SocketAddr,
     listener: Option<TcpListener>,
     shared: Arc<NetShared>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<TlsAcceptor>,
 }
 
 impl std::fmt::Debug for EmuListener {
@@ -281,7 +296,7 @@ impl EmuListener {
     pub(crate) async fn bind(
         addr: SocketAddr,
         shared: Arc<NetShared>,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<TlsAcceptor>,
     ) -> io::Result<EmuListener> {
         let l = TcpListener::bind(addr).await?;
         let addr = l.local_addr()?;
@@ -356,6 +371,7 @@ impl axum::serve::Listener for EmuListener {
                             None => Stream::Plain(stream),
                             // A failed or stalled handshake (an untrusted certificate, a wrong
                             // host name on the client's side) closes this connection only.
+                            #[cfg(feature = "tls")]
                             Some(tls) => match tokio::time::timeout(
                                 Duration::from_secs(5),
                                 tls.accept(stream),
@@ -363,6 +379,8 @@ impl axum::serve::Listener for EmuListener {
                                 Ok(Ok(s)) => Stream::Tls(Box::new(s)),
                                 _ => continue,
                             },
+                            #[cfg(not(feature = "tls"))]
+                            Some(never) => match *never {},
                         };
                         let (id, kill) = self.shared.register();
                         let conn = Conn { inner, id, kill: kill.clone(), shared: self.shared.clone() };
