@@ -344,10 +344,19 @@ impl TokenManager {
 pub(crate) struct Http<'a> {
     pub(crate) client: &'a reqwest::Client,
     pub(crate) base: &'a str,
+    /// The largest body accepted.
+    pub(crate) max_body: u64,
 }
 
 /// `POST /v1/api/auth/login`.
 pub(crate) async fn login(http: &Http<'_>, user: &str, password: &str) -> Result<LoginResponse> {
+    // The server has no user without a name (protocol 2.1); say so instead of asking it.
+    if user.is_empty() {
+        return Err(Error::Auth {
+            code: crate::error::ErrorCode::InvalidCredentials,
+            message: "the user name is empty: nothing was sent".to_owned(),
+        });
+    }
     #[derive(serde::Serialize)]
     struct Body<'a> {
         user: &'a str,
@@ -357,7 +366,7 @@ pub(crate) async fn login(http: &Http<'_>, user: &str, password: &str) -> Result
         .client
         .post(format!("{}/v1/api/auth/login", http.base))
         .json(&Body { user, password });
-    auth_call(request, "login")
+    auth_call(request, "login", http.max_body)
         .instrument(tracing::info_span!("kalam_client::login", user = %user))
         .await
 }
@@ -368,18 +377,21 @@ pub(crate) async fn refresh_tokens(http: &Http<'_>, refresh: &Secret) -> Result<
         .client
         .post(format!("{}/v1/api/auth/refresh", http.base))
         .bearer_auth(refresh.expose());
-    auth_call(request, "refresh")
+    auth_call(request, "refresh", http.max_body)
         .instrument(tracing::info_span!("kalam_client::refresh"))
         .await
 }
 
-async fn auth_call(request: reqwest::RequestBuilder, what: &str) -> Result<LoginResponse> {
+async fn auth_call(
+    request: reqwest::RequestBuilder,
+    what: &str,
+    max_body: u64,
+) -> Result<LoginResponse> {
     let response = request.send().await.map_err(|e| transport_error(e, what))?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
+    let body = crate::client::read_body(response, max_body, what)
         .await
-        .map_err(|e| transport_error(e, what))?;
+        .map_err(|e| transport_error(e, what))??;
     if !(200..300).contains(&status) {
         tracing::debug!(status, "{what} refused");
         return Err(match error_from_body(status, &body) {

@@ -14,6 +14,53 @@ use crate::wire::{HealthCheckResponse, LoginResponse, error_from_body};
 /// The server's default `[limits] max_query_limit` (protocol 1.3 step 9).
 pub(crate) const DEFAULT_MAX_QUERY_LIMIT: u64 = 1000;
 
+/// Default [`KalamClientBuilder::max_response_size`]: 64 MiB.
+pub(crate) const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole response body, refusing more than `limit` bytes (announced or received).
+/// The outer error is the transport's; the inner one is [`Error::TooLarge`].
+pub(crate) async fn read_body(
+    response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> std::result::Result<Result<Bytes>, reqwest::Error> {
+    let too_large = || {
+        Err(Error::TooLarge {
+            what: what.to_owned(),
+            limit,
+        })
+    };
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Ok(too_large());
+    }
+    // A body in one chunk (the common case) is returned as it is, without a copy.
+    let mut first: Option<Bytes> = None;
+    let mut rest = bytes::BytesMut::new();
+    let mut len = 0u64;
+    let mut body = crate::transport::Body::from(response);
+    while let Some(chunk) = body.chunk().await? {
+        len = len.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+        if len > limit {
+            return Ok(too_large());
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.reserve(usize::try_from(len).unwrap_or(0));
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        rest.freeze()
+    }))
+}
+
 /// HTTP protocol version for the SQL and auth endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -53,6 +100,10 @@ pub struct KalamClient {
 
 pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
+    /// HTTP/1.1 without a request timeout, for WebSocket upgrades (a page opens its
+    /// WebSocket itself).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) ws_http: reqwest::Client,
     /// The server's node URLs; `Display` shows the one in use.
     pub(crate) base: Nodes,
     pub(crate) auth: TokenManager,
@@ -62,6 +113,10 @@ pub(crate) struct Inner {
     pub(crate) max_retries: u32,
     /// The server's row cap (`[limits] max_query_limit`).
     pub(crate) max_query_limit: u64,
+    /// The largest response body or WebSocket message accepted, in bytes.
+    pub(crate) max_response_size: u64,
+    /// Ping period of the live socket; a socket silent for a whole period after a ping is lost.
+    pub(crate) live_keepalive: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     #[cfg(feature = "healthcheck")]
@@ -147,6 +202,7 @@ impl Inner {
         Http {
             client: &self.http,
             base: self.base.current(),
+            max_body: self.max_response_size,
         }
     }
 
@@ -183,6 +239,7 @@ impl Inner {
                 let http = Http {
                     client: &self.http,
                     base,
+                    max_body: self.max_response_size,
                 };
                 match self.auth.bearer(&http).await {
                     Ok(token) => token,
@@ -238,7 +295,11 @@ impl Inner {
             if (200..300).contains(&status) {
                 return Ok(response);
             }
-            let body = response.bytes().await.unwrap_or_default();
+            let body = match read_body(response, self.max_response_size, what).await {
+                Ok(Ok(body)) => body,
+                Ok(Err(too_large)) => return Err(too_large),
+                Err(_) => Bytes::new(),
+            };
             let err = error_from_body(status, &body);
             if self
                 .renew_once(&err, sent.token.as_ref(), &mut renewed)
@@ -284,10 +345,9 @@ impl Inner {
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<Bytes> {
         let response = self.call(authed, what, build).await?;
-        response
-            .bytes()
+        read_body(response, self.max_response_size, what)
             .await
-            .map_err(|e| self.transport_error(what, e))
+            .map_err(|e| self.transport_error(what, e))?
     }
 
     /// [`Inner::call_bytes`], then JSON.
@@ -372,6 +432,12 @@ impl KalamClient {
     /// [`KalamClientBuilder::max_query_limit`]).
     pub fn max_query_limit(&self) -> u64 {
         self.inner.max_query_limit
+    }
+
+    /// The largest response accepted, in bytes (see
+    /// [`KalamClientBuilder::max_response_size`]).
+    pub fn max_response_size(&self) -> u64 {
+        self.inner.max_response_size
     }
 
     /// The namespace used for unqualified table names, if one was configured.
@@ -490,6 +556,11 @@ pub struct KalamClientBuilder {
     user_agent: String,
     max_retries: u32,
     max_query_limit: u64,
+    max_response_size: u64,
+    live_keepalive: Duration,
+    /// Extra trusted root certificates (PEM).
+    #[cfg(feature = "rustls")]
+    root_certificates: Vec<Vec<u8>>,
     #[cfg(feature = "healthcheck")]
     pub(crate) health_cache_ttl: Duration,
 }
@@ -507,6 +578,10 @@ impl Default for KalamClientBuilder {
             user_agent: concat!("kalam-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_retries: 3,
             max_query_limit: DEFAULT_MAX_QUERY_LIMIT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            live_keepalive: crate::live::DEFAULT_KEEPALIVE,
+            #[cfg(feature = "rustls")]
+            root_certificates: Vec::new(),
             #[cfg(feature = "healthcheck")]
             health_cache_ttl: crate::health::DEFAULT_HEALTH_CACHE_TTL,
         }
@@ -637,6 +712,67 @@ impl KalamClientBuilder {
         self
     }
 
+    /// The largest answer the client accepts, in bytes (default 64 MiB): an HTTP response
+    /// body, a WebSocket message, and a gzip-compressed WebSocket frame once inflated. A
+    /// larger one is refused with [`Error::TooLarge`] instead of being read into memory (an
+    /// announced `Content-Length` is refused before the body is read). Live queries treat an
+    /// oversized frame as a lost connection: they reconnect and resume.
+    ///
+    /// ```
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("http://127.0.0.1:2900")
+    ///     .max_response_size(16 * 1024 * 1024)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(client.max_response_size(), 16 * 1024 * 1024);
+    /// assert!(kalam_client::KalamClient::builder().base_url("http://x").max_response_size(0).build().is_err());
+    /// ```
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Trusts this root certificate (PEM) for `https://` and `wss://`, besides the system's:
+    /// for a server whose certificate comes from a private CA. Host names are checked as
+    /// usual; a certificate that is not trusted, or not issued for the host of the base URL,
+    /// fails the connection with [`Error::Http`] (its source names the TLS failure). An
+    /// invalid PEM is reported by `build()`.
+    ///
+    /// ```
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("https://db.internal:2900")
+    ///     .add_root_certificate("not a certificate")
+    ///     .build();
+    /// assert!(matches!(client, Err(kalam_client::Error::Config(_))));
+    /// ```
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// How often the live-query socket pings the server (default 8 s; the server drops
+    /// sockets silent for 10 s). When nothing at all, not even the Pong, arrives within one
+    /// period after a ping, the socket is taken as half-open (the server or the network path
+    /// vanished without closing it): live queries report
+    /// [`Disconnected`](crate::live::LiveEvent::Disconnected), reconnect and resume, so a
+    /// dead socket is noticed within two periods.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = kalam_client::KalamClient::builder()
+    ///     .base_url("http://127.0.0.1:2900")
+    ///     .live_keepalive(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = client;
+    /// assert!(kalam_client::KalamClient::builder().base_url("http://x").live_keepalive(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn live_keepalive(mut self, period: Duration) -> Self {
+        self.live_keepalive = period;
+        self
+    }
+
     /// Validates the configuration and builds the client.
     pub fn build(self) -> Result<KalamClient> {
         if self.base_urls.is_empty() {
@@ -647,6 +783,14 @@ impl KalamClientBuilder {
             .iter()
             .map(|raw| validate_base_url(raw))
             .collect::<Result<Vec<_>>>()?;
+        if self.live_keepalive.is_zero() {
+            return Err(Error::Config("live_keepalive must not be zero".to_owned()));
+        }
+        if self.max_response_size == 0 {
+            return Err(Error::Config(
+                "max_response_size must be at least 1 byte".to_owned(),
+            ));
+        }
         if self.max_query_limit == 0 {
             return Err(Error::Config(
                 "max_query_limit must be at least 1".to_owned(),
@@ -656,35 +800,73 @@ impl KalamClientBuilder {
             return Err(Error::Config("default_namespace is empty".to_owned()));
         }
         self.namespaces.validate()?;
-        let http = reqwest::Client::builder().user_agent(self.user_agent);
-        // In the browser, `fetch` owns connections, protocol versions and redirects.
-        #[cfg(not(target_arch = "wasm32"))]
-        let http = {
-            let http = http
+        #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
+        let roots = self
+            .root_certificates
+            .iter()
+            .map(|pem| {
+                // reqwest checks the certificate only when a connection uses it.
+                if !pem
+                    .windows(b"-----BEGIN CERTIFICATE-----".len())
+                    .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+                {
+                    return Err(Error::Config(
+                        "invalid root certificate: no PEM `CERTIFICATE` block".to_owned(),
+                    ));
+                }
+                reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| Error::Config(format!("invalid root certificate: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let common = || {
+            let builder = reqwest::Client::builder().user_agent(self.user_agent.clone());
+            // In the browser, `fetch` owns connections, TLS and redirects.
+            #[cfg(not(target_arch = "wasm32"))]
+            let builder = builder
                 .connect_timeout(self.connect_timeout)
-                .timeout(self.timeout)
                 // Redirects would turn a POST into a GET and may drop the bearer.
                 .redirect(reqwest::redirect::Policy::none());
+            #[cfg(all(feature = "rustls", not(target_arch = "wasm32")))]
+            let builder = roots
+                .iter()
+                .fold(builder, |b, cert| b.add_root_certificate(cert.clone()));
+            builder
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let http = {
+            let http = common().timeout(self.timeout);
             match self.http_version {
                 HttpVersion::Http1 => http.http1_only(),
                 HttpVersion::Http2 => http.http2_prior_knowledge(),
                 HttpVersion::Auto => http,
             }
         };
-        let http = http.build().map_err(|e| Error::Http {
-            status: None,
-            message: "cannot build the HTTP client".to_owned(),
-            source: Some(e),
-        })?;
+        #[cfg(target_arch = "wasm32")]
+        let http = common();
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| Error::Http {
+                status: None,
+                message: "cannot build the HTTP client".to_owned(),
+                source: Some(e),
+            })
+        };
+        let http = built(http)?;
+        // Upgrades need HTTP/1.1, and an upgraded socket lives longer than any request.
+        #[cfg(not(target_arch = "wasm32"))]
+        let ws_http = built(common().http1_only())?;
         Ok(KalamClient {
             inner: Arc::new(Inner {
                 http,
+                #[cfg(not(target_arch = "wasm32"))]
+                ws_http,
                 base: Nodes::new(nodes),
                 auth: TokenManager::new(self.auth),
                 namespace: self.namespace,
                 namespaces: self.namespaces,
                 max_retries: self.max_retries,
                 max_query_limit: self.max_query_limit,
+                max_response_size: self.max_response_size,
+                live_keepalive: self.live_keepalive,
                 request_timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 #[cfg(feature = "healthcheck")]

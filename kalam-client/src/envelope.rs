@@ -683,4 +683,97 @@ mod tests {
             Some("f0001".into())
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 128,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// A streamed answer (protocol 1.4) with columns `id BIGINT`, `n INT`, `t TEXT` and
+        /// these rows (JSON text of each row array).
+        fn answer(rows: &[String]) -> String {
+            format!(
+                r#"{{"status":"success","results":[{{"schema":[{{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]}},{{"name":"n","data_type":"Int","index":1}},{{"name":"t","data_type":"Text","index":2}}],"rows":[{}],"row_count":{}}}],"took":0.1,"error":null}}"#,
+                rows.join(","),
+                rows.len()
+            )
+        }
+
+        /// A JSON value of any shape, as text.
+        fn json_text() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                Just("null".to_owned()),
+                any::<bool>().prop_map(|b| b.to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| f.to_string()),
+                "[1-9][0-9]{0,29}".prop_map(|d| d),
+                any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+            ];
+            leaf.prop_recursive(2, 8, 4, |inner| {
+                prop::collection::vec(inner, 0..4).prop_map(|v| format!("[{}]", v.join(",")))
+            })
+        }
+
+        type Triple = (i64, Option<i32>, String);
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Rows as the server encodes them (BIGINT as a string, INT as a number, TEXT as a
+            /// JSON string) decode into exactly the values encoded, in order.
+            #[test]
+            fn typed_rows_round_trip(rows in prop::collection::vec(any::<Triple>(), 0..20)) {
+                let encoded: Vec<String> = rows
+                    .iter()
+                    .map(|(id, n, t)| {
+                        let n = n.map_or("null".to_owned(), |n| n.to_string());
+                        format!("[\"{id}\",{n},{}]", serde_json::to_string(t).unwrap())
+                    })
+                    .collect();
+                let decoded = decode_envelope::<Triple>(answer(&encoded).as_bytes()).unwrap();
+                prop_assert_eq!(decoded.rows, rows);
+            }
+
+            /// Any cells in a well-formed answer: a value or a typed error, never a panic, and
+            /// an error names a column of the row type.
+            #[test]
+            fn arbitrary_cells_decode_or_fail_cleanly(cells in prop::collection::vec(json_text(), 3)) {
+                let body = answer(&[format!("[{}]", cells.join(","))]);
+                match decode_envelope::<Triple>(body.as_bytes()) {
+                    Ok(d) => prop_assert_eq!(d.rows.len(), 1),
+                    Err(Error::Decode { column, .. }) => {
+                        prop_assert!(["id", "n", "t"].contains(&column.as_str()), "{}", column);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected error {:?}", e),
+                }
+            }
+
+            /// Arbitrary bytes, and every prefix of a good answer: never a panic.
+            #[test]
+            fn arbitrary_bodies_never_panic(
+                bytes in prop::collection::vec(any::<u8>(), 0..256),
+                rows in prop::collection::vec(any::<Triple>(), 1..4),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let _ = decode_envelope::<Triple>(&bytes);
+                let _ = decode_envelope::<Row>(&bytes);
+                let encoded: Vec<String> = rows
+                    .iter()
+                    .map(|(id, n, t)| format!("[\"{id}\",{},{}]", n.unwrap_or(0), serde_json::to_string(t).unwrap()))
+                    .collect();
+                let body = answer(&encoded);
+                let prefix = &body.as_bytes()[..cut.index(body.len())];
+                prop_assert!(decode_envelope::<Triple>(prefix).is_err());
+            }
+        }
+    }
 }

@@ -134,6 +134,17 @@ pub enum Error {
         /// Files no placeholder names (or given a second time), in the order they were added.
         extra: Vec<String>,
     },
+    /// An answer was larger than the client's
+    /// [`max_response_size`](crate::KalamClientBuilder::max_response_size): an HTTP body (also
+    /// when only announced by `Content-Length`), a WebSocket message, or a compressed frame
+    /// once inflated. Nothing beyond the limit was kept in memory.
+    #[error("{what} is larger than the maximum of {limit} bytes (see max_response_size)")]
+    TooLarge {
+        /// What was being read.
+        what: String,
+        /// The configured limit, in bytes.
+        limit: u64,
+    },
     /// The server said something the protocol does not allow.
     #[error("protocol violation: {0}")]
     Protocol(String),
@@ -206,6 +217,7 @@ impl Error {
             Error::Truncated { .. } => ErrorKind::Truncated,
             Error::Param { .. } | Error::FileParts { .. } => ErrorKind::InvalidParameter,
             Error::Protocol(_) => ErrorKind::Protocol,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
             Error::Config(_) => ErrorKind::Config,
             Error::LiveFilter { .. } => ErrorKind::InvalidSql,
         }
@@ -277,6 +289,8 @@ pub enum ErrorKind {
     Truncated,
     /// The server broke the protocol.
     Protocol,
+    /// An answer was larger than the configured maximum ([`Error::TooLarge`]).
+    TooLarge,
     /// The client configuration is invalid.
     Config,
     /// Anything else (including messages the server redacted for non-admin callers).

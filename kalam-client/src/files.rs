@@ -162,7 +162,7 @@ pub struct Upload {
 impl fmt::Debug for Upload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upload")
-            .field("sql", &self.sql)
+            .field("sql", &crate::sqltext::redact_secrets(&self.sql))
             .field("params", &self.params.values().len())
             .field("files", &self.files)
             .field("namespace", &self.namespace)
@@ -274,7 +274,7 @@ impl Upload {
 
     async fn send(self, client: &KalamClient) -> Result<Bytes> {
         check_files(&self.sql, &self.files)?;
-        let params = self.params.encode()?;
+        let params = self.params.encode(&self.sql)?;
         let params = (!params.is_empty())
             .then(|| serde_json::to_string(&params))
             .transpose()
@@ -514,10 +514,11 @@ impl Download {
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let content_disposition = header(reqwest::header::CONTENT_DISPOSITION);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.client.inner.transport_error("file download", e))?;
+        let inner = &self.client.inner;
+        let bytes =
+            crate::client::read_body(response, inner.max_response_size, "the file download")
+                .await
+                .map_err(|e| inner.transport_error("file download", e))??;
         Ok(FileDownload {
             bytes,
             content_type,

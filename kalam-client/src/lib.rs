@@ -31,6 +31,7 @@ mod row;
 #[cfg(feature = "setup")]
 pub mod setup;
 mod sql;
+mod sqltext;
 mod transport;
 pub mod types;
 mod wire;

@@ -218,7 +218,7 @@ impl Pager {
             self.state = State::Done;
             return;
         };
-        let params: Arc<[Value]> = match params.encode() {
+        let params: Arc<[Value]> = match params.encode(&sql) {
             Ok(p) => p.into(),
             Err(e) => {
                 self.state = State::Failed(e);

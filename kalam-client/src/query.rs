@@ -93,7 +93,7 @@ impl<T> fmt::Debug for Query<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = &self.prepared;
         f.debug_struct("Query")
-            .field("sql", &p.sql)
+            .field("sql", &crate::sqltext::redact_secrets(&p.sql))
             .field("params", &p.params.values().len())
             .field("as_user", &p.as_user)
             .field("namespace", &p.namespace)

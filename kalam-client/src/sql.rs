@@ -36,9 +36,12 @@ fn is_idempotent_read(keyword: &str) -> bool {
     matches!(keyword, "SELECT" | "SHOW" | "DESCRIBE" | "EXPLAIN")
 }
 
-/// The statement for error messages: one line, at most 120 characters.
+/// The statement for error messages: one line, at most 120 characters, secrets redacted.
 pub(crate) fn statement_excerpt(sql: &str) -> String {
-    let one_line = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = crate::sqltext::redact_secrets(sql)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut out: String = one_line.chars().take(120).collect();
     if one_line.chars().nth(120).is_some() {
         out.push('…');
@@ -97,7 +100,7 @@ pub(crate) async fn post_sql(
         status = tracing::field::Empty,
     );
     async {
-        tracing::debug!(sql = %sql, "sending SQL");
+        tracing::debug!(sql = %crate::sqltext::redact_secrets(sql), "sending SQL");
         let body = serde_json::to_vec(&QueryRequest {
             sql,
             params,
@@ -124,7 +127,9 @@ pub(crate) async fn post_sql(
             let answer = match sent.response {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    response.bytes().await.map(|b| (status, b))
+                    crate::client::read_body(response, inner.max_response_size, "the SQL response")
+                        .await
+                        .map(|b| (status, b))
                 }
                 Err(e) => Err(e),
             };
@@ -138,6 +143,7 @@ pub(crate) async fn post_sql(
                 }
                 Err(e) => return Err(transport_error(inner, sql, e)),
             };
+            let bytes = bytes?;
             tracing::Span::current().record("status", status);
             if (200..300).contains(&status) {
                 return Ok(bytes);
@@ -203,7 +209,9 @@ impl KalamClient {
         params: Option<Vec<QueryParam>>,
         namespace: Option<&str>,
     ) -> Result<QueryResponse> {
-        let params = encode_params(params.as_deref().unwrap_or_default())?;
+        let params = params.as_deref().unwrap_or_default();
+        let params = encode_params(params)?;
+        crate::sqltext::check_count(sql, params.len())?;
         let body = post_sql(&self.inner, sql, &params, namespace).await?;
         untyped_response(&body)
     }
@@ -267,11 +275,15 @@ impl Params {
         self.error = None;
     }
 
-    /// The JSON values to send, or the first parameter that could not be bound or sent.
-    pub(crate) fn encode(self) -> Result<Vec<Value>> {
+    /// The JSON values to send for `sql`, or the first parameter that could not be bound or
+    /// sent, or an [`Error::Param`] when their number does not fit the placeholders of `sql`.
+    pub(crate) fn encode(self, sql: &str) -> Result<Vec<Value>> {
         match self.error {
             Some(e) => Err(e),
-            None => encode_params(&self.values),
+            None => {
+                crate::sqltext::check_count(sql, self.values.len())?;
+                encode_params(&self.values)
+            }
         }
     }
 }
@@ -309,7 +321,7 @@ mod tests {
         params.push(Err(EncodeError::new("nor this one")));
         assert_eq!(params.values().len(), 3);
         assert!(matches!(params.values()[1], QueryParam::Null));
-        let Err(Error::Param { index, message }) = params.encode() else {
+        let Err(Error::Param { index, message }) = params.encode("SELECT $1, $2, $3") else {
             panic!("expected the first binding error");
         };
         assert_eq!((index, message.as_str()), (2, "not this one"));

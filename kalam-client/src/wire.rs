@@ -193,16 +193,19 @@ impl ErrorDetail {
     /// Converts to [`Error::Auth`] or [`Error::Sql`] by code.
     pub(crate) fn into_error(self) -> Error {
         let code = ErrorCode::parse(&self.code);
+        // Admins get the failing statement back, which may carry a password.
+        let redact = |text: String| match crate::sqltext::redact_secrets(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        };
+        let message = redact(self.message);
         if code.is_auth() {
-            Error::Auth {
-                code,
-                message: self.message,
-            }
+            Error::Auth { code, message }
         } else {
             Error::Sql {
                 code,
-                message: self.message,
-                details: self.details,
+                message,
+                details: self.details.map(redact),
             }
         }
     }

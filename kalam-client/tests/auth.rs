@@ -228,36 +228,11 @@ async fn emulator_token_expired_answer_renews_and_retries_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
-/// Collects everything `tracing` writes, at every level.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn secrets_never_reach_logs_or_debug_output() {
     let server = server_or_skip!();
     let alice = server.create_user("alice", "user").await;
-    let capture = Capture::default();
-    let sink = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    // The process-wide subscriber (this is the only test of the binary that sets one): a
-    // scoped one races with other tests' threads registering the same callsites first, which
-    // can leave a callsite's cached interest at "never" and the SQL unlogged. The other tests'
-    // logs land here too, and must not leak secrets either.
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let capture = support::Capture::install();
 
     let client = user_client(&server, &alice);
     let n: i64 = kalam_client::query_as("SELECT $1 + 1 AS n")
@@ -273,7 +248,7 @@ async fn secrets_never_reach_logs_or_debug_output() {
         .access_token;
     let debug = format!("{client:?}");
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.finish();
     assert!(
         logs.contains("SELECT $1 + 1 AS n"),
         "SQL text is logged at debug level"

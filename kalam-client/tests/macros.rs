@@ -17,19 +17,8 @@ use kalam_client::{
     KalamRow, KalamTable, TableKind, execute_as, live, query, query_as, query_file, query_file_as,
     query_scalar,
 };
-use kalam_tests::{TestServer, TestUser, server_or_skip, unique_suffix};
-use support::{admin_builder, user_builder};
-
-/// An admin client running the macros' `support.*` and `types.*` queries in fresh copies of
-/// those namespaces.
-async fn schema_client(server: &TestServer, names: &[&str]) -> kalam_client::KalamClient {
-    let mut builder = admin_builder(server);
-    for name in names {
-        let ns = server.fresh_schema(name).await;
-        builder = builder.map_namespace(*name, ns);
-    }
-    builder.build().unwrap()
-}
+use kalam_tests::{TestUser, server_or_skip, unique_suffix};
+use support::{admin_builder, schema_client, user_builder};
 
 #[derive(Debug, KalamRow, PartialEq)]
 #[kalam(table = "support.messages")]

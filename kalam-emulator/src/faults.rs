@@ -37,6 +37,7 @@ pub(crate) struct FaultState {
 /// let emu = kalam_emulator::Emulator::start().await?;
 /// emu.faults().fail_next(503, "NOT_LEADER", "try again");
 /// emu.faults().delay_responses(None);
+/// assert_eq!(emu.faults().freeze_connections(), 0);
 /// assert_eq!(emu.faults().drop_connections(), 0);
 /// # Ok(()) }
 /// ```
@@ -51,6 +52,15 @@ impl Faults {
     /// Returns how many connections were open.
     pub fn drop_connections(&self) -> usize {
         self.net.kill_all()
+    }
+
+    /// Makes every open HTTP and WebSocket connection half-open: the emulator stops reading
+    /// and writing on it but keeps the TCP connection (no FIN, no RST), like a peer that
+    /// vanished behind a NAT or a crashed host. New connections work as usual; the frozen ones
+    /// stay until [`drop_connections`](Faults::drop_connections) or a restart. Returns how
+    /// many connections were frozen.
+    pub fn freeze_connections(&self) -> usize {
+        self.net.freeze_all()
     }
 
     /// Closes the listening socket for `duration` (new connections are refused), then reopens

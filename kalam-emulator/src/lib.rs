@@ -96,6 +96,8 @@ pub struct EmulatorBuilder {
     max_files_per_request: usize,
     rate_limits: RateLimits,
     cross_partition_readers: Vec<Role>,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsPem>,
 }
 
 impl Default for EmulatorBuilder {
@@ -119,7 +121,28 @@ impl Default for EmulatorBuilder {
             max_files_per_request: 20,
             rate_limits: RateLimits::default(),
             cross_partition_readers: vec![Role::System],
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+}
+
+/// The certificate chain and private key of [`EmulatorBuilder::tls`] (PEM); `Debug` hides
+/// the key.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+struct TlsPem {
+    chain: Vec<u8>,
+    key: Vec<u8>,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPem")
+            .field("chain_bytes", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -255,6 +278,28 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves HTTPS and WSS (rustls; feature `tls`) with this certificate chain and private
+    /// key, both PEM
+    /// (the leaf first, then its issuers; a PKCS#8, PKCS#1 or SEC1 key). The URLs become
+    /// `https://` and `wss://`; connections that fail the TLS handshake are closed.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), kalam_emulator::Error> {
+    /// let chain = std::fs::read("server.pem").unwrap();
+    /// let key = std::fs::read("server.key").unwrap();
+    /// let emu = kalam_emulator::Emulator::builder().tls(chain, key).start().await?;
+    /// assert!(emu.url().starts_with("https://"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsPem {
+            chain: cert_chain_pem.into(),
+            key: key_pem.into(),
+        });
+        self
+    }
+
     /// Starts the emulator.
     pub async fn start(self) -> Result<Emulator, Error> {
         let store = Arc::new(Store::new());
@@ -309,8 +354,16 @@ impl EmulatorBuilder {
                 cross_partition_readers: RoleSet::of(&self.cross_partition_readers),
             },
         ));
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some(pem) => Some(net::tls_acceptor(&pem.chain, &pem.key).map_err(Error::Config)?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<net::TlsAcceptor> = None;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let net = net::NetShared::new();
-        let listener = net::EmuListener::bind(self.listen, net.clone())
+        let listener = net::EmuListener::bind(self.listen, net.clone(), tls)
             .await
             .map_err(|source| Error::Bind {
                 addr: self.listen,
@@ -341,6 +394,7 @@ impl EmulatorBuilder {
         });
         Ok(Emulator {
             addr,
+            scheme,
             root_password: self
                 .root_password
                 .unwrap_or_else(|| DEFAULT_ROOT_PASSWORD.to_owned()),
@@ -367,6 +421,8 @@ impl EmulatorBuilder {
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
+    /// `http`, or `https` when serving TLS.
+    scheme: &'static str,
     root_password: String,
     engine: Arc<Engine>,
     live: Arc<ws::Hub>,
@@ -385,14 +441,15 @@ impl Emulator {
         EmulatorBuilder::default().start().await
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
-    /// `ws://127.0.0.1:PORT/v1/ws`
+    /// `ws://127.0.0.1:PORT/v1/ws` (`wss://` when serving TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/v1/ws", self.addr)
+        let ws = if self.scheme == "https" { "wss" } else { "ws" };
+        format!("{ws}://{}/v1/ws", self.addr)
     }
 
     /// The bound address.

@@ -17,10 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-/// Kills one connection: its reads and writes fail from then on.
+/// Kills one connection: its reads and writes fail from then on. Or freezes it: its reads
+/// and writes wait forever (a half-open connection), until it is killed.
 #[derive(Debug, Default)]
 pub(crate) struct KillSwitch {
     killed: AtomicBool,
+    frozen: AtomicBool,
     read: AtomicWaker,
     write: AtomicWaker,
 }
@@ -32,8 +34,16 @@ impl KillSwitch {
         self.write.wake();
     }
 
+    fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
     fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
     }
 }
 
@@ -75,6 +85,15 @@ impl NetShared {
         conns.len()
     }
 
+    /// Freezes every open connection; returns how many there were.
+    pub(crate) fn freeze_all(&self) -> usize {
+        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        for k in conns.values() {
+            k.freeze();
+        }
+        conns.len()
+    }
+
     /// Closes the listening socket for `d`, then reopens it on the same port.
     pub(crate) fn refuse_for(&self, d: Duration) {
         *self.refuse_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + d);
@@ -112,10 +131,52 @@ impl NetShared {
     }
 }
 
+/// The byte stream of a connection: plain TCP, or TLS over it.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// What accepts TLS connections (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) type TlsAcceptor = tokio_rustls::TlsAcceptor;
+
+/// Without the `tls` feature there is no acceptor: the type has no values.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+pub(crate) enum TlsAcceptor {}
+
+/// A TLS acceptor for a PEM certificate chain and private key.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_acceptor(chain: &[u8], key: &[u8]) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("TLS certificate chain: {e}"))?;
+    if certs.is_empty() {
+        return Err("TLS certificate chain: no certificate in the PEM text".to_owned());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("TLS private key: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS configuration: {e}"))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("TLS certificate: {e}"))?;
+    // HTTP/1.1 by ALPN (the WebSocket upgrade needs it); h2 for clients that ask.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// A TCP connection that fails once killed.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    inner: TcpStream,
+    inner: Stream,
     id: u64,
     kill: Arc<KillSwitch>,
     shared: Arc<NetShared>,
@@ -144,7 +205,14 @@ impl AsyncRead for Conn {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        if self.kill.is_frozen() {
+            return Poll::Pending;
+        }
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
 }
 
@@ -158,18 +226,37 @@ impl AsyncWrite for Conn {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        if self.kill.is_frozen() {
+            return Poll::Pending;
+        }
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.kill.is_killed() {
             return Poll::Ready(Err(killed_err()));
         }
-        Pin::new(&mut self.inner).poll_flush(cx)
+        if self.kill.is_frozen() {
+            self.kill.write.register(cx.waker());
+            return Poll::Pending;
+        }
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
@@ -189,15 +276,28 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, EmuL
 }
 
 /// The emulator's listener (an axum [`Listener`](axum::serve::Listener)).
-#[derive(Debug)]
 pub(crate) struct EmuListener {
     addr: SocketAddr,
     listener: Option<TcpListener>,
     shared: Arc<NetShared>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for EmuListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmuListener")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmuListener {
-    pub(crate) async fn bind(addr: SocketAddr, shared: Arc<NetShared>) -> io::Result<EmuListener> {
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        shared: Arc<NetShared>,
+        tls: Option<TlsAcceptor>,
+    ) -> io::Result<EmuListener> {
         let l = TcpListener::bind(addr).await?;
         let addr = l.local_addr()?;
         shared.bound.send_modify(|g| *g += 1);
@@ -205,6 +305,7 @@ impl EmuListener {
             addr,
             listener: Some(l),
             shared,
+            tls,
         })
     }
 
@@ -266,8 +367,23 @@ impl axum::serve::Listener for EmuListener {
                 r = l.accept() => match r {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
+                        let inner = match &self.tls {
+                            None => Stream::Plain(stream),
+                            // A failed or stalled handshake (an untrusted certificate, a wrong
+                            // host name on the client's side) closes this connection only.
+                            #[cfg(feature = "tls")]
+                            Some(tls) => match tokio::time::timeout(
+                                Duration::from_secs(5),
+                                tls.accept(stream),
+                            ).await {
+                                Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                                _ => continue,
+                            },
+                            #[cfg(not(feature = "tls"))]
+                            Some(never) => match *never {},
+                        };
                         let (id, kill) = self.shared.register();
-                        let conn = Conn { inner: stream, id, kill: kill.clone(), shared: self.shared.clone() };
+                        let conn = Conn { inner, id, kill: kill.clone(), shared: self.shared.clone() };
                         return (conn, ConnMeta { peer, kill });
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,

@@ -145,3 +145,171 @@ fn deep_nesting_is_an_error_not_a_crash() {
         let _ = describe(&catalog, &sql, None);
     }
 }
+
+// Property tests (proptest, a bounded number of cases so the suite stays fast): arbitrary text
+// never panics any entry point, and generated schemas and queries mean what they say.
+mod properties {
+    use kalam_schema::{Catalog, SqlType, describe, load_str, parse_ddl};
+    use proptest::prelude::*;
+
+    /// Column types with the SQL spelling the parser reads.
+    const TYPES: [(&str, SqlType); 8] = [
+        ("BIGINT", SqlType::BigInt),
+        ("INT", SqlType::Int),
+        ("SMALLINT", SqlType::SmallInt),
+        ("TEXT", SqlType::Text),
+        ("BOOLEAN", SqlType::Boolean),
+        ("DOUBLE", SqlType::Double),
+        ("TIMESTAMP", SqlType::Timestamp),
+        ("DATE", SqlType::Date),
+    ];
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 96,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Text built from SQL-ish pieces, so that random input reaches deep into the parsers.
+    fn sqlish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("CREATE "),
+            Just("TABLE "),
+            Just("NAMESPACE "),
+            Just("USER "),
+            Just("SHARED "),
+            Just("SELECT "),
+            Just("FROM "),
+            Just("WHERE "),
+            Just("ALTER "),
+            Just("TOPIC "),
+            Just("app.t "),
+            Just("(id BIGINT PRIMARY KEY"),
+            Just(", v TEXT"),
+            Just(")"),
+            Just("("),
+            Just("'"),
+            Just("\""),
+            Just(";"),
+            Just("--"),
+            Just("/*"),
+            Just("*/"),
+            Just("$1"),
+            Just(" = "),
+            Just("WITH (TYPE = 'USER')"),
+            Just("DEFAULT "),
+            Just("NOT NULL"),
+            Just("EXECUTE AS USER 'a' "),
+            Just("é"),
+            Just("\n"),
+            Just("1"),
+            Just("x"),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    /// A column name that is never a keyword.
+    fn column_name() -> impl Strategy<Value = String> {
+        "c_[a-z0-9]{1,8}"
+    }
+
+    fn table_columns() -> impl Strategy<Value = Vec<(String, usize)>> {
+        prop::collection::btree_map(column_name(), 0..TYPES.len(), 1..6)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn create_table(ns: &str, table: &str, columns: &[(String, usize)]) -> String {
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|(name, ty)| format!("{name} {}", TYPES[*ty].0))
+            .collect();
+        format!(
+            "CREATE TABLE {ns}.{table} (id BIGINT PRIMARY KEY, {}) WITH (TYPE = 'USER')",
+            cols.join(", ")
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in sqlish(), raw in any::<String>()) {
+            let catalog = Catalog::with_builtins();
+            for t in [&text, &raw] {
+                super::exercise(&catalog, t);
+            }
+        }
+
+        #[test]
+        fn generated_tables_parse_into_their_columns(columns in table_columns()) {
+            let ddl = format!("CREATE NAMESPACE app;\n{}", create_table("app", "t", &columns));
+            prop_assert_eq!(parse_ddl(&ddl).unwrap().len(), 2);
+            let catalog = load_str(&ddl).unwrap();
+            let table = catalog.table("app", "t").unwrap();
+            prop_assert_eq!(table.user_columns().count(), columns.len() + 1);
+            for (name, ty) in &columns {
+                let column = table.column(name).unwrap();
+                prop_assert_eq!(column.ty, TYPES[*ty].1);
+                prop_assert!(column.nullable);
+            }
+        }
+
+        #[test]
+        fn selected_columns_are_described_with_their_types(
+            columns in table_columns(),
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 1..5),
+        ) {
+            let ddl = format!("CREATE NAMESPACE app;\n{}", create_table("app", "t", &columns));
+            let catalog = load_str(&ddl).unwrap();
+            // Distinct columns, in the order picked (a repeated name needs an alias).
+            let mut picked: Vec<&(String, usize)> = Vec::new();
+            for column in picks.iter().map(|i| i.get(&columns)) {
+                if !picked.contains(&column) {
+                    picked.push(column);
+                }
+            }
+            let list: Vec<&str> = picked.iter().map(|(n, _)| n.as_str()).collect();
+            let sql = format!("SELECT {} FROM app.t WHERE id = $1", list.join(", "));
+            let d = describe(&catalog, &sql, None).unwrap();
+            prop_assert_eq!(d.columns.len(), picked.len());
+            for (out, (name, ty)) in d.columns.iter().zip(&picked) {
+                prop_assert_eq!(&out.name, name);
+                prop_assert_eq!(out.ty, TYPES[*ty].1);
+            }
+            prop_assert_eq!(d.params.len(), 1);
+            prop_assert_eq!(d.params[0].ty, SqlType::BigInt);
+            // A column the table does not have is an error, never a guess.
+            let missing = format!("SELECT nope_{} FROM app.t", list[0]);
+            prop_assert!(describe(&catalog, &missing, None).is_err());
+        }
+
+        /// The statement splitter: statements joined by `;`, with comments, blank lines and
+        /// `;` inside string literals and comments, are applied one by one.
+        #[test]
+        fn the_splitter_finds_every_statement(
+            tables in prop::collection::vec(table_columns(), 1..5),
+            noise in prop::collection::vec(0..4usize, 5),
+        ) {
+            let mut text = String::from("CREATE NAMESPACE app");
+            for (i, columns) in tables.iter().enumerate() {
+                let sep = match noise[i % noise.len()] {
+                    0 => ";\n".to_owned(),
+                    1 => "; -- a comment; with a semicolon\n".to_owned(),
+                    2 => ";/* ; */ ;\n\n".to_owned(),
+                    _ => " ; ".to_owned(),
+                };
+                text.push_str(&sep);
+                let ddl = create_table("app", &format!("t{i}"), columns).replacen(") WITH", ", note TEXT DEFAULT 'a;b') WITH", 1);
+                text.push_str(&ddl);
+            }
+            let catalog = load_str(&text).unwrap();
+            for (i, columns) in tables.iter().enumerate() {
+                let table = catalog.table("app", &format!("t{i}")).unwrap();
+                prop_assert_eq!(table.user_columns().count(), columns.len() + 2);
+            }
+            prop_assert_eq!(parse_ddl(&text).unwrap().len(), tables.len() + 1);
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! Shared by the live-rows benchmarks: an 8-column row type and server frames shaped like
-//! the 0.4.3 server's (protocol 3.5 and 3.7).
+//! Shared by the benchmarks: an 8-column row type, SQL responses and live-query frames shaped
+//! like the 0.4.3 server's (protocol 1.5, 3.5 and 3.7), and the official SDK's way of reading
+//! the same row.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -47,6 +48,75 @@ impl KalamRow for Item {
             note: row.get(7)?,
         })
     }
+}
+
+/// The same row read the official SDK's way (kalam-client 0.5.6-rc.0): a row map, each cell
+/// through its accessor. DECIMAL becomes a lossy `f64` there.
+#[derive(Debug)]
+pub struct OfficialItem {
+    pub id: i64,
+    pub title: String,
+    pub done: bool,
+    pub qty: Option<i32>,
+    pub price: Option<f64>,
+    pub due_at: Option<i64>,
+    pub score: Option<f64>,
+    pub note: Option<String>,
+}
+
+impl OfficialItem {
+    /// Reads one of the official SDK's row maps.
+    pub fn from_map(m: &std::collections::HashMap<String, official::KalamCellValue>) -> Self {
+        OfficialItem {
+            id: m["id"].as_big_int().unwrap(),
+            title: m["title"].as_text().unwrap().to_owned(),
+            done: m["done"].as_boolean().unwrap(),
+            qty: m["qty"].as_int(),
+            price: m["price"].as_decimal(),
+            due_at: m["due_at"].as_timestamp(),
+            score: m["score"].as_double(),
+            note: m["note"].as_text().map(str::to_owned),
+        }
+    }
+}
+
+/// The column list of [`Item`] in a SELECT.
+pub const SELECT_COLUMNS: &str = "id, title, done, qty, price, due_at, score, note";
+
+/// A streamed-path SQL response (protocol 1.5) with `rows` rows of [`Item`]'s columns.
+pub fn query_response(rows: usize) -> String {
+    let mut s = String::with_capacity(rows * 130 + 1000);
+    s.push_str(
+        r#"{"status":"success","results":[{"schema":[{"name":"id","data_type":"BigInt","index":0,"flags":["pk","nn","uq"]},{"name":"title","data_type":"Text","index":1,"flags":["nn"]},{"name":"done","data_type":"Boolean","index":2,"flags":["nn"]},{"name":"qty","data_type":"Int","index":3},{"name":"price","data_type":{"Decimal":{"precision":10,"scale":2}},"index":4},{"name":"due_at","data_type":"Timestamp","index":5},{"name":"score","data_type":"Double","index":6},{"name":"note","data_type":"Text","index":7}],"rows":["#,
+    );
+    for i in 0..rows {
+        if i > 0 {
+            s.push(',');
+        }
+        let note = if i % 3 == 0 {
+            "null".to_owned()
+        } else {
+            format!("\"note number {i} with a bit of text\"")
+        };
+        write!(
+            s,
+            r#"["{id}","Todo item number {i}: buy milk",{done},{qty},"{p}.{c:02}",{ts},{score},{note}]"#,
+            id = 384_961_449_138_425_856_u64 + i as u64,
+            done = i % 2 == 0,
+            qty = i % 1000,
+            p = i % 500,
+            c = i % 100,
+            ts = 1_748_822_400_000_000_i64 + i as i64 * 1_000_000,
+            score = i as f64 * 0.37,
+        )
+        .unwrap_or(());
+    }
+    write!(
+        s,
+        r#"],"row_count":{rows},"as_user":"alice"}}],"took":2.257,"error":null}}"#
+    )
+    .unwrap_or(());
+    s
 }
 
 /// `CREATE TABLE` column list of [`Item`].

@@ -21,12 +21,11 @@ use crate::client::{Inner, KalamClient};
 use crate::error::{Error, ErrorCode, Result};
 use crate::transport::{self, Message, Socket, ws_error};
 
-/// Keepalive period: a Ping frame and a `{"type":"ping"}` message (protocol 3.10: ≤ 10 s).
-const KEEPALIVE: Duration = Duration::from_secs(8);
+/// Default keepalive period: a Ping frame and a `{"type":"ping"}` message (protocol 3.10:
+/// ≤ 10 s).
+pub(crate) const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(8);
 /// How long to wait for `auth_success` after the upgrade (the SDK's `auth_timeout`).
 const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Limit on an inflated binary frame (protocol 3.3).
-const MAX_INFLATED: u64 = 64 * 1024 * 1024;
 
 /// What a subscription receives from the connection task.
 #[derive(Debug)]
@@ -162,18 +161,6 @@ pub(crate) async fn shared(client: &KalamClient) -> Result<Arc<Connection>> {
     Ok(conn)
 }
 
-/// `ws(s)://host:port/v1/ws`: the scheme follows the base URL, the path is replaced (3.1).
-pub(crate) fn ws_url(base: &str) -> Result<String> {
-    let mut url = reqwest::Url::parse(base)
-        .map_err(|e| Error::Config(format!("invalid base_url `{base}`: {e}")))?;
-    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-    url.set_scheme(scheme)
-        .map_err(|()| Error::Config(format!("cannot derive a WebSocket URL from `{base}`")))?;
-    url.set_path("/v1/ws");
-    url.set_query(None);
-    Ok(url.to_string())
-}
-
 async fn open(client: &KalamClient, state: Arc<StateTx>) -> Result<Connection> {
     let socket = open_socket(client).await?;
     let (commands, rx) = mpsc::unbounded_channel();
@@ -194,15 +181,18 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             code: ErrorCode::parse("AUTH_REQUIRED"),
             message: "live queries need credentials (the WebSocket accepts only JWTs)".to_owned(),
         })?;
-    let url = ws_url(&base)?;
-    let connect = transport::connect(&url, token.expose());
+    #[cfg(not(target_arch = "wasm32"))]
+    let connect = upgrade(inner, &base, &token);
+    #[cfg(target_arch = "wasm32")]
+    let connect = transport::connect(ws_http_url(&base)?, token.expose());
     let mut socket = transport::timeout(inner.connect_timeout, connect)
         .await
         .map_err(|_| Error::Timeout {
             operation: "the WebSocket connection".to_owned(),
             after: inner.connect_timeout,
         })??;
-    // The server answers the token with `auth_success` (or `auth_error`) (3.2).
+    // Natively the token goes in the upgrade's header and the server pushes `auth_success` (or
+    // `auth_error`) unprompted (3.2 A); a page sends it as its first message (3.2 B).
     let first = transport::timeout(AUTH_TIMEOUT, socket.next())
         .await
         .map_err(|_| Error::Timeout {
@@ -210,7 +200,7 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             after: AUTH_TIMEOUT,
         })?;
     let frame = match first {
-        Some(Ok(message)) => decode_message(message)?,
+        Some(Ok(message)) => decode_message(message, inner.max_response_size)?,
         Some(Err(e)) => return Err(ws_error("read", e)),
         None => None,
     };
@@ -232,17 +222,95 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
     Ok(socket)
 }
 
-/// Parses one WebSocket message: text is JSON, binary is gzip'd JSON (3.3). `None` for
-/// control frames.
-pub(crate) fn decode_message(message: Message) -> Result<Option<ServerFrame>> {
+/// The WebSocket upgrade (RFC 6455 section 4), made by the client's own HTTP stack rather
+/// than by tungstenite's handshake: tungstenite logs the whole upgrade request at TRACE level
+/// (through the `log` crate), `Authorization` header included, and the bearer token must never
+/// reach a log. The HTTP connection also gets the client's TLS settings this way.
+#[cfg(not(target_arch = "wasm32"))]
+async fn upgrade(inner: &Inner, base: &str, token: &crate::auth::Secret) -> Result<Socket> {
+    use reqwest::header;
+    use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
+    let key = generate_key();
+    let response = inner
+        .ws_http
+        .get(ws_http_url(base)?)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_VERSION, "13")
+        .header(header::SEC_WEBSOCKET_KEY, &key)
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .map_err(|e| inner.transport_error("the WebSocket upgrade", e))?;
+    let status = response.status().as_u16();
+    if status != 101 {
+        let body = crate::client::read_body(response, 64 * 1024, "the WebSocket upgrade answer")
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        return Err(match crate::wire::error_from_body(status, &body) {
+            err @ (Error::Auth { .. } | Error::Sql { .. }) => err,
+            _ => ws_error(
+                "connect",
+                format!("the server answered HTTP {status} to the upgrade"),
+            ),
+        });
+    }
+    let accept = response
+        .headers()
+        .get(header::SEC_WEBSOCKET_ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    if accept != Some(derive_accept_key(key.as_bytes()).as_str()) {
+        return Err(ws_error(
+            "connect",
+            "wrong Sec-WebSocket-Accept in the upgrade answer",
+        ));
+    }
+    let upgraded = response
+        .upgrade()
+        .await
+        .map_err(|e| ws_error("connect", e))?;
+    // Frames and messages (and inflated binary frames, in `decode_message`) are bounded by
+    // the client's `max_response_size`.
+    let limit = usize::try_from(inner.max_response_size).unwrap_or(usize::MAX);
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+        upgraded,
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        Some(config),
+    )
+    .await)
+}
+
+/// `http(s)://host:port/v1/ws`: the upgrade request's URL (the path is replaced, 3.1).
+fn ws_http_url(base: &str) -> Result<reqwest::Url> {
+    let mut url = reqwest::Url::parse(base)
+        .map_err(|e| Error::Config(format!("invalid base_url `{base}`: {e}")))?;
+    url.set_path("/v1/ws");
+    url.set_query(None);
+    Ok(url)
+}
+
+/// Parses one WebSocket message: text is JSON, binary is gzip'd JSON (3.3), inflated to at
+/// most `limit` bytes. `None` for control frames.
+pub(crate) fn decode_message(message: Message, limit: u64) -> Result<Option<ServerFrame>> {
     let parsed = match message {
         Message::Text(text) => serde_json::from_str(text.as_str()),
         Message::Binary(bytes) => {
             let mut json = Vec::new();
             flate2::read::GzDecoder::new(&bytes[..])
-                .take(MAX_INFLATED)
+                .take(limit.saturating_add(1))
                 .read_to_end(&mut json)
                 .map_err(|e| ws_error("gzip frame", e))?;
+            if u64::try_from(json.len()).unwrap_or(u64::MAX) > limit {
+                return Err(Error::TooLarge {
+                    what: "an inflated WebSocket frame".to_owned(),
+                    limit,
+                });
+            }
             serde_json::from_slice(&json)
         }
         _ => return Ok(None),
@@ -351,12 +419,19 @@ enum Ended {
 }
 
 /// Serves one socket until it fails or nobody uses the connection any more.
+///
+/// Every `keepalive` the task pings the server; when nothing at all (not even the Pong) has
+/// arrived since the previous ping, the socket is half-open (the server or the path to it
+/// vanished without closing it) and is given up.
 async fn serve(
     socket: &mut Socket,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     subs: &mut HashMap<String, Sub>,
+    inner: &Inner,
 ) -> Ended {
-    let mut keepalive = transport::Interval::new(KEEPALIVE);
+    let (period, limit) = (inner.live_keepalive, inner.max_response_size);
+    let mut keepalive = transport::Interval::new(period);
+    let mut heard = true;
     loop {
         tokio::select! {
             command = commands.recv() => {
@@ -375,6 +450,7 @@ async fn serve(
                 }
             }
             message = socket.next() => {
+                heard = true;
                 let message = match message {
                     Some(Ok(Message::Close(frame))) => {
                         return Ended::Lost(format!("server closed the connection: {frame:?}"));
@@ -383,7 +459,7 @@ async fn serve(
                     Some(Err(e)) => return Ended::Lost(format!("read failed: {e}")),
                     None => return Ended::Lost("connection closed".to_owned()),
                 };
-                match decode_message(message) {
+                match decode_message(message, limit) {
                     Ok(Some(mut frame)) => {
                         let id = frame.subscription_id.clone().unwrap_or_default();
                         if let Some(sub) = route(subs, &id) {
@@ -396,14 +472,29 @@ async fn serve(
                         }
                     }
                     Ok(None) => {}
-                    Err(e) => tracing::warn!("skipping live frame: {e}"),
+                    // A frame that cannot be read may be a change: skipping it would leave the
+                    // live sets short. Reconnect; the subscriptions resume after what they
+                    // applied.
+                    Err(e) => return Ended::Lost(format!("unreadable frame: {e}")),
                 }
             }
             _ = keepalive.tick() => {
-                let ping = socket.send(Message::Ping(Vec::new().into())).await;
-                let text = socket.send(Message::text(r#"{"type":"ping"}"#)).await;
-                if let Err(e) = ping.and(text) {
-                    return Ended::Lost(format!("keepalive failed: {e}"));
+                if !heard {
+                    return Ended::Lost(format!(
+                        "no answer to the keepalive ping within {period:?} (half-open connection)"
+                    ));
+                }
+                heard = false;
+                let pings = async {
+                    socket.send(Message::Ping(Vec::new().into())).await?;
+                    socket.send(Message::text(r#"{"type":"ping"}"#)).await
+                };
+                match transport::timeout(period, pings).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Ended::Lost(format!("keepalive failed: {e}")),
+                    Err(_) => return Ended::Lost(format!(
+                        "keepalive ping not sent within {period:?} (half-open connection)"
+                    )),
                 }
             }
         }
@@ -466,7 +557,7 @@ async fn run(
 ) {
     let mut subs: HashMap<String, Sub> = HashMap::new();
     let reason = loop {
-        let reason = match serve(&mut socket, &mut commands, &mut subs).await {
+        let reason = match serve(&mut socket, &mut commands, &mut subs, &client.inner).await {
             Ended::Unused => break "client dropped".to_owned(),
             Ended::Lost(reason) => reason,
         };
@@ -512,8 +603,14 @@ mod tests {
 
     #[test]
     fn ws_url_replaces_scheme_and_path() {
-        assert_eq!(ws_url("http://h:1/prefix").unwrap(), "ws://h:1/v1/ws");
-        assert_eq!(ws_url("https://h").unwrap(), "wss://h/v1/ws");
+        assert_eq!(
+            ws_http_url("http://h:1/prefix").unwrap().as_str(),
+            "http://h:1/v1/ws"
+        );
+        assert_eq!(
+            ws_http_url("https://h").unwrap().as_str(),
+            "https://h/v1/ws"
+        );
     }
 
     #[test]
@@ -527,17 +624,22 @@ mod tests {
         gz.write_all(json.as_bytes()).unwrap();
         let bytes = gz.finish().unwrap();
         assert!(bytes.len() < json.len());
-        let frame = decode_message(Message::Binary(bytes.into()))
+        let frame = decode_message(Message::Binary(bytes.clone().into()), 1 << 20)
             .unwrap()
             .unwrap();
         assert_eq!(frame.kind, "initial_data_batch");
         assert_eq!(frame.rows.unwrap()[0].get("t").unwrap().get().len(), 602);
-        assert!(decode_message(Message::Binary(vec![1, 2, 3].into())).is_err());
+        assert!(decode_message(Message::Binary(vec![1, 2, 3].into()), 1 << 20).is_err());
         assert!(
-            decode_message(Message::Ping(Vec::new().into()))
+            decode_message(Message::Ping(Vec::new().into()), 1 << 20)
                 .unwrap()
                 .is_none()
         );
+        // Inflated beyond the limit: refused, not truncated.
+        assert!(matches!(
+            decode_message(Message::Binary(bytes.into()), 100),
+            Err(Error::TooLarge { limit: 100, .. })
+        ));
     }
 
     #[test]
@@ -576,5 +678,68 @@ mod tests {
             text,
             r#"{"last_seq_id":7,"subscription_id":"s","type":"next_batch"}"#
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 128,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn gzip(bytes: &[u8]) -> Vec<u8> {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(bytes).unwrap();
+            gz.finish().unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            /// Any text or binary message, and any gzip'd bytes: a frame or an error, never a
+            /// panic, and never more than the limit inflated.
+            #[test]
+            fn arbitrary_messages_never_panic(text in any::<String>(), bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = decode_message(Message::text(text.clone()), 1 << 16);
+                let _ = decode_message(Message::Binary(bytes.clone().into()), 1 << 16);
+                let _ = decode_message(Message::Binary(gzip(&bytes).into()), 1 << 16);
+                let _ = decode_message(Message::Binary(gzip(text.as_bytes()).into()), 16);
+            }
+
+            /// A change frame, as text or gzip'd, decodes with its id and rows intact.
+            #[test]
+            fn change_frames_round_trip(
+                id in "[a-z0-9_]{1,16}",
+                ids in prop::collection::vec(any::<i64>(), 0..10),
+                compress in any::<bool>(),
+            ) {
+                let rows: Vec<String> = ids.iter().map(|i| format!(r#"{{"id":"{i}","_seq":"1"}}"#)).collect();
+                let json = format!(
+                    r#"{{"type":"change","subscription_id":"{id}","change_type":"insert","rows":[{}]}}"#,
+                    rows.join(",")
+                );
+                let message = if compress {
+                    Message::Binary(gzip(json.as_bytes()).into())
+                } else {
+                    Message::text(json)
+                };
+                let frame = decode_message(message, 1 << 20).unwrap().unwrap();
+                prop_assert_eq!(frame.kind.as_str(), "change");
+                prop_assert_eq!(frame.subscription_id.as_deref(), Some(id.as_str()));
+                let decoded: Vec<String> = frame
+                    .rows
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| r.get("id").unwrap().get().trim_matches('"').to_owned())
+                    .collect();
+                prop_assert_eq!(decoded, ids.iter().map(i64::to_string).collect::<Vec<_>>());
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@ use crate::decode::{Cell, FromCell};
 use crate::error::Result;
 use crate::wire::SchemaField;
 
+pub(crate) use connection::DEFAULT_KEEPALIVE;
 pub use events::LiveEvents;
 pub use kalam_schema::filter::FilterMode;
 pub use rows::{

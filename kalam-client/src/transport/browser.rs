@@ -38,6 +38,24 @@ pub(crate) async fn close(socket: &mut Socket) {
     let _ = socket.close().await;
 }
 
+/// A response body: the page's `fetch` hands it over whole, as one chunk.
+pub(crate) struct Body(Option<reqwest::Response>);
+
+impl From<reqwest::Response> for Body {
+    fn from(response: reqwest::Response) -> Self {
+        Self(Some(response))
+    }
+}
+
+impl Body {
+    pub(crate) async fn chunk(&mut self) -> reqwest::Result<Option<bytes::Bytes>> {
+        match self.0.take() {
+            Some(response) => response.bytes().await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Runs `fut` on the page's event loop.
 pub(crate) fn spawn(fut: impl Future<Output = ()> + 'static) {
     wasm_bindgen_futures::spawn_local(fut);
@@ -142,10 +160,13 @@ impl Sink<Message> for Socket {
     }
 }
 
-/// Opens `url` and authenticates with the JWT as the first message (protocol 3.2 B): a page
+/// Opens `url` (`http(s)://…/v1/ws`, as `ws(s)://`) and authenticates with the JWT as the first message (protocol 3.2 B): a page
 /// cannot put an `Authorization` header on the upgrade. The server answers `auth_success`.
-pub(crate) async fn connect(url: &str, token: &str) -> Result<Socket> {
-    let socket = WebSocket::open(url).map_err(|e| super::ws_error("connect", e))?;
+pub(crate) async fn connect(mut url: reqwest::Url, token: &str) -> Result<Socket> {
+    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+    url.set_scheme(scheme)
+        .map_err(|()| super::ws_error("connect", format!("no WebSocket URL for `{url}`")))?;
+    let socket = WebSocket::open(url.as_str()).map_err(|e| super::ws_error("connect", e))?;
     let mut socket = Socket(socket);
     let hello = serde_json::json!({
         "type": "authenticate",

@@ -7,11 +7,6 @@ use std::time::Duration;
 pub(crate) use std::time::Instant;
 pub(crate) use tokio::time::sleep;
 pub(crate) use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-
-use crate::error::Result;
-
 /// A future boxed for storing or returning: `Send`, as tokio's tasks need.
 pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -30,6 +25,9 @@ pub(crate) async fn close(socket: &mut Socket) {
     // The socket is being dropped: a failure to say goodbye changes nothing.
     let _ = socket.close(None).await;
 }
+
+/// A response body, read chunk by chunk as it arrives.
+pub(crate) type Body = reqwest::Response;
 
 /// Runs `fut` on the current tokio runtime.
 pub(crate) fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
@@ -52,7 +50,9 @@ pub(crate) struct Interval(tokio::time::Interval);
 impl Interval {
     pub(crate) fn new(period: Duration) -> Self {
         let start = tokio::time::Instant::now() + period;
-        Self(tokio::time::interval_at(start, period))
+        let mut interval = tokio::time::interval_at(start, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self(interval)
     }
 
     pub(crate) async fn tick(&mut self) {
@@ -60,21 +60,5 @@ impl Interval {
     }
 }
 
-/// The live socket.
-pub(crate) type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens `url` with the JWT in the upgrade's `Authorization` header (protocol 3.2 A): the server
-/// then sends `auth_success` unprompted.
-pub(crate) async fn connect(url: &str, token: &str) -> Result<Socket> {
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| super::ws_error("request", e))?;
-    let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|e| super::ws_error("header", e))?;
-    request.headers_mut().insert("authorization", bearer);
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| super::ws_error("connect", e))?;
-    Ok(socket)
-}
+/// The live socket, on the connection the client's HTTP stack upgraded.
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<reqwest::Upgraded>;

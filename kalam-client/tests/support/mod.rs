@@ -16,6 +16,70 @@ pub(crate) fn admin_builder(server: &TestServer) -> KalamClientBuilder {
         ))
 }
 
+/// An admin client running the macros' queries on `names` (`support`, `types`) in fresh
+/// copies of those namespaces.
+pub(crate) async fn schema_client(server: &TestServer, names: &[&str]) -> KalamClient {
+    let mut builder = admin_builder(server);
+    for name in names {
+        let ns = server.fresh_schema(name).await;
+        builder = builder.map_namespace(*name, ns);
+    }
+    builder.build().unwrap()
+}
+
+/// Collects everything written by `tracing` (and by the `log` crate, bridged), at every
+/// level.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether [`Capture`] records: only while a test's scenario runs, so that the other tests
+/// of the binary do not pay for formatting every TRACE event afterwards.
+static CAPTURING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Capture {
+    /// Installs a process-wide TRACE subscriber writing here, with the `log` bridge, and
+    /// starts recording. Only one test of a binary may call it. (A scoped subscriber is not
+    /// enough: it races with other tests' threads registering the same callsites first,
+    /// which can leave a callsite's cached interest at "never". The other tests' logs land
+    /// here too while recording, and must not leak secrets either.)
+    pub(crate) fn install() -> Capture {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        use tracing_subscriber::{Layer as _, filter};
+        let capture = Capture::default();
+        let sink = capture.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .with_filter(filter::LevelFilter::TRACE)
+            .with_filter(filter::filter_fn(|_| {
+                CAPTURING.load(std::sync::atomic::Ordering::Relaxed)
+            }));
+        CAPTURING.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing_subscriber::registry()
+            .with(layer)
+            .try_init()
+            .expect("no other subscriber in this test binary");
+        capture
+    }
+
+    /// Stops recording and returns everything recorded.
+    pub(crate) fn finish(&self) -> String {
+        CAPTURING.store(false, std::sync::atomic::Ordering::Relaxed);
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// A client authenticated as the server's admin (dba) user.
 pub(crate) fn admin_client(server: &TestServer) -> KalamClient {
     admin_builder(server).build().unwrap()
