@@ -7,9 +7,11 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
-use kalam_client::live::{LiveChange, LoadState};
-use kalam_client::{AuthProvider, KalamClient, KalamRow};
+use kalam_client::live::{LiveChange, LiveRows, LoadState};
+use kalam_client::{AuthProvider, KalamClient, KalamClientBuilder, KalamRow};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -22,13 +24,21 @@ struct Task {
     title: String,
 }
 
-#[wasm_bindgen_test]
-async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
-    let client = KalamClient::builder()
+fn admin() -> KalamClientBuilder {
+    KalamClient::builder()
         .base_url(URL)
         .auth(AuthProvider::basic_auth("admin", "AdminPass123!"))
-        .build()
-        .unwrap();
+}
+
+async fn ready(live: &mut LiveRows<Task>) {
+    while live.state() != LoadState::Ready {
+        live.next().await.transpose().unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
+    let client = admin().build().unwrap();
     // The first request logs in.
     let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
         .fetch_scalar(&client)
@@ -69,9 +79,7 @@ async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
         .live::<Task>("SELECT id, title FROM browser.tasks")
         .await
         .unwrap();
-    while live.state() != LoadState::Ready {
-        live.next().await.transpose().unwrap();
-    }
+    ready(&mut live).await;
     assert_eq!(live.rows().count(), 2);
 
     kalam_client::query("INSERT INTO browser.tasks (id, title) VALUES ($1, $2)")
@@ -90,4 +98,45 @@ async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
     let mut ids: Vec<i64> = live.rows().map(|t| t.id).collect();
     ids.sort_unstable();
     assert_eq!(ids, [1, 2, 3]);
+}
+
+/// A page cannot send Ping frames and the server answers no JSON ping, so silence on an idle
+/// socket proves nothing there: a live view stays connected through several keepalive
+/// periods without traffic instead of being given up as half-open.
+#[wasm_bindgen_test]
+async fn an_idle_live_view_outlives_its_keepalive_periods() {
+    let client = admin()
+        .live_keepalive(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    kalam_client::query("CREATE NAMESPACE IF NOT EXISTS browser")
+        .execute(&client)
+        .await
+        .unwrap();
+    kalam_client::query(
+        "CREATE SHARED TABLE browser.idle (id BIGINT PRIMARY KEY, title TEXT NOT NULL)",
+    )
+    .execute(&client)
+    .await
+    .unwrap();
+    let mut live = client
+        .live::<Task>("SELECT id, title FROM browser.idle")
+        .await
+        .unwrap();
+    ready(&mut live).await;
+    // Five keepalive periods with nothing on the socket: the absence of a reconnect is what is
+    // tested, so there is no event to wait for instead.
+    gloo_timers::future::sleep(Duration::from_millis(500)).await;
+    kalam_client::query("INSERT INTO browser.idle (id, title) VALUES ($1, $2)")
+        .bind(1)
+        .bind("still here")
+        .execute(&client)
+        .await
+        .unwrap();
+    let event = live.next().await.transpose().unwrap().unwrap();
+    assert!(
+        matches!(&event.change, LiveChange::Inserted(t) if t.id == 1),
+        "expected the insert on the same socket, got {:?}",
+        event.change
+    );
 }

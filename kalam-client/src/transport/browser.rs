@@ -38,6 +38,9 @@ pub(crate) async fn close(socket: &mut Socket) {
     let _ = socket.close().await;
 }
 
+/// Whether the socket can send Ping frames: a page cannot (the server answers no JSON ping).
+pub(crate) const PONGS: bool = false;
+
 /// A response body: the page's `fetch` hands it over whole, as one chunk.
 pub(crate) struct Body(Option<reqwest::Response>);
 

@@ -26,6 +26,9 @@ pub(crate) async fn close(socket: &mut Socket) {
     let _ = socket.close(None).await;
 }
 
+/// Whether the socket can send Ping frames, whose Pongs prove the connection alive.
+pub(crate) const PONGS: bool = true;
+
 /// A response body, read chunk by chunk as it arrives.
 pub(crate) type Body = reqwest::Response;
 
