@@ -7,7 +7,7 @@
 //! release profiles. Dependencies are built once, before the timed runs.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-compile-cost \
+//! CARGO_TARGET_DIR=target/compile-cost \
 //!     cargo run --release --manifest-path benches/compile-cost/Cargo.toml -- --runs 5
 //! ```
 //!
