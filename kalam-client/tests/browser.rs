@@ -37,7 +37,7 @@ async fn ready(live: &mut LiveRows<Task>) {
 }
 
 #[wasm_bindgen_test]
-async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
+async fn login_typed_query_and_a_live_view_through_insert_update_delete() {
     let client = admin().build().unwrap();
     // The first request logs in.
     let me: String = kalam_client::query_as("SELECT CURRENT_USER()")
@@ -98,6 +98,46 @@ async fn login_typed_query_and_a_live_view_that_sees_an_insert() {
     let mut ids: Vec<i64> = live.rows().map(|t| t.id).collect();
     ids.sort_unstable();
     assert_eq!(ids, [1, 2, 3]);
+
+    kalam_client::query("UPDATE browser.tasks SET title = $1 WHERE id = $2")
+        .bind("tested in a browser")
+        .bind(3)
+        .execute(&client)
+        .await
+        .unwrap();
+    let event = live.next().await.transpose().unwrap().unwrap();
+    match event.change {
+        LiveChange::Updated { before, after } => {
+            assert_eq!(
+                before.map(|b| b.title.clone()).as_deref(),
+                Some("test in a browser")
+            );
+            assert_eq!((after.id, after.title.as_str()), (3, "tested in a browser"));
+        }
+        other => panic!("expected the update, got {other:?}"),
+    }
+
+    kalam_client::query("DELETE FROM browser.tasks WHERE id = $1")
+        .bind(1)
+        .execute(&client)
+        .await
+        .unwrap();
+    let event = live.next().await.transpose().unwrap().unwrap();
+    match event.change {
+        LiveChange::Deleted { before, .. } => {
+            assert_eq!(before.map(|b| b.id), Some(1));
+        }
+        other => panic!("expected the delete, got {other:?}"),
+    }
+    let mut rows: Vec<(i64, String)> = live.rows().map(|t| (t.id, t.title.clone())).collect();
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        [
+            (2, "ship".to_owned()),
+            (3, "tested in a browser".to_owned())
+        ]
+    );
 }
 
 /// A page cannot send Ping frames and the server answers no JSON ping, so silence on an idle
