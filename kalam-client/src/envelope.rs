@@ -689,11 +689,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 128,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
+            crate::proptest_config(128)
         }
 
         /// A streamed answer (protocol 1.4) with columns `id BIGINT`, `n INT`, `t TEXT` and

@@ -39,6 +39,16 @@ mod wire;
 #[doc(hidden)]
 pub mod __private;
 
+/// The property tests' settings: `cases` cases, no failure files written into the source tree.
+#[cfg(test)]
+fn proptest_config(cases: u32) -> proptest::prelude::ProptestConfig {
+    proptest::prelude::ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    }
+}
+
 pub use auth::{ArcDynAuthProvider, AuthFuture, AuthProvider, DynamicAuthProvider};
 pub use client::{HttpVersion, KalamClient, KalamClientBuilder};
 pub use decode::FromCell;

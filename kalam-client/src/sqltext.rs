@@ -323,11 +323,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 256,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
+            crate::proptest_config(256)
         }
 
         /// A piece of SQL and the placeholder it adds (0 for none).

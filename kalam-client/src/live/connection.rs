@@ -686,11 +686,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            ProptestConfig {
-                cases: 128,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
+            crate::proptest_config(128)
         }
 
         fn gzip(bytes: &[u8]) -> Vec<u8> {
