@@ -7,15 +7,13 @@
 //! closes and the task closes the socket. A socket that failed is replaced on the next
 //! subscribe.
 
-use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::protocol::{self, Command, Inbound, Lost, Protocol, Tick};
 use super::state::{ConnectionState, StateTx};
 use crate::client::{Inner, KalamClient};
 use crate::error::{Error, ErrorCode, Result};
@@ -26,63 +24,6 @@ use crate::transport::{self, Message, Socket, ws_error};
 pub(crate) const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(8);
 /// How long to wait for `auth_success` after the upgrade (the SDK's `auth_timeout`).
 const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What a subscription receives from the connection task.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// A server frame addressed to this subscription.
-    Frame(Box<ServerFrame>),
-    /// The socket was lost; the task is reconnecting.
-    Disconnected(String),
-    /// A new socket is up and the subscription was sent again, resuming after `from`.
-    Resumed(Option<i64>),
-    /// The task ended; no more frames will come.
-    Closed(String),
-}
-
-/// A decoded server frame (the fields of every message type, most optional).
-#[derive(Debug, Deserialize)]
-pub(crate) struct ServerFrame {
-    #[serde(rename = "type")]
-    pub(crate) kind: String,
-    #[serde(default)]
-    pub(crate) subscription_id: Option<String>,
-    #[serde(default)]
-    pub(crate) change_type: Option<String>,
-    #[serde(default)]
-    pub(crate) rows: Option<Vec<super::Cells>>,
-    #[serde(default)]
-    pub(crate) old_values: Option<Vec<super::Cells>>,
-    #[serde(default)]
-    pub(crate) batch_control: Option<super::BatchControl>,
-    #[serde(default)]
-    pub(crate) schema: Option<Vec<crate::wire::SchemaField>>,
-    #[serde(default)]
-    pub(crate) code: Option<String>,
-    #[serde(default)]
-    pub(crate) message: Option<String>,
-}
-
-/// Commands from subscriptions to the task. Each becomes exactly one known client message.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Subscribe {
-        id: String,
-        sql: String,
-        options: Option<serde_json::Value>,
-        events: mpsc::UnboundedSender<Incoming>,
-        /// The subscriber reloads its rows itself after a reconnect: resubscribe with the
-        /// original options instead of resuming from the last `_seq`.
-        resync: bool,
-    },
-    NextBatch {
-        id: String,
-        last_seq_id: Option<i64>,
-    },
-    Unsubscribe {
-        id: String,
-    },
-}
 
 /// Handle to a running connection task.
 #[derive(Debug)]
@@ -200,25 +141,11 @@ async fn open_socket(client: &KalamClient) -> Result<Socket> {
             after: AUTH_TIMEOUT,
         })?;
     let frame = match first {
-        Some(Ok(message)) => decode_message(message, inner.max_response_size)?,
+        Some(Ok(message)) => protocol::decode_frame(inbound(&message), inner.max_response_size)?,
         Some(Err(e)) => return Err(ws_error("read", e)),
         None => None,
     };
-    match frame {
-        Some(f) if f.kind == "auth_success" => {}
-        Some(f) if f.kind == "auth_error" => {
-            return Err(Error::Auth {
-                code: ErrorCode::parse("AUTH_ERROR"),
-                message: f.message.unwrap_or_default(),
-            });
-        }
-        other => {
-            return Err(Error::Protocol(format!(
-                "expected auth_success as the first WebSocket frame, got {:?}",
-                other.map(|f| f.kind)
-            )));
-        }
-    }
+    protocol::authenticated(frame)?;
     Ok(socket)
 }
 
@@ -271,7 +198,7 @@ async fn upgrade(inner: &Inner, base: &str, token: &crate::auth::Secret) -> Resu
         .upgrade()
         .await
         .map_err(|e| ws_error("connect", e))?;
-    // Frames and messages (and inflated binary frames, in `decode_message`) are bounded by
+    // Frames and messages (and inflated binary frames, in `protocol::decode_frame`) are bounded by
     // the client's `max_response_size`.
     let limit = usize::try_from(inner.max_response_size).unwrap_or(usize::MAX);
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
@@ -294,120 +221,12 @@ fn ws_http_url(base: &str) -> Result<reqwest::Url> {
     Ok(url)
 }
 
-/// Parses one WebSocket message: text is JSON, binary is gzip'd JSON (3.3), inflated to at
-/// most `limit` bytes. `None` for control frames.
-pub(crate) fn decode_message(message: Message, limit: u64) -> Result<Option<ServerFrame>> {
-    let parsed = match message {
-        Message::Text(text) => serde_json::from_str(text.as_str()),
-        Message::Binary(bytes) => {
-            let mut json = Vec::new();
-            flate2::read::GzDecoder::new(&bytes[..])
-                .take(limit.saturating_add(1))
-                .read_to_end(&mut json)
-                .map_err(|e| ws_error("gzip frame", e))?;
-            if u64::try_from(json.len()).unwrap_or(u64::MAX) > limit {
-                return Err(Error::TooLarge {
-                    what: "an inflated WebSocket frame".to_owned(),
-                    limit,
-                });
-            }
-            serde_json::from_slice(&json)
-        }
-        _ => return Ok(None),
-    };
-    parsed
-        .map(Some)
-        .map_err(|e| Error::Protocol(format!("malformed WebSocket frame: {e}")))
-}
-
-fn subscribe_message(id: &str, sql: &str, options: Option<&serde_json::Value>) -> String {
-    serde_json::json!({
-        "type": "subscribe",
-        "subscription": {"id": id, "sql": sql, "options": options},
-    })
-    .to_string()
-}
-
-fn client_message(command: &Command) -> String {
-    let value = match command {
-        Command::Subscribe {
-            id, sql, options, ..
-        } => return subscribe_message(id, sql, options.as_ref()),
-        Command::NextBatch { id, last_seq_id } => serde_json::json!({
-            "type": "next_batch", "subscription_id": id, "last_seq_id": last_seq_id,
-        }),
-        Command::Unsubscribe { id } => {
-            serde_json::json!({"type": "unsubscribe", "subscription_id": id})
-        }
-    };
-    value.to_string()
-}
-
-/// What the task remembers about a subscription, to route frames and to resubscribe.
-struct Sub {
-    sql: String,
-    options: Option<serde_json::Value>,
-    events: mpsc::UnboundedSender<Incoming>,
-    /// Largest `_seq` forwarded: the resume point.
-    applied: Option<i64>,
-    /// Rows at or below this `_seq` are replays after a resume and are dropped.
-    floor: Option<i64>,
-    /// Resubscribe with the original options (the subscriber reloads its rows itself).
-    resync: bool,
-}
-
-impl Sub {
-    /// The `options` to resubscribe with: the original ones, resuming after `applied`.
-    fn resume_options(&self) -> Option<serde_json::Value> {
-        if self.resync {
-            return self.options.clone();
-        }
-        let Some(from) = self.applied else {
-            return self.options.clone();
-        };
-        let mut map = match &self.options {
-            Some(serde_json::Value::Object(map)) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        map.remove("last_rows");
-        map.insert("from".to_owned(), from.into());
-        Some(serde_json::Value::Object(map))
-    }
-
-    /// Drops replayed rows, advances the resume point; false when nothing is left to deliver.
-    fn accept(&mut self, frame: &mut ServerFrame) -> bool {
-        let floor = self.floor;
-        let mut had_rows = false;
-        let mut max = self.applied;
-        for rows in [&mut frame.rows, &mut frame.old_values]
-            .into_iter()
-            .flatten()
-        {
-            had_rows |= !rows.is_empty();
-            rows.retain(|row| match (super::seq_of(row), floor) {
-                (Some(seq), Some(floor)) => seq > floor,
-                _ => true,
-            });
-            for seq in rows.iter().filter_map(super::seq_of) {
-                max = Some(max.map_or(seq, |m| m.max(seq)));
-            }
-        }
-        self.applied = max;
-        let empty = frame.rows.as_ref().is_none_or(Vec::is_empty)
-            && frame.old_values.as_ref().is_none_or(Vec::is_empty);
-        !(frame.kind == "change" && had_rows && empty)
-    }
-}
-
-/// Routes a frame to its subscription: exact id, else a unique suffix match (3.11).
-fn route<'a>(subs: &'a mut HashMap<String, Sub>, id: &str) -> Option<&'a mut Sub> {
-    if subs.contains_key(id) {
-        return subs.get_mut(id);
-    }
-    let mut hits = subs.iter_mut().filter(|(k, _)| id.ends_with(k.as_str()));
-    match (hits.next(), hits.next()) {
-        (Some((_, sub)), None) => Some(sub),
-        _ => None,
+/// The protocol machine's view of a socket message.
+fn inbound(message: &Message) -> Inbound<'_> {
+    match message {
+        Message::Text(text) => Inbound::Text(text.as_str()),
+        Message::Binary(bytes) => Inbound::Binary(&bytes[..]),
+        _ => Inbound::Control,
     }
 }
 
@@ -418,40 +237,26 @@ enum Ended {
     Lost(String),
 }
 
-/// Serves one socket until it fails or nobody uses the connection any more.
-///
-/// Every `keepalive` the task pings the server; when nothing at all (not even the Pong) has
-/// arrived since the previous ping, the socket is half-open (the server or the path to it
-/// vanished without closing it) and is given up. A page cannot send Ping frames and the
-/// server answers no JSON ping, so there the browser's own socket errors are relied on.
+/// Serves one socket until it fails or nobody uses the connection any more: commands go to
+/// the protocol machine and its messages to the socket, socket messages to the machine, and
+/// every `keepalive` the machine decides between a ping and giving the socket up.
 async fn serve(
     socket: &mut Socket,
     commands: &mut mpsc::UnboundedReceiver<Command>,
-    subs: &mut HashMap<String, Sub>,
-    inner: &Inner,
+    protocol: &mut Protocol,
+    period: Duration,
 ) -> Ended {
-    let (period, limit) = (inner.live_keepalive, inner.max_response_size);
     let mut keepalive = transport::Interval::new(period);
-    let mut heard = true;
     loop {
         tokio::select! {
             command = commands.recv() => {
                 let Some(command) = command else { return Ended::Unused };
-                let text = client_message(&command);
-                match command {
-                    Command::Subscribe { id, sql, options, events, resync } => {
-                        let sub = Sub { sql, options, events, applied: None, floor: None, resync };
-                        subs.insert(id, sub);
-                    }
-                    Command::Unsubscribe { id } => { subs.remove(&id); }
-                    Command::NextBatch { .. } => {}
-                }
+                let text = protocol.command(command);
                 if let Err(e) = socket.send(Message::text(text)).await {
                     return Ended::Lost(format!("send failed: {e}"));
                 }
             }
             message = socket.next() => {
-                heard = true;
                 let message = match message {
                     Some(Ok(Message::Close(frame))) => {
                         return Ended::Lost(format!("server closed the connection: {frame:?}"));
@@ -460,35 +265,19 @@ async fn serve(
                     Some(Err(e)) => return Ended::Lost(format!("read failed: {e}")),
                     None => return Ended::Lost("connection closed".to_owned()),
                 };
-                match decode_message(message, limit) {
-                    Ok(Some(mut frame)) => {
-                        let id = frame.subscription_id.clone().unwrap_or_default();
-                        if let Some(sub) = route(subs, &id) {
-                            if sub.accept(&mut frame) {
-                                // A dropped subscription unsubscribes itself; ignore the race.
-                                let _ = sub.events.send(Incoming::Frame(Box::new(frame)));
-                            }
-                        } else {
-                            tracing::debug!(kind = %frame.kind, id, "live frame for no subscription");
-                        }
-                    }
-                    Ok(None) => {}
-                    // A frame that cannot be read may be a change: skipping it would leave the
-                    // live sets short. Reconnect; the subscriptions resume after what they
-                    // applied.
-                    Err(e) => return Ended::Lost(format!("unreadable frame: {e}")),
+                if let Err(Lost(reason)) = protocol.receive(inbound(&message)) {
+                    return Ended::Lost(reason);
                 }
             }
             _ = keepalive.tick() => {
-                if !heard && transport::PONGS {
+                if protocol.tick() == Tick::HalfOpen {
                     return Ended::Lost(format!(
                         "no answer to the keepalive ping within {period:?} (half-open connection)"
                     ));
                 }
-                heard = false;
                 let pings = async {
                     socket.send(Message::Ping(Vec::new().into())).await?;
-                    socket.send(Message::text(r#"{"type":"ping"}"#)).await
+                    socket.send(Message::text(protocol::PING)).await
                 };
                 match transport::timeout(period, pings).await {
                     Ok(Ok(())) => {}
@@ -502,44 +291,24 @@ async fn serve(
     }
 }
 
-/// Reconnect delay: 1 s × 2^attempt, at most 30 s, plus up to 25 % random jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = RECONNECT_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(RECONNECT_MAX);
-    let jitter_ms = rand::random_range(0..=base.as_millis() / 4);
-    base + Duration::from_millis(u64::try_from(jitter_ms).unwrap_or(0))
-}
-
-/// First reconnect delay.
-const RECONNECT_BASE: Duration = Duration::from_millis(1000);
-/// Longest reconnect delay.
-const RECONNECT_MAX: Duration = Duration::from_secs(30);
-
-/// Opens a new socket, with backoff, while anybody still listens.
+/// Opens a new socket, with the machine's backoff, while it still wants one.
 async fn reconnect(
     client: &KalamClient,
     commands: &mpsc::UnboundedReceiver<Command>,
-    subs: &mut HashMap<String, Sub>,
+    protocol: &mut Protocol,
     state: &StateTx,
 ) -> Option<Socket> {
     let mut attempt = 0;
     loop {
-        subs.retain(|_, sub| !sub.events.is_closed());
-        if commands.is_closed() && subs.is_empty() {
+        if !protocol.wanted(!commands.is_closed()) {
             return None;
         }
-        // The first retry is immediate: a dropped socket often reconnects at once.
-        let delay = if attempt > 0 {
-            backoff(attempt - 1)
-        } else {
-            Duration::ZERO
-        };
+        let delay = protocol::backoff(attempt);
         state.set(ConnectionState::Reconnecting {
             attempt: attempt + 1,
             delay,
         });
-        if attempt > 0 {
+        if !delay.is_zero() {
             transport::sleep(delay).await;
         }
         match open_socket(client).await {
@@ -550,15 +319,23 @@ async fn reconnect(
     }
 }
 
+/// The connection task: drives the protocol machine over one socket after another.
 async fn run(
     client: KalamClient,
     mut socket: Socket,
     mut commands: mpsc::UnboundedReceiver<Command>,
     state: Arc<StateTx>,
 ) {
-    let mut subs: HashMap<String, Sub> = HashMap::new();
+    let inner = &client.inner;
+    let mut protocol = Protocol::new(inner.max_response_size, transport::PONGS);
     let reason = loop {
-        let reason = match serve(&mut socket, &mut commands, &mut subs, &client.inner).await {
+        let served = serve(
+            &mut socket,
+            &mut commands,
+            &mut protocol,
+            inner.live_keepalive,
+        );
+        let reason = match served.await {
             Ended::Unused => break "client dropped".to_owned(),
             Ended::Lost(reason) => reason,
         };
@@ -566,34 +343,26 @@ async fn run(
         state.set(ConnectionState::Disconnected {
             reason: reason.clone(),
         });
-        for sub in subs.values() {
-            let _ = sub.events.send(Incoming::Disconnected(reason.clone()));
-        }
-        let Some(new_socket) = reconnect(&client, &commands, &mut subs, &state).await else {
+        protocol.lost(&reason);
+        let Some(new_socket) = reconnect(&client, &commands, &mut protocol, &state).await else {
             state.set(ConnectionState::Idle);
             return;
         };
         socket = new_socket;
         state.set(ConnectionState::Connected);
         let mut resent = Ok(());
-        for (id, sub) in &mut subs {
-            let options = sub.resume_options();
-            sub.floor = if sub.resync { None } else { sub.applied };
-            let _ = sub.events.send(Incoming::Resumed(sub.applied));
-            let text = subscribe_message(id, &sub.sql, options.as_ref());
+        for text in protocol.resubscribe() {
             resent = resent.and(socket.send(Message::text(text)).await);
         }
         match resent {
             Ok(()) => state.set(ConnectionState::Resubscribed {
-                subscriptions: subs.len(),
+                subscriptions: protocol.len(),
             }),
             Err(e) => tracing::debug!("resubscribe failed: {e}"),
         }
     };
     tracing::debug!(%reason, "live connection ended");
-    for sub in subs.values() {
-        let _ = sub.events.send(Incoming::Closed(reason.clone()));
-    }
+    protocol.close(&reason);
     transport::close(&mut socket).await;
     state.set(ConnectionState::Idle);
 }
@@ -612,131 +381,5 @@ mod tests {
             ws_http_url("https://h").unwrap().as_str(),
             "https://h/v1/ws"
         );
-    }
-
-    #[test]
-    fn binary_frames_are_inflated() {
-        use std::io::Write;
-        let json = format!(
-            r#"{{"type":"initial_data_batch","subscription_id":"s","rows":[{{"t":"{}"}}]}}"#,
-            "x".repeat(600)
-        );
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(json.as_bytes()).unwrap();
-        let bytes = gz.finish().unwrap();
-        assert!(bytes.len() < json.len());
-        let frame = decode_message(Message::Binary(bytes.clone().into()), 1 << 20)
-            .unwrap()
-            .unwrap();
-        assert_eq!(frame.kind, "initial_data_batch");
-        assert_eq!(frame.rows.unwrap()[0].get("t").unwrap().get().len(), 602);
-        assert!(decode_message(Message::Binary(vec![1, 2, 3].into()), 1 << 20).is_err());
-        assert!(
-            decode_message(Message::Ping(Vec::new().into()), 1 << 20)
-                .unwrap()
-                .is_none()
-        );
-        // Inflated beyond the limit: refused, not truncated.
-        assert!(matches!(
-            decode_message(Message::Binary(bytes.into()), 100),
-            Err(Error::TooLarge { limit: 100, .. })
-        ));
-    }
-
-    #[test]
-    fn resumed_subscriptions_drop_replayed_rows() {
-        let (events, _rx) = mpsc::unbounded_channel();
-        let mut sub = Sub {
-            sql: "SELECT * FROM a.b".into(),
-            options: Some(serde_json::json!({"batch_size": 5, "last_rows": 2})),
-            events,
-            applied: Some(10),
-            floor: Some(10),
-            resync: false,
-        };
-        assert_eq!(
-            sub.resume_options(),
-            Some(serde_json::json!({"batch_size": 5, "from": 10}))
-        );
-        let frame = |json: &str| -> ServerFrame { serde_json::from_str(json).unwrap() };
-        let mut old = frame(r#"{"type":"change","change_type":"insert","rows":[{"_seq":"9"}]}"#);
-        assert!(!sub.accept(&mut old));
-        let mut batch = frame(
-            r#"{"type":"initial_data_batch","rows":[{"_seq":"10"},{"_seq":"12"},{"id":"1"}]}"#,
-        );
-        assert!(sub.accept(&mut batch));
-        assert_eq!(batch.rows.unwrap().len(), 2);
-        assert_eq!(sub.applied, Some(12));
-    }
-
-    #[test]
-    fn client_messages_have_known_types() {
-        let text = client_message(&Command::NextBatch {
-            id: "s".into(),
-            last_seq_id: Some(7),
-        });
-        assert_eq!(
-            text,
-            r#"{"last_seq_id":7,"subscription_id":"s","type":"next_batch"}"#
-        );
-    }
-
-    mod properties {
-        use super::*;
-        use proptest::prelude::*;
-
-        fn config() -> ProptestConfig {
-            crate::proptest_config(128)
-        }
-
-        fn gzip(bytes: &[u8]) -> Vec<u8> {
-            use std::io::Write;
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(bytes).unwrap();
-            gz.finish().unwrap()
-        }
-
-        proptest! {
-            #![proptest_config(config())]
-
-            /// Any text or binary message, and any gzip'd bytes: a frame or an error, never a
-            /// panic, and never more than the limit inflated.
-            #[test]
-            fn arbitrary_messages_never_panic(text in any::<String>(), bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-                let _ = decode_message(Message::text(text.clone()), 1 << 16);
-                let _ = decode_message(Message::Binary(bytes.clone().into()), 1 << 16);
-                let _ = decode_message(Message::Binary(gzip(&bytes).into()), 1 << 16);
-                let _ = decode_message(Message::Binary(gzip(text.as_bytes()).into()), 16);
-            }
-
-            /// A change frame, as text or gzip'd, decodes with its id and rows intact.
-            #[test]
-            fn change_frames_round_trip(
-                id in "[a-z0-9_]{1,16}",
-                ids in prop::collection::vec(any::<i64>(), 0..10),
-                compress in any::<bool>(),
-            ) {
-                let rows: Vec<String> = ids.iter().map(|i| format!(r#"{{"id":"{i}","_seq":"1"}}"#)).collect();
-                let json = format!(
-                    r#"{{"type":"change","subscription_id":"{id}","change_type":"insert","rows":[{}]}}"#,
-                    rows.join(",")
-                );
-                let message = if compress {
-                    Message::Binary(gzip(json.as_bytes()).into())
-                } else {
-                    Message::text(json)
-                };
-                let frame = decode_message(message, 1 << 20).unwrap().unwrap();
-                prop_assert_eq!(frame.kind.as_str(), "change");
-                prop_assert_eq!(frame.subscription_id.as_deref(), Some(id.as_str()));
-                let decoded: Vec<String> = frame
-                    .rows
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|r| r.get("id").unwrap().get().trim_matches('"').to_owned())
-                    .collect();
-                prop_assert_eq!(decoded, ids.iter().map(i64::to_string).collect::<Vec<_>>());
-            }
-        }
     }
 }

@@ -9,7 +9,8 @@ use futures_util::Stream;
 use kalam_schema::SqlType;
 use tokio::sync::mpsc;
 
-use super::connection::{self, Command, Connection, Incoming, ServerFrame};
+use super::connection::{self, Connection};
+use super::protocol::{Command, Incoming, ServerFrame};
 use super::{BatchControl, LiveEvent, LiveRow, SubscriptionOptions, new_subscription_id};
 use crate::client::KalamClient;
 use crate::error::{Error, ErrorCode, Result};

@@ -6,6 +6,7 @@
 mod connection;
 mod events;
 mod filter;
+mod protocol;
 mod rows;
 mod snapshot;
 mod state;

@@ -20,9 +20,9 @@ use futures_util::Stream;
 use kalam_schema::filter::{Filter, FilterMode, WhereClause};
 use serde_json::value::RawValue;
 
-use super::connection::ServerFrame;
 use super::events::{LiveEvents, frame_event, result_schema};
 use super::filter::{accepts, filter_columns, filter_error};
+use super::protocol::ServerFrame;
 use super::snapshot::{MAX_PAGE, Snapshot, SnapshotPlan, split_live_sql};
 use super::store::{KeyPart, OrderFn, RowKey, RowSet, SortKey};
 use super::{Checkpoint, LiveEvent, SubscriptionOptions, lookup, seq_of};
